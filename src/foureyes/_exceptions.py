@@ -77,7 +77,7 @@ class ServerError(APIError):
     pass
 
 
-class ApprovalTimeout(FoureyesError, TimeoutError):
+class ApprovalTimeout(FoureyesError, TimeoutError):  # noqa: N818 - reads as the event it is
     pass
 
 

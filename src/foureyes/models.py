@@ -122,7 +122,8 @@ class ResponseOption(BaseModel):
 
 class FunctionCallSpec(BaseModel):
     fn: str
-    kwargs: dict[str, Any]
+    # the pydantic mypy plugin mistakes a field named `kwargs` for a redefinition
+    kwargs: dict[str, Any]  # type: ignore[no-redef]
     channel: ContactChannel | None = None
     reject_options: list[ResponseOption] | None = None
     state: dict[str, Any] | None = None

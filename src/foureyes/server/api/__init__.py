@@ -1,0 +1,1 @@
+"""HTTP routes. Each module is one API surface; routes parse, call the service and render."""

@@ -1,0 +1,57 @@
+"""``create_app(settings)``: the ASGI app, with storage migrated and the service wired in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from foureyes.server.api import humanlayer
+from foureyes.server.body_limit import BodySizeLimit
+from foureyes.server.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.service import open_service
+from foureyes.server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/humanlayer/v1"
+
+
+async def healthz() -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Open and migrate the database now, so a bad URL or schema fails before the port opens."""
+    service = open_service(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="foureyes",
+        lifespan=lifespan,
+        # A redirect would turn the SDK's POST into a GET; paths are served exactly as written.
+        redirect_slashes=False,
+        # Every answer is JSON; the interactive docs pages are not.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(humanlayer.router, prefix=API_PREFIX)
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    # Added last is outermost: unhandled errors are caught around the size guard too.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchUnhandled)
+    logger.info("foureyes server ready (API under %s)", API_PREFIX)
+    return app

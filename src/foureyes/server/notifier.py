@@ -1,0 +1,89 @@
+"""Wake-ups for long-poll waiters: "item X changed, look again".
+
+The service publishes a topic after it commits a change; a waiter subscribes to the topic
+*before* it reads the item, so a change committed between its read and its wait still wakes it.
+A notification carries no data: the waiter re-reads the item, which keeps the database the only
+source of truth and lets a lost or duplicate wake-up do no harm.
+
+``Notifier`` is the interface; ``InProcessNotifier`` serves one process. Several replicas will need
+another implementation (e.g. PostgreSQL LISTEN/NOTIFY) behind the same two methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+Topic = tuple[int, str, str]  # (project_id, kind, call_id)
+
+
+class Subscription(Protocol):
+    async def wait(self, seconds: float) -> bool:
+        """True when the topic was published since subscribing (or since the last wait that
+        returned True), False after ``seconds``."""
+        ...
+
+
+class Notifier(Protocol):
+    def subscribe(self, topic: Topic) -> AbstractAsyncContextManager[Subscription]: ...
+
+    def publish(self, topic: Topic) -> None:
+        """Wake every subscriber of ``topic``. Safe to call from any thread."""
+        ...
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
+        except TimeoutError:
+            return False
+        # Cleared before the caller re-reads: a publish after this point wakes the next wait.
+        self.event.clear()
+        return True
+
+    def wake(self) -> None:
+        # publish() runs in a worker thread (the service is synchronous), and asyncio.Event is
+        # not thread-safe, so the set is handed to the waiter's own loop.
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+class InProcessNotifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: dict[Topic, set[_Waiter]] = {}
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, topic: Topic) -> AsyncIterator[Subscription]:
+        waiter = _Waiter()
+        with self._lock:
+            self._waiters.setdefault(topic, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                waiters = self._waiters.get(topic)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._waiters[topic]
+
+    def publish(self, topic: Topic) -> None:
+        with self._lock:
+            waiters = list(self._waiters.get(topic, ()))
+        for waiter in waiters:
+            waiter.wake()
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(w) for w in self._waiters.values())

@@ -1,0 +1,470 @@
+"""The domain rules. Every channel (REST, CLI, later inbox, email, Slack) goes through here.
+
+``decide_function_call`` and ``answer_human_contact`` are the one path for every decision: they
+check the item is still pending and the answer is complete, record exactly one decision with its
+event in one transaction, log it, and wake waiters after the commit.
+
+Methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker threads.
+Failures are raised as the typed errors of ``foureyes.server.errors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from foureyes.models import Escalation, FunctionCall, HumanContact
+from foureyes.server import auth
+from foureyes.server.errors import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    UnauthorizedError,
+    ValidationFailedError,
+    field_error,
+    validation_failed,
+)
+from foureyes.server.notifier import InProcessNotifier, Notifier, Topic
+from foureyes.server.settings import Settings
+from foureyes.storage import ApiKeyRecord, ItemRecord, NewDecision, NewItem, ProjectRecord, Storage
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_CALL = "function_call"
+HUMAN_CONTACT = "human_contact"
+
+MAX_ID_LENGTH = 256
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+
+_PROJECT_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new API key. ``plaintext`` exists only here: the database keeps its hash."""
+
+    id: int
+    prefix: str
+    plaintext: str
+    project: str
+    scopes: tuple[str, ...]
+    name: str | None
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    items: list[ItemRecord]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+def canonical_digest(value: Any) -> str:
+    """SHA-256 of canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _blank_to_none(text: str | None) -> str | None:
+    return None if text is None or not text.strip() else text
+
+
+def _option_text(option: Mapping[str, Any]) -> str:
+    """What an option stands for when the human picked it without typing anything."""
+    for key in ("prompt_fill", "title", "name"):
+        value = option.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return str(option["name"])
+
+
+class Service:
+    def __init__(
+        self, storage: Storage, notifier: Notifier, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.storage = storage
+        self.notifier = notifier
+        self._clock = clock
+
+    def close(self) -> None:
+        self.storage.close()
+
+    # ------------------------------------------------------------------ projects and keys
+
+    def create_api_key(
+        self, project: str = "default", scopes: Sequence[str] = (auth.AGENT,), name: str | None = None
+    ) -> CreatedKey:
+        """A new key for ``project`` (created if missing). Raises ValueError on a bad slug or scope."""
+        if not _PROJECT_SLUG.match(project):
+            raise ValueError(
+                f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
+            )
+        wanted = tuple(dict.fromkeys(scopes))
+        unknown = sorted(set(wanted) - set(auth.SCOPES))
+        if not wanted or unknown:
+            raise ValueError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
+        now = self._clock()
+        record = self.storage.ensure_project(project, now=now)
+        plaintext = auth.generate_key()
+        key = self.storage.insert_api_key(
+            project=record,
+            name=name,
+            prefix=auth.display_prefix(plaintext),
+            key_hash=auth.hash_key(plaintext),
+            scopes=wanted,
+            now=now,
+        )
+        logger.info("API key %s created for project %r with scopes %s", key.prefix, project, ",".join(wanted))
+        return CreatedKey(key.id, key.prefix, plaintext, record.slug, wanted, name)
+
+    def list_api_keys(self, project: str | None = None) -> list[ApiKeyRecord]:
+        keys = self.storage.list_api_keys()
+        return [k for k in keys if project is None or k.project_slug == project]
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        revoked = self.storage.revoke_api_key(key_id, now=self._clock())
+        if revoked:
+            logger.info("API key %d revoked", key_id)
+        return revoked
+
+    def authenticate(self, token: str) -> auth.Principal:
+        key = self.storage.find_api_key(auth.hash_key(token))
+        if key is None:
+            raise UnauthorizedError("unknown API key")
+        if key.revoked_at is not None:
+            raise UnauthorizedError("this API key has been revoked")
+        return auth.Principal(key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes))
+
+    def get_project(self, project_id: int) -> ProjectRecord:
+        project = self.storage.get_project(project_id)
+        if project is None:
+            raise NotFoundError("project not found")
+        return project
+
+    # ------------------------------------------------------------------ create and read
+
+    def create_function_call(
+        self,
+        project_id: int,
+        payload: Mapping[str, Any],
+        *,
+        actor_key_id: int | None = None,
+        channel: str = "api",
+    ) -> ItemRecord:
+        """Store a function call from its JSON (a ``FunctionCall``). Idempotent per call id."""
+        self._validate(FunctionCall, payload)
+        spec = payload["spec"]
+        self._check_unique_options(spec, "reject_options")
+        spec_digest = canonical_digest({"fn": spec["fn"], "kwargs": spec["kwargs"]})
+        return self._create(project_id, FUNCTION_CALL, payload, spec_digest, actor_key_id, channel)
+
+    def create_human_contact(
+        self,
+        project_id: int,
+        payload: Mapping[str, Any],
+        *,
+        actor_key_id: int | None = None,
+        channel: str = "api",
+    ) -> ItemRecord:
+        """Store a question from its JSON (a ``HumanContact``). Idempotent per call id."""
+        self._validate(HumanContact, payload)
+        spec = payload["spec"]
+        self._check_unique_options(spec, "response_options")
+        spec_digest = canonical_digest({"msg": spec["msg"], "subject": spec.get("subject")})
+        return self._create(project_id, HUMAN_CONTACT, payload, spec_digest, actor_key_id, channel)
+
+    def get_function_call(self, project_id: int, call_id: str) -> ItemRecord:
+        return self._get(project_id, FUNCTION_CALL, call_id)
+
+    def get_human_contact(self, project_id: int, call_id: str) -> ItemRecord:
+        return self._get(project_id, HUMAN_CONTACT, call_id)
+
+    def list_pending_function_calls(
+        self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> PendingPage:
+        return self._pending(project_id, FUNCTION_CALL, limit, offset)
+
+    def list_pending_human_contacts(
+        self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> PendingPage:
+        return self._pending(project_id, HUMAN_CONTACT, limit, offset)
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide_function_call(
+        self,
+        project_id: int,
+        call_id: str,
+        *,
+        approved: bool,
+        comment: str | None = None,
+        reject_option_name: str | None = None,
+        channel: str,
+        actor_key_id: int | None,
+    ) -> ItemRecord:
+        """Approve or reject a pending function call: the one path for every channel."""
+        item = self._get(project_id, FUNCTION_CALL, call_id)
+        self._ensure_pending(item)
+        comment = _blank_to_none(comment)
+        if approved:
+            if reject_option_name is not None:
+                raise ValidationFailedError(
+                    "reject_option_name only applies to a rejection",
+                    [field_error(["body", "reject_option_name"], "must be null when approved is true")],
+                )
+            verdict = "approved"
+        else:
+            if reject_option_name is not None:
+                option = self._find_option(item, "reject_options", reject_option_name, "reject_option_name")
+                comment = comment if comment is not None else _option_text(option)
+            if comment is None:
+                raise ValidationFailedError(
+                    "a rejection needs a comment (or the name of one of the request's reject_options)",
+                    [field_error(["body", "comment"], "required when approved is false", "missing")],
+                )
+            verdict = "rejected"
+        decision = NewDecision(
+            verdict=verdict,
+            comment=comment,
+            option_name=reject_option_name,
+            response=None,
+            actor_key_id=actor_key_id,
+            channel=channel,
+            decided_at=self._clock(),
+            spec_digest=item.spec_digest,
+        )
+        return self._complete(item, verdict, decision)
+
+    def answer_human_contact(
+        self,
+        project_id: int,
+        call_id: str,
+        *,
+        response: str | None = None,
+        response_option_name: str | None = None,
+        channel: str,
+        actor_key_id: int | None,
+    ) -> ItemRecord:
+        """Answer a pending question: the one path for every channel."""
+        item = self._get(project_id, HUMAN_CONTACT, call_id)
+        self._ensure_pending(item)
+        response = _blank_to_none(response)
+        if response_option_name is not None:
+            option = self._find_option(item, "response_options", response_option_name, "response_option_name")
+            response = response if response is not None else _option_text(option)
+        if response is None:
+            raise ValidationFailedError(
+                "an answer needs a response text (or the name of one of the request's response_options)",
+                [field_error(["body", "response"], "required", "missing")],
+            )
+        decision = NewDecision(
+            verdict="answered",
+            comment=None,
+            option_name=response_option_name,
+            response=response,
+            actor_key_id=actor_key_id,
+            channel=channel,
+            decided_at=self._clock(),
+            spec_digest=item.spec_digest,
+        )
+        return self._complete(item, "answered", decision)
+
+    # ------------------------------------------------------------------ escalation
+
+    def escalate_function_call(
+        self,
+        project_id: int,
+        call_id: str,
+        escalation: Mapping[str, Any],
+        *,
+        channel: str = "api",
+        actor_key_id: int | None = None,
+    ) -> ItemRecord:
+        return self._escalate(project_id, FUNCTION_CALL, call_id, escalation, channel, actor_key_id)
+
+    def escalate_human_contact(
+        self,
+        project_id: int,
+        call_id: str,
+        escalation: Mapping[str, Any],
+        *,
+        channel: str = "api",
+        actor_key_id: int | None = None,
+    ) -> ItemRecord:
+        return self._escalate(project_id, HUMAN_CONTACT, call_id, escalation, channel, actor_key_id)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def topic(item: ItemRecord) -> Topic:
+        return (item.project_id, item.kind, item.call_id)
+
+    @staticmethod
+    def _validate(model: type[BaseModel], payload: Mapping[str, Any]) -> None:
+        try:
+            model.model_validate(payload)
+        except ValidationError as exc:
+            raise validation_failed(exc, prefix=["body"]) from None
+        problems = [
+            field_error(["body", name], f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+            for name in ("run_id", "call_id")
+            if not payload[name] or len(payload[name]) > MAX_ID_LENGTH
+        ]
+        if problems:
+            raise ValidationFailedError("run_id and call_id must be non-empty and short", problems)
+
+    @staticmethod
+    def _check_unique_options(spec: Mapping[str, Any], field: str) -> None:
+        names = [option["name"] for option in spec.get(field) or ()]
+        if len(names) != len(set(names)):
+            raise ValidationFailedError(
+                f"{field} must have unique names",
+                [field_error(["body", "spec", field], "option names must be unique")],
+            )
+
+    def _create(
+        self,
+        project_id: int,
+        kind: str,
+        payload: Mapping[str, Any],
+        spec_digest: str,
+        actor_key_id: int | None,
+        channel: str,
+    ) -> ItemRecord:
+        call_id = payload["call_id"]
+        spec = dict(payload["spec"])
+        request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
+        item, created = self.storage.create_item(
+            NewItem(
+                project_id=project_id,
+                kind=kind,
+                call_id=call_id,
+                run_id=payload["run_id"],
+                spec=spec,
+                request_digest=request_digest,
+                spec_digest=spec_digest,
+                requested_at=self._clock(),
+                actor_key_id=actor_key_id,
+                channel=channel,
+            )
+        )
+        if created:
+            logger.info("%s %r created in project %d", kind.replace("_", " "), call_id, project_id)
+        elif item.request_digest != request_digest:
+            raise ConflictError(
+                f"{kind.replace('_', ' ')} {call_id!r} already exists with a different run_id or spec"
+            )
+        return item
+
+    def _get(self, project_id: int, kind: str, call_id: str) -> ItemRecord:
+        item = self.storage.get_item(project_id, kind, call_id)
+        if item is None:
+            # Another project's item is reported exactly like a missing one.
+            raise NotFoundError(f"{kind.replace('_', ' ')} {call_id!r} not found")
+        return item
+
+    @staticmethod
+    def _ensure_pending(item: ItemRecord) -> None:
+        if item.state != "pending":
+            raise ConflictError(f"{item.kind.replace('_', ' ')} {item.call_id!r} was already {item.state}")
+
+    @staticmethod
+    def _find_option(item: ItemRecord, field: str, name: str, body_field: str) -> Mapping[str, Any]:
+        options: list[Mapping[str, Any]] = item.spec.get(field) or []
+        for option in options:
+            if option["name"] == name:
+                return option
+        known = ", ".join(repr(o["name"]) for o in options) or "none"
+        raise ValidationFailedError(
+            f"{body_field} {name!r} is not one of the request's {field} ({known})",
+            [field_error(["body", body_field], f"unknown option; the request's {field}: {known}")],
+        )
+
+    def _complete(self, item: ItemRecord, state: str, decision: NewDecision) -> ItemRecord:
+        event = {
+            "verdict": decision.verdict,
+            "comment": decision.comment,
+            "option_name": decision.option_name,
+            "response": decision.response,
+            "spec_digest": decision.spec_digest,
+        }
+        if not self.storage.complete_item(item.id, state, decision, event):
+            # Someone else decided between our read and our write.
+            raise ConflictError(f"{item.kind.replace('_', ' ')} {item.call_id!r} was already decided")
+        logger.info(
+            "%s %r %s via %s by key %s",
+            item.kind.replace("_", " "),
+            item.call_id,
+            state,
+            decision.channel,
+            decision.actor_key_id,
+        )
+        self.notifier.publish(self.topic(item))
+        return self._get(item.project_id, item.kind, item.call_id)
+
+    def _escalate(
+        self,
+        project_id: int,
+        kind: str,
+        call_id: str,
+        escalation: Mapping[str, Any],
+        channel: str,
+        actor_key_id: int | None,
+    ) -> ItemRecord:
+        try:
+            Escalation.model_validate(escalation)
+        except ValidationError as exc:
+            raise validation_failed(exc, prefix=["body"]) from None
+        item = self._get(project_id, kind, call_id)
+        self._ensure_pending(item)
+        recorded = self.storage.add_event_if_pending(
+            item.id,
+            "escalated",
+            dict(escalation),
+            actor_key_id=actor_key_id,
+            channel=channel,
+            now=self._clock(),
+        )
+        if not recorded:
+            raise ConflictError(f"{kind.replace('_', ' ')} {call_id!r} was already decided")
+        # Delivery (email) does not exist yet: the escalation is recorded for the audit log only.
+        logger.info(
+            "%s %r escalated via %s by key %s", kind.replace("_", " "), call_id, channel, actor_key_id
+        )
+        return self._get(project_id, kind, call_id)
+
+    def _pending(self, project_id: int, kind: str, limit: int, offset: int) -> PendingPage:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if offset < 0:
+            raise InvalidParameterError("offset must be >= 0")
+        found, total = self.storage.list_pending(project_id, kind, limit, offset)
+        return PendingPage(found, total, limit, offset)
+
+
+def open_service(settings: Settings) -> Service:
+    """A Service on the configured database, migrated, for commands that do not run the server."""
+    storage = Storage.from_url(settings.database_url)
+    try:
+        storage.migrate()
+    except Exception:
+        storage.close()
+        raise
+    return Service(storage, InProcessNotifier())

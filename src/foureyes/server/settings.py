@@ -1,0 +1,92 @@
+"""The server's settings: one registry, read from the environment only in ``Settings.from_env``.
+
+Each setting is a field of the frozen ``Settings`` dataclass whose metadata carries its
+environment variable and help text, so the CLI, ``docs/configuration.md`` and the test that keeps
+the two in step all read the same list, ``SETTINGS``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    env: str | None
+    help: str
+
+
+def _setting(default: Any, env: str | None, help_text: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "FOUREYES_HOST", "Interface the server listens on.")
+    port: int = _setting(7444, "FOUREYES_PORT", "TCP port the server listens on.")
+    database_url: str = _setting(
+        "sqlite:///.foureyes/foureyes.db",
+        "FOUREYES_DATABASE_URL",
+        "SQLAlchemy URL of the database. A relative SQLite path is relative to the working "
+        "directory; its parent directory is created if missing.",
+    )
+    max_body_bytes: int = _setting(
+        1_048_576,
+        "FOUREYES_MAX_BODY_BYTES",
+        "Largest request body accepted; larger ones get 413 before they are parsed.",
+    )
+    long_poll_max_seconds: float = _setting(
+        55.0,
+        "FOUREYES_LONG_POLL_MAX_SECONDS",
+        "Largest `wait` a client may ask for when long-polling an item. Keep it under the idle "
+        "timeout of any proxy in front of the server.",
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be between 1 and 65535, not {self.port}")
+        if self.max_body_bytes <= 0:
+            raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
+        if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
+            raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
+        if not self.database_url:
+            raise ValueError("database_url must not be empty")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
+        """Defaults, then environment variables, then ``overrides`` (e.g. CLI options)."""
+        environ = os.environ if environ is None else environ
+        known = {spec.name for spec in SETTINGS}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for spec in SETTINGS:
+            if spec.name in overrides:
+                values[spec.name] = overrides[spec.name]
+            elif spec.env and environ.get(spec.env, "") != "":
+                values[spec.name] = _parse(spec, environ[spec.env])
+        return cls(**values)
+
+
+def _parse(spec: SettingSpec, raw: str) -> Any:
+    kind = type(spec.default)
+    if kind is str:
+        return raw
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{spec.env}={raw!r} is not a valid {kind.__name__}") from None
+
+
+SETTINGS: list[SettingSpec] = [
+    SettingSpec(name=f.name, default=f.default, env=f.metadata["env"], help=f.metadata["help"])
+    for f in dataclasses.fields(Settings)
+]

@@ -1,0 +1,52 @@
+"""Items as HumanLayer-compatible JSON: the ``status`` object is computed from the item and the
+decision that completed it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from foureyes.server.service import FUNCTION_CALL, PendingPage
+from foureyes.storage import DecisionRecord, ItemRecord
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _completing_decision(item: ItemRecord) -> DecisionRecord | None:
+    if item.state == "pending" or not item.decisions:
+        return None
+    return item.decisions[-1]
+
+
+def render_item(item: ItemRecord) -> dict[str, Any]:
+    decision = _completing_decision(item)
+    status: dict[str, Any] = {
+        "requested_at": _iso(item.requested_at),
+        "responded_at": _iso(item.completed_at if decision else None),
+    }
+    if item.kind == FUNCTION_CALL:
+        status |= {
+            # Pending must be null, never false: the SDK reads false as a rejection.
+            "approved": None if decision is None else decision.verdict == "approved",
+            "comment": None if decision is None else decision.comment,
+            "reject_option_name": None if decision is None else decision.option_name,
+            "slack_message_ts": None,
+        }
+    else:
+        status |= {
+            "response": None if decision is None else decision.response,
+            "response_option_name": None if decision is None else decision.option_name,
+        }
+    return {"run_id": item.run_id, "call_id": item.call_id, "spec": item.spec, "status": status}
+
+
+def render_page(page: PendingPage) -> dict[str, Any]:
+    return {
+        "items": [render_item(item) for item in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "has_more": page.has_more,
+    }

@@ -1,0 +1,19 @@
+"""Alembic environment: migrations run on the connection ``Storage.migrate`` passes in.
+
+There is no alembic.ini and no logging set-up here: the server configures nothing globally, and
+the caller owns the connection and its transaction.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through foureyes.storage.Storage.migrate(), which passes a connection")
+
+# render_as_batch: later ALTERs are emulated by copying tables on SQLite.
+context.configure(connection=connection, render_as_batch=True)
+
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,130 @@
+"""The tables, as SQLAlchemy Core objects.
+
+The migrations in ``migrations/versions`` create exactly these (a test compares the two); the
+queries in ``store.py`` are written against them. Only portable types are used, so the same
+schema runs on SQLite and PostgreSQL. JSON is kept as text: it is stored and echoed, never
+queried inside.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so later migrations can alter them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out. SQLite drops the offset, so naive values read back are UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    # space-separated, e.g. "agent respond"
+    Column("scopes", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    # "function_call" or "human_contact"
+    Column("kind", String(32), nullable=False),
+    Column("call_id", String(256), nullable=False),
+    Column("run_id", String(256), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("request_digest", String(64), nullable=False),
+    Column("spec_digest", String(64), nullable=False),
+    # "pending", "approved", "rejected" or "answered"; denormalised from decisions for fast lists
+    Column("state", String(32), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
+    Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
+    # "approved", "rejected" or "answered"
+    Column("verdict", String(32), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("option_name", String(256), nullable=True),
+    Column("response", Text, nullable=True),
+    Column("actor_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
+    Column("channel", String(32), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=False),
+    Column("spec_digest", String(64), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
+    # "created", "decided", "escalated"
+    Column("type", String(32), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("actor_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
+    Column("channel", String(32), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

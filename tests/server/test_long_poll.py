@@ -1,0 +1,146 @@
+"""GET ...?wait=S answers as soon as the item completes, or after S seconds still pending."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.service import Service
+
+API = "/humanlayer/v1"
+
+
+def test_wait_returns_promptly_when_decided_from_another_thread(
+    agent: Any, service: Service, make_function_call: Any
+) -> None:
+    agent.post("/function_calls", make_function_call())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(agent.get, "/function_calls/call-1", params={"wait": 20})
+        time.sleep(0.3)
+        assert not waiting.done()
+        decided_at = time.monotonic()
+        service.decide_function_call(
+            agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None
+        )
+        response = waiting.result(timeout=10)
+    assert time.monotonic() - decided_at < 2
+    assert response.status_code == 200
+    assert response.json()["status"]["approved"] is True
+
+
+def test_wait_times_out_with_the_item_pending(agent: Any, make_function_call: Any) -> None:
+    agent.post("/function_calls", make_function_call())
+    started = time.monotonic()
+    response = agent.get("/function_calls/call-1", params={"wait": "0.4"})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["status"]["approved"] is None
+    assert 0.35 <= elapsed < 3
+
+
+def test_wait_on_a_completed_item_answers_at_once(agent: Any, reviewer: Any, make_function_call: Any) -> None:
+    agent.post("/function_calls", make_function_call())
+    reviewer.post("/agent/function_calls/call-1/respond", {"approved": True})
+    started = time.monotonic()
+    assert agent.get("/function_calls/call-1", params={"wait": 30}).json()["status"]["approved"] is True
+    assert time.monotonic() - started < 2
+
+
+def test_no_wait_and_zero_wait_answer_at_once(agent: Any, make_function_call: Any) -> None:
+    agent.post("/function_calls", make_function_call())
+    started = time.monotonic()
+    agent.get("/function_calls/call-1")
+    agent.get("/function_calls/call-1", params={"wait": 0})
+    assert time.monotonic() - started < 2
+
+
+def test_human_contact_wait(agent: Any, reviewer: Any, make_human_contact: Any) -> None:
+    agent.post("/contact_requests", make_human_contact())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(agent.get, "/contact_requests/hc-1", params={"wait": 20})
+        time.sleep(0.3)
+        reviewer.post("/agent/human_contacts/hc-1/respond", {"response": "casual"})
+        response = waiting.result(timeout=10)
+    assert response.json()["status"]["response"] == "casual"
+
+
+@pytest.mark.parametrize("wait", ["-1", "55.01", "56", "abc", "", "nan", "inf", "-inf", "1e309"])
+def test_bad_wait_values(agent: Any, make_function_call: Any, expect_error: Any, wait: str) -> None:
+    agent.post("/function_calls", make_function_call())
+    error = expect_error(agent.get("/function_calls/call-1", params={"wait": wait}), 400, "invalid_parameter")
+    assert "wait" in error["message"]
+    expect_error(agent.get("/contact_requests/x", params={"wait": wait}), 400, "invalid_parameter")
+
+
+def test_wait_on_an_unknown_id_is_404_at_once(agent: Any, expect_error: Any) -> None:
+    started = time.monotonic()
+    expect_error(agent.get("/function_calls/nope", params={"wait": 30}), 404, "not_found")
+    assert time.monotonic() - started < 2
+
+
+def test_waiters_are_unsubscribed(agent: Any, service: Service, make_function_call: Any) -> None:
+    agent.post("/function_calls", make_function_call())
+    agent.get("/function_calls/call-1", params={"wait": 0.05})
+    assert isinstance(service.notifier, InProcessNotifier)
+    assert service.notifier.subscriber_count() == 0
+
+
+@pytest.mark.anyio
+async def test_waiting_holds_no_worker_thread(
+    app: FastAPI, service: Service, make_function_call: Any
+) -> None:
+    """Far more waiters than worker threads: they all park, and a decision still gets through."""
+    key = service.create_api_key(scopes=["agent", "respond"]).plaintext
+    headers = {"Authorization": f"Bearer {key}"}
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    old_tokens, limiter.total_tokens = limiter.total_tokens, 2
+    results: list[Any] = []
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
+            assert (await http.post(f"{API}/function_calls", json=make_function_call())).status_code == 200
+
+            async def wait() -> None:
+                response = await http.get(f"{API}/function_calls/call-1", params={"wait": 20})
+                results.append(response.json()["status"]["approved"])
+
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as tg:
+                    for _ in range(20):
+                        tg.start_soon(wait)
+                    await anyio.sleep(0.3)
+                    assert isinstance(service.notifier, InProcessNotifier)
+                    assert service.notifier.subscriber_count() == 20
+                    answer = await http.post(
+                        f"{API}/agent/function_calls/call-1/respond", json={"approved": True}
+                    )
+                    assert answer.status_code == 200
+    finally:
+        limiter.total_tokens = old_tokens
+    assert results == [True] * 20
+
+
+@pytest.mark.anyio
+async def test_notifier_publish_from_a_thread() -> None:
+    notifier = InProcessNotifier()
+    topic = (1, "function_call", "c")
+    async with notifier.subscribe(topic) as subscription:
+        assert not await subscription.wait(0.05)
+        threading.Timer(0.05, notifier.publish, args=[topic]).start()
+        with anyio.fail_after(5):
+            assert await subscription.wait(10)
+        # A wake-up is consumed: the next wait times out unless published again.
+        assert not await subscription.wait(0.05)
+        notifier.publish((1, "function_call", "other"))
+        assert not await subscription.wait(0.05)
+    assert notifier.subscriber_count() == 0
+    notifier.publish(topic)  # nobody listening: a no-op
