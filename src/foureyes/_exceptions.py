@@ -12,8 +12,10 @@ The tree::
      │    ├── NotFoundError        404: unknown call id (or another project's)
      │    ├── ConflictError        409: call id reused with another body, or already decided
      │    └── ServerError          5xx and anything else unexpected
-     └── ApprovalTimeout           the caller's deadline passed before a human decided;
-                                   also a TimeoutError
+     ├── ApprovalTimeout           the caller's deadline passed before a human decided;
+     │                             also a TimeoutError
+     └── TerminalClosedError       terminal mode had no one to ask: stdin is closed;
+                                   also an EOFError
 
     HumanLayerError                kept for code written against the HumanLayer SDK
      └── UserDeniedError           builds the terminal-mode denial text
@@ -78,6 +80,10 @@ class ServerError(APIError):
 
 
 class ApprovalTimeout(FoureyesError, TimeoutError):  # noqa: N818 - reads as the event it is
+    pass
+
+
+class TerminalClosedError(FoureyesError, EOFError):
     pass
 
 

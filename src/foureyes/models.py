@@ -120,10 +120,11 @@ class ResponseOption(BaseModel):
     interactive: bool = False
 
 
-class FunctionCallSpec(BaseModel):
+# The pydantic mypy plugin takes the field named `kwargs` for a redefinition of its synthesised
+# __init__'s **kwargs.
+class FunctionCallSpec(BaseModel):  # type: ignore[no-redef]
     fn: str
-    # the pydantic mypy plugin mistakes a field named `kwargs` for a redefinition
-    kwargs: dict[str, Any]  # type: ignore[no-redef]
+    kwargs: dict[str, Any]
     channel: ContactChannel | None = None
     reject_options: list[ResponseOption] | None = None
     state: dict[str, Any] | None = None

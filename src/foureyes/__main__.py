@@ -1,0 +1,5 @@
+"""`python -m foureyes` runs the command line."""
+
+from foureyes.cli import main
+
+main()

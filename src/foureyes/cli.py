@@ -1,0 +1,327 @@
+"""The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
+
+Server-side commands (``serve``, ``keys``) work on the database directly. Reviewer commands
+(``pending``, ``approve``, ``reject``, ``answer``) talk to a running server over HTTP with a
+``respond``-scoped key, through the same API and service path as every other channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from foureyes._exceptions import APIError, TransportError, api_error_for
+
+app = typer.Typer(
+    help="foureyes: human approval for AI agents' function calls.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
+SCOPES = ("agent", "respond")
+
+ApiBase = Annotated[
+    str,
+    typer.Option(
+        "--api-base",
+        envvar=["FOUREYES_API_BASE", "HUMANLAYER_API_BASE"],
+        help="Base URL of the server's HumanLayer-compatible API.",
+        show_default=True,
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar=["FOUREYES_REVIEWER_KEY", "FOUREYES_API_KEY"],
+        help="A key with the 'respond' scope (env FOUREYES_REVIEWER_KEY, then FOUREYES_API_KEY).",
+        show_default=False,
+    ),
+]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def untrusted(value: str) -> Text:
+    """Agent-written text for the terminal: shown literally, control characters made visible."""
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value))
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+# ---------------------------------------------------------------- server-side commands
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 7444].")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FOUREYES_DATABASE_URL",
+            help="SQLAlchemy URL of the database [default: sqlite:///.foureyes/foureyes.db].",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the server.")] = "info",
+) -> None:
+    """Run the foureyes server."""
+    import uvicorn
+
+    from foureyes.server.app import create_app
+    from foureyes.server.settings import Settings
+
+    # The server's own loggers (one INFO line per state change) are shown here, at the edge:
+    # library code never installs handlers.
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None
+    }
+    settings = Settings.from_env(**overrides)
+    err.print(
+        f"foureyes serving on [bold]http://{settings.host}:{settings.port}[/] "
+        f"(API base http://{settings.host}:{settings.port}/humanlayer/v1), "
+        f"database {_redact(settings.database_url)}",
+        highlight=False,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _redact(url: str) -> str:
+    """A database URL fit to print: any password is hidden."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _parse_scopes(value: str) -> list[str]:
+    scopes = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if not scopes or unknown:
+        raise typer.BadParameter(f"scopes must be a comma-separated subset of {', '.join(SCOPES)}")
+    return scopes
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project the key belongs to (created if new).")] = "default",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated scopes: agent (create/get/escalate), respond (decide).")
+    ] = "agent",
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FOUREYES_DATABASE_URL", help="SQLAlchemy URL of the database.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Create an API key. It is shown once, as the last line of stdout, and stored hashed."""
+    from foureyes.server.service import open_service
+    from foureyes.server.settings import Settings
+
+    scope_list = _parse_scopes(scopes)
+    overrides = {"database_url": database_url} if database_url else {}
+    service = open_service(Settings.from_env(**overrides))
+    try:
+        created = service.create_api_key(project=project, scopes=scope_list, name=name)
+    finally:
+        service.close()
+    err.print(
+        f"Created key {created.prefix}… for project [bold]{created.project}[/] "
+        f"with scopes {', '.join(created.scopes)}. It is shown only once:",
+        highlight=False,
+    )
+    print(created.plaintext)
+
+
+# ---------------------------------------------------------------- reviewer commands
+
+
+class _Reviewer:
+    """A small HTTP client for the reviewer commands, speaking the same API as the SDK."""
+
+    def __init__(self, api_base: str, api_key: str | None) -> None:
+        if not api_key:
+            raise _fail(
+                "no API key: pass --api-key or set FOUREYES_REVIEWER_KEY to a key with the 'respond' "
+                "scope (create one with: foureyes keys create --scopes respond)"
+            )
+        self.api_base = api_base.rstrip("/")
+        self.http = httpx.Client(headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.api_base}{path}"
+        try:
+            response = self.http.request(method, url, json=body)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach the foureyes server at {self.api_base}: {exc}") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise api_error_for(
+                response.status_code,
+                str(error.get("code", "http_error")),
+                str(error.get("message", response.text[:200])),
+                data,
+            )
+        if not isinstance(data, dict):
+            raise TransportError(f"{url} answered with something that is not a JSON object")
+        return data
+
+
+def _run(fn: Any, not_found_hint: str = "") -> None:
+    try:
+        fn()
+    except APIError as exc:
+        hint = f" ({not_found_hint})" if exc.status_code == 404 and not_found_hint else ""
+        raise _fail(f"{exc.message}{hint}") from None
+    except TransportError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+    """List the approvals and questions waiting for a human."""
+    reviewer = _Reviewer(api_base, api_key)
+
+    def go() -> None:
+        calls = reviewer.request("GET", "/agent/function_calls/pending")["items"]
+        contacts = reviewer.request("GET", "/agent/human_contacts/pending")["items"]
+        if not calls and not contacts:
+            out.print("Nothing is waiting for a decision.")
+            return
+        if calls:
+            table = Table(title=f"Approvals waiting ({len(calls)})", show_lines=True)
+            for column in ("call id", "function and arguments", "run", "requested"):
+                table.add_column(column, overflow="fold")
+            for item in calls:
+                spec = item["spec"]
+                body = untrusted(f"{spec['fn']}({json.dumps(spec['kwargs'], indent=2, ensure_ascii=False)})")
+                options = spec.get("reject_options") or []
+                if options:
+                    body.append("\nreject options: " + ", ".join(o["name"] for o in options), style="dim")
+                table.add_row(
+                    untrusted(item["call_id"]),
+                    body,
+                    untrusted(item["run_id"]),
+                    (item.get("status") or {}).get("requested_at") or "",
+                )
+            out.print(table)
+        if contacts:
+            table = Table(title=f"Questions waiting ({len(contacts)})", show_lines=True)
+            for column in ("call id", "question", "run", "requested"):
+                table.add_column(column, overflow="fold")
+            for item in contacts:
+                spec = item["spec"]
+                body = untrusted(spec["msg"])
+                if spec.get("subject"):
+                    body = untrusted(f"[{spec['subject']}] ").append_text(body)
+                options = spec.get("response_options") or []
+                if options:
+                    body.append("\noptions: " + ", ".join(o["name"] for o in options), style="dim")
+                table.add_row(
+                    untrusted(item["call_id"]),
+                    body,
+                    untrusted(item["run_id"]),
+                    (item.get("status") or {}).get("requested_at") or "",
+                )
+            out.print(table)
+
+    _run(go)
+
+
+def _path_id(call_id: str) -> str:
+    return quote(call_id, safe="")
+
+
+@app.command()
+def approve(
+    call_id: Annotated[str, typer.Argument(help="The call id of the function call.")],
+    comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Approve a function call: the agent runs it."""
+    reviewer = _Reviewer(api_base, api_key)
+
+    def go() -> None:
+        body = {"approved": True, "comment": comment}
+        reviewer.request("POST", f"/agent/function_calls/{_path_id(call_id)}/respond", body)
+        out.print(Text.assemble("Approved ", untrusted(call_id), "."))
+
+    _run(go, "to answer a question, use: foureyes answer ID TEXT")
+
+
+@app.command()
+def reject(
+    call_id: Annotated[str, typer.Argument(help="The call id of the function call.")],
+    comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")],
+    option: Annotated[
+        str | None, typer.Option(help="The name of one of the request's reject options.")
+    ] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Reject a function call with a comment for the agent."""
+    if not comment.strip():
+        raise _fail("a rejection needs a comment: the agent is told why")
+    reviewer = _Reviewer(api_base, api_key)
+
+    def go() -> None:
+        body = {"approved": False, "comment": comment, "reject_option_name": option}
+        reviewer.request("POST", f"/agent/function_calls/{_path_id(call_id)}/respond", body)
+        out.print(Text.assemble("Rejected ", untrusted(call_id), "."))
+
+    _run(go, "to answer a question, use: foureyes answer ID TEXT")
+
+
+@app.command()
+def answer(
+    call_id: Annotated[str, typer.Argument(help="The call id of the question.")],
+    text: Annotated[str | None, typer.Argument(help="The answer (optional when --option is given).")] = None,
+    option: Annotated[str | None, typer.Option(help="The name of one of the question's options.")] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Answer a question an agent asked."""
+    if text is None and option is None:
+        raise _fail("give the answer text, or --option NAME, or both")
+    reviewer = _Reviewer(api_base, api_key)
+
+    def go() -> None:
+        body = {"response": text, "response_option_name": option}
+        reviewer.request("POST", f"/agent/human_contacts/{_path_id(call_id)}/respond", body)
+        out.print(Text.assemble("Answered ", untrusted(call_id), "."))
+
+    _run(go, "approvals are decided with: foureyes approve ID / foureyes reject ID --comment TEXT")
+
+
+def main() -> None:
+    app()
