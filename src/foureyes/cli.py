@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -231,7 +232,7 @@ def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> Non
                     untrusted(item["call_id"]),
                     body,
                     untrusted(item["run_id"]),
-                    (item.get("status") or {}).get("requested_at") or "",
+                    _age(item),
                 )
             out.print(table)
         if contacts:
@@ -250,11 +251,23 @@ def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> Non
                     untrusted(item["call_id"]),
                     body,
                     untrusted(item["run_id"]),
-                    (item.get("status") or {}).get("requested_at") or "",
+                    _age(item),
                 )
             out.print(table)
 
     _run(go)
+
+
+def _age(item: dict[str, Any]) -> str:
+    """How long ago the item was requested, e.g. '42s ago', '3m ago', '2h ago'."""
+    stamp = (item.get("status") or {}).get("requested_at")
+    if not stamp:
+        return ""
+    seconds = max(0, int((datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
 
 
 def _path_id(call_id: str) -> str:
@@ -263,7 +276,7 @@ def _path_id(call_id: str) -> str:
 
 @app.command()
 def approve(
-    call_id: Annotated[str, typer.Argument(help="The call id of the function call.")],
+    call_id: Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the function call.")],
     comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
     api_base: ApiBase = DEFAULT_API_BASE,
     api_key: ApiKey = None,
@@ -281,7 +294,7 @@ def approve(
 
 @app.command()
 def reject(
-    call_id: Annotated[str, typer.Argument(help="The call id of the function call.")],
+    call_id: Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the function call.")],
     comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")],
     option: Annotated[
         str | None, typer.Option(help="The name of one of the request's reject options.")
@@ -304,8 +317,10 @@ def reject(
 
 @app.command()
 def answer(
-    call_id: Annotated[str, typer.Argument(help="The call id of the question.")],
-    text: Annotated[str | None, typer.Argument(help="The answer (optional when --option is given).")] = None,
+    call_id: Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the question.")],
+    text: Annotated[
+        str | None, typer.Argument(metavar="TEXT", help="The answer (optional when --option is given).")
+    ] = None,
     option: Annotated[str | None, typer.Option(help="The name of one of the question's options.")] = None,
     api_base: ApiBase = DEFAULT_API_BASE,
     api_key: ApiKey = None,
