@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _llm import Model, Reply, call, tool_results, tool_schema
+from _llm import Reply, ToolCall, call, run_agent, tool_results, tool_schema
 
 from foureyes import require_approval
 
@@ -48,21 +48,13 @@ def script(messages: list[dict[str, Any]]) -> Reply:
     return Reply(f"2 times 5, plus 32, is {json.loads(results[-1])}.")
 
 
-def run_agent(task: str) -> str:
-    model = Model(script)
-    print(f"Agent ({model.describe()}): {task}")
-    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
-    while True:
-        reply = model.chat(messages, SCHEMAS)
-        messages.append(reply.as_message())
-        if not reply.tool_calls:
-            return reply.content or ""
-        for tool_call in reply.tool_calls:
-            print(f"  calling {tool_call.name}({tool_call.arguments}) ...")
-            result = TOOLS[tool_call.name](**tool_call.arguments)
-            print(f"  -> {result!r}")
-            messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps(result)})
+def call_tool(tool_call: ToolCall) -> Any:
+    print(f"  calling {tool_call.name}({tool_call.arguments}) ...")
+    # multiply waits here for a human; a rejection comes back as text for the model.
+    result = TOOLS[tool_call.name](**tool_call.arguments)
+    print(f"  -> {result!r}")
+    return result
 
 
 if __name__ == "__main__":
-    print(run_agent("multiply 2 and 5, then add 32 to the result"))
+    print(run_agent("multiply 2 and 5, then add 32 to the result", script, SCHEMAS, call_tool))

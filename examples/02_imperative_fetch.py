@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _llm import Model, Reply, call, tool_results, tool_schema
+from _llm import Reply, ToolCall, call, run_agent, tool_results, tool_schema
 
 from foureyes import FunctionCallSpec, fetch_approval
 
@@ -37,27 +37,16 @@ def script(messages: list[dict[str, Any]]) -> Reply:
     return Reply(f"Done: {json.loads(results[0])}")
 
 
-def run_agent(task: str) -> str:
-    model = Model(script)
-    print(f"Agent ({model.describe()}): {task}")
-    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
-    while True:
-        reply = model.chat(messages, SCHEMAS)
-        messages.append(reply.as_message())
-        if not reply.tool_calls:
-            return reply.content or ""
-        for tool_call in reply.tool_calls:
-            print(f"  waiting for a human to approve {tool_call.name}({tool_call.arguments}) ...")
-            approval = fetch_approval(FunctionCallSpec(fn=tool_call.name, kwargs=tool_call.arguments))
-            completed = approval.as_completed()
-            if completed.approved:
-                result = send_email(**tool_call.arguments)
-                print("  Email sent!")
-            else:
-                result = f"Email not sent, comment was {completed.comment}"
-                print(f"  {result}")
-            messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps(result)})
+def call_tool(tool_call: ToolCall) -> str:
+    print(f"  waiting for a human to approve {tool_call.name}({tool_call.arguments}) ...")
+    approval = fetch_approval(FunctionCallSpec(fn=tool_call.name, kwargs=tool_call.arguments))
+    completed = approval.as_completed()
+    if completed.approved:
+        print("  Email sent!")
+        return send_email(**tool_call.arguments)
+    print(f"  Email not sent, comment was {completed.comment}")
+    return f"Email not sent, comment was {completed.comment}"
 
 
 if __name__ == "__main__":
-    print(run_agent("welcome customer@example.com, who just signed up"))
+    print(run_agent("welcome customer@example.com, who just signed up", script, SCHEMAS, call_tool))

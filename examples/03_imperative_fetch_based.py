@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from _llm import Model, Reply, call, tool_results, tool_schema
+from _llm import Reply, ToolCall, call, run_agent, tool_results, tool_schema
 
 from foureyes import FunctionCallSpec, HumanLayer
 
@@ -33,34 +33,24 @@ def script(messages: list[dict[str, Any]]) -> Reply:
     return Reply(f"Result: {json.loads(results[0])}")
 
 
-def run_agent(task: str) -> str:
-    model = Model(script)
-    print(f"Agent ({model.describe()}): {task}")
-    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
-    while True:
-        reply = model.chat(messages, SCHEMAS)
-        messages.append(reply.as_message())
-        if not reply.tool_calls:
-            return reply.content or ""
-        for tool_call in reply.tool_calls:
-            function_args = tool_call.arguments
-            call_ = hl.create_function_call(
-                spec=FunctionCallSpec(fn="multiply", kwargs=function_args),
-                call_id=tool_call.id,
-            )
-            print(f"  created approval request {call_.call_id}; waiting ...")
-            while (not call_.status) or (call_.status.approved is None):
-                time.sleep(2)
-                call_ = hl.get_function_call(call_id=tool_call.id)
-            if call_.status.approved:
-                function_response_json = json.dumps(multiply(**function_args))
-            else:
-                function_response_json = json.dumps(
-                    {"error": f"call {call_.spec.fn} not approved, comment was {call_.status.comment}"}
-                )
-            print(f"  -> {function_response_json}")
-            messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": function_response_json})
+def call_tool(tool_call: ToolCall) -> Any:
+    function_args = tool_call.arguments
+    call_ = hl.create_function_call(
+        spec=FunctionCallSpec(fn="multiply", kwargs=function_args),
+        # call_id is optional; the model's tool call id is a natural choice
+        call_id=tool_call.id,
+    )
+    print(f"  created approval request {call_.call_id}; waiting ...")
+    while (not call_.status) or (call_.status.approved is None):
+        time.sleep(2)
+        call_ = hl.get_function_call(call_id=tool_call.id)
+    if call_.status.approved:
+        result: Any = multiply(**function_args)
+    else:
+        result = {"error": f"call {call_.spec.fn} not approved, comment was {call_.status.comment}"}
+    print(f"  -> {result}")
+    return result
 
 
 if __name__ == "__main__":
-    print(run_agent("multiply 7 and 6"))
+    print(run_agent("multiply 7 and 6", script, SCHEMAS, call_tool))

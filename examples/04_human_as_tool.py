@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _llm import Model, Reply, call, tool_results, tool_schema
+from _llm import Reply, ToolCall, call, run_agent, tool_results, tool_schema
 
 from foureyes import HumanLayer, ResponseOption
 
@@ -32,21 +32,12 @@ def script(messages: list[dict[str, Any]]) -> Reply:
     return Reply(f"Understood, I'll write it that way: {json.loads(results[0])}")
 
 
-def run_agent(task: str) -> str:
-    model = Model(script)
-    print(f"Agent ({model.describe()}): {task}")
-    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
-    while True:
-        reply = model.chat(messages, SCHEMAS)
-        messages.append(reply.as_message())
-        if not reply.tool_calls:
-            return reply.content or ""
-        for tool_call in reply.tool_calls:
-            print(f"  asking a human: {tool_call.arguments['message']}")
-            answer = contact_human(**tool_call.arguments)
-            print(f"  -> {answer!r}")
-            messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps(answer)})
+def call_tool(tool_call: ToolCall) -> str:
+    print(f"  asking a human: {tool_call.arguments['message']}")
+    answer = contact_human(**tool_call.arguments)
+    print(f"  -> {answer!r}")
+    return answer
 
 
 if __name__ == "__main__":
-    print(run_agent("draft a welcome email for a new customer"))
+    print(run_agent("draft a welcome email for a new customer", script, SCHEMAS, call_tool))

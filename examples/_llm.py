@@ -81,6 +81,23 @@ class Model:
         return Reply(content=message.content, tool_calls=calls)
 
 
+def run_agent(
+    task: str, script: Script, tools: list[dict[str, Any]], handle: Callable[[ToolCall], Any]
+) -> str:
+    """The usual tool loop: ask the model, run each tool call through ``handle``, repeat."""
+    model = Model(script)
+    print(f"Agent ({model.describe()}): {task}")
+    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+    while True:
+        reply = model.chat(messages, tools)
+        messages.append(reply.as_message())
+        if not reply.tool_calls:
+            return reply.content or ""
+        for tool_call in reply.tool_calls:
+            result = handle(tool_call)
+            messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps(result)})
+
+
 def tool_schema(name: str, description: str, **params: str) -> dict[str, Any]:
     """An OpenAI tool definition whose parameters all have the given JSON types."""
     return {

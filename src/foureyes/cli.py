@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -207,6 +208,37 @@ def _run(fn: Any, not_found_hint: str = "") -> None:
         raise _fail(str(exc)) from None
 
 
+def describe_call(spec: dict[str, Any]) -> Text:
+    """A function call as a reviewer reads it: name, every argument as JSON, the reject options."""
+    body = untrusted(f"{spec['fn']}({json.dumps(spec['kwargs'], indent=2, ensure_ascii=False)})")
+    return _with_options(body, "reject options", spec.get("reject_options"))
+
+
+def describe_question(spec: dict[str, Any]) -> Text:
+    body = untrusted(f"[{spec['subject']}] {spec['msg']}" if spec.get("subject") else spec["msg"])
+    return _with_options(body, "options", spec.get("response_options"))
+
+
+def _with_options(body: Text, label: str, options: list[dict[str, Any]] | None) -> Text:
+    if options:
+        body.append_text(Text(f"\n{label}: ", style="dim"))
+        body.append_text(untrusted(", ".join(o["name"] for o in options)))
+    return body
+
+
+def _table(
+    title: str, what: str, items: list[dict[str, Any]], describe: Callable[[dict[str, Any]], Text]
+) -> Table:
+    table = Table(title=f"{title} ({len(items)})", show_lines=True)
+    for column in ("call id", what, "run", "requested"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            untrusted(item["call_id"]), describe(item["spec"]), untrusted(item["run_id"]), _age(item)
+        )
+    return table
+
+
 @app.command()
 def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
     """List the approvals and questions waiting for a human."""
@@ -219,41 +251,9 @@ def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> Non
             out.print("Nothing is waiting for a decision.")
             return
         if calls:
-            table = Table(title=f"Approvals waiting ({len(calls)})", show_lines=True)
-            for column in ("call id", "function and arguments", "run", "requested"):
-                table.add_column(column, overflow="fold")
-            for item in calls:
-                spec = item["spec"]
-                body = untrusted(f"{spec['fn']}({json.dumps(spec['kwargs'], indent=2, ensure_ascii=False)})")
-                options = spec.get("reject_options") or []
-                if options:
-                    body.append("\nreject options: " + ", ".join(o["name"] for o in options), style="dim")
-                table.add_row(
-                    untrusted(item["call_id"]),
-                    body,
-                    untrusted(item["run_id"]),
-                    _age(item),
-                )
-            out.print(table)
+            out.print(_table("Approvals waiting", "function and arguments", calls, describe_call))
         if contacts:
-            table = Table(title=f"Questions waiting ({len(contacts)})", show_lines=True)
-            for column in ("call id", "question", "run", "requested"):
-                table.add_column(column, overflow="fold")
-            for item in contacts:
-                spec = item["spec"]
-                body = untrusted(spec["msg"])
-                if spec.get("subject"):
-                    body = untrusted(f"[{spec['subject']}] ").append_text(body)
-                options = spec.get("response_options") or []
-                if options:
-                    body.append("\noptions: " + ", ".join(o["name"] for o in options), style="dim")
-                table.add_row(
-                    untrusted(item["call_id"]),
-                    body,
-                    untrusted(item["run_id"]),
-                    _age(item),
-                )
-            out.print(table)
+            out.print(_table("Questions waiting", "question", contacts, describe_question))
 
     _run(go)
 
