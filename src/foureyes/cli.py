@@ -160,6 +160,61 @@ def keys_create(
     print(created.plaintext)
 
 
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(envvar="FOUREYES_DATABASE_URL", help="SQLAlchemy URL of the database.", show_default=False),
+]
+
+
+@keys_app.command("list")
+def keys_list(
+    project: Annotated[str | None, typer.Option(help="Only this project's keys.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List API keys (never the keys themselves: only their prefixes are stored in clear)."""
+    from foureyes.server.service import open_service
+    from foureyes.server.settings import Settings
+
+    service = open_service(Settings.from_env(**({"database_url": database_url} if database_url else {})))
+    try:
+        keys = service.list_api_keys(project)
+    finally:
+        service.close()
+    table = Table(title=f"API keys ({len(keys)})")
+    for column in ("id", "project", "prefix", "scopes", "name", "created", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(
+            str(key.id),
+            key.project_slug,
+            f"{key.prefix}…",
+            ",".join(key.scopes),
+            key.name or "",
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(metavar="KEY_ID", help="The id shown by `foureyes keys list`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API key: requests made with it are refused from now on."""
+    from foureyes.server.service import open_service
+    from foureyes.server.settings import Settings
+
+    service = open_service(Settings.from_env(**({"database_url": database_url} if database_url else {})))
+    try:
+        revoked = service.revoke_api_key(key_id)
+    finally:
+        service.close()
+    if not revoked:
+        raise _fail(f"no active key has the id {key_id}")
+    out.print(f"Revoked key {key_id}.")
+
+
 # ---------------------------------------------------------------- reviewer commands
 
 

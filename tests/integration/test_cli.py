@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import foureyes
 
 from .conftest import LiveServer
@@ -148,3 +150,23 @@ def test_terminal_mode_eof_denies(tmp_path: Path) -> None:
         check=False,
     )
     assert "LAUNCHED" in typed.stdout
+
+
+def test_keys_list_and_revoke(live_server: LiveServer) -> None:
+    key = live_server.create_key("agent", project="billing")
+    hl = foureyes.HumanLayer(api_key=key, api_base_url=live_server.api_base)
+    hl.create_function_call(foureyes.FunctionCallSpec(fn="f", kwargs={}), call_id="before-revoke")
+
+    listing = live_server.foureyes("keys", "list", "--project", "billing")
+    assert listing.returncode == 0, listing.stderr
+    [row] = [line for line in listing.stdout.splitlines() if key[:8] in line]
+    assert key not in listing.stdout  # only the prefix is ever shown
+    key_id = row.split("│")[1].strip()
+
+    assert live_server.foureyes("keys", "revoke", key_id).returncode == 0
+    with pytest.raises(foureyes.AuthenticationError):
+        hl.get_function_call("before-revoke")
+    again = live_server.foureyes("keys", "revoke", key_id)
+    assert again.returncode == 1
+    assert "no active key" in again.stderr
+    hl.close()
