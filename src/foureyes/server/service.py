@@ -10,13 +10,14 @@ Failures are raised as the typed errors of ``foureyes.server.errors``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,17 @@ from foureyes.server.errors import (
 )
 from foureyes.server.notifier import InProcessNotifier, Notifier, Topic
 from foureyes.server.settings import Settings
-from foureyes.storage import ApiKeyRecord, ItemRecord, NewDecision, NewItem, ProjectRecord, Storage
+from foureyes.server.wire import render_item
+from foureyes.storage import (
+    ApiKeyRecord,
+    DecisionRecord,
+    ItemRecord,
+    NewDecision,
+    NewItem,
+    OutboxEvent,
+    ProjectRecord,
+    Storage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +106,26 @@ def _option_text(option: Mapping[str, Any]) -> str:
     return str(option["name"])
 
 
+def webhook_envelope(event_type: str, item: ItemRecord, *, is_test: bool = False) -> str:
+    """The v1beta2 webhook body: ``{type, is_test, event}`` with the item exactly as the API
+    renders it (``spec.state`` included), as JSON text frozen into the outbox."""
+    envelope = {"type": event_type, "is_test": is_test, "event": render_item(item)}
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
 class Service:
     def __init__(
-        self, storage: Storage, notifier: Notifier, *, clock: Callable[[], datetime] = _utcnow
+        self,
+        storage: Storage,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        webhook_retry_max_seconds: float = Settings.webhook_retry_max_seconds,
     ) -> None:
         self.storage = storage
         self.notifier = notifier
         self._clock = clock
+        self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
 
     def close(self) -> None:
         self.storage.close()
@@ -312,6 +336,9 @@ class Service:
 
     # ------------------------------------------------------------------ helpers
 
+    def _outbox(self, event_type: str, item: ItemRecord, now: datetime) -> list[OutboxEvent]:
+        return [OutboxEvent(event_type, webhook_envelope(event_type, item), now + self.webhook_retry_max)]
+
     @staticmethod
     def topic(item: ItemRecord) -> Topic:
         return (item.project_id, item.kind, item.call_id)
@@ -351,20 +378,33 @@ class Service:
         call_id = payload["call_id"]
         spec = dict(payload["spec"])
         request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
-        item, created = self.storage.create_item(
-            NewItem(
-                project_id=project_id,
-                kind=kind,
-                call_id=call_id,
-                run_id=payload["run_id"],
-                spec=spec,
-                request_digest=request_digest,
-                spec_digest=spec_digest,
-                requested_at=self._clock(),
-                actor_key_id=actor_key_id,
-                channel=channel,
-            )
+        now = self._clock()
+        new = NewItem(
+            project_id=project_id,
+            kind=kind,
+            call_id=call_id,
+            run_id=payload["run_id"],
+            spec=spec,
+            request_digest=request_digest,
+            spec_digest=spec_digest,
+            requested_at=now,
+            actor_key_id=actor_key_id,
+            channel=channel,
         )
+        as_stored = ItemRecord(
+            id=0,
+            project_id=project_id,
+            kind=kind,
+            call_id=call_id,
+            run_id=new.run_id,
+            spec=spec,
+            request_digest=request_digest,
+            spec_digest=spec_digest,
+            state="pending",
+            requested_at=now,
+            completed_at=None,
+        )
+        item, created = self.storage.create_item(new, self._outbox(f"{kind}.created", as_stored, now))
         if created:
             logger.info("%s %r created in project %d", kind.replace("_", " "), call_id, project_id)
         elif item.request_digest != request_digest:
@@ -405,7 +445,27 @@ class Service:
             "response": decision.response,
             "spec_digest": decision.spec_digest,
         }
-        if not self.storage.complete_item(item.id, state, decision, event):
+        as_completed = dataclasses.replace(
+            item,
+            state=state,
+            completed_at=decision.decided_at,
+            decisions=(
+                *item.decisions,
+                DecisionRecord(
+                    id=0,
+                    verdict=decision.verdict,
+                    comment=decision.comment,
+                    option_name=decision.option_name,
+                    response=decision.response,
+                    actor_key_id=decision.actor_key_id,
+                    channel=decision.channel,
+                    decided_at=decision.decided_at,
+                    spec_digest=decision.spec_digest,
+                ),
+            ),
+        )
+        outbox = self._outbox(f"{item.kind}.completed", as_completed, decision.decided_at)
+        if not self.storage.complete_item(item.id, state, decision, event, outbox):
             # Someone else decided between our read and our write.
             raise ConflictError(f"{item.kind.replace('_', ' ')} {item.call_id!r} was already decided")
         logger.info(
@@ -467,4 +527,4 @@ def open_service(settings: Settings) -> Service:
     except Exception:
         storage.close()
         raise
-    return Service(storage, InProcessNotifier())
+    return Service(storage, InProcessNotifier(), webhook_retry_max_seconds=settings.webhook_retry_max_seconds)
