@@ -783,8 +783,15 @@ class Storage:
             earlier.c.status == DELIVERY_PENDING,
         )
         free = or_(webhook_deliveries.c.locked_until.is_(None), webhook_deliveries.c.locked_until <= now)
+        # A disabled endpoint's deliveries wait, untouched, until it is enabled again.
+        enabled = webhook_deliveries.c.endpoint_id.in_(
+            select(webhook_endpoints.c.id).where(webhook_endpoints.c.enabled.is_(True))
+        )
         due = and_(
-            webhook_deliveries.c.status == DELIVERY_PENDING, webhook_deliveries.c.next_attempt_at <= now, free
+            webhook_deliveries.c.status == DELIVERY_PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            free,
+            enabled,
         )
         with self._read() as conn:
             candidates = (
