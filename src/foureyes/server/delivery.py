@@ -104,7 +104,9 @@ class DeliveryWorker:
     async def run_once(self, now: datetime | None = None) -> int:
         """Send every delivery due at ``now`` (default: the clock) once; how many were tried."""
         now = self._clock() if now is None else now
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
+        # Longer than one attempt can take (resolving and POSTing are both bounded by the
+        # timeout), short enough that a killed worker's rows are soon picked up again.
+        lease = timedelta(seconds=2 * self.settings.webhook_timeout_seconds + 5)
         claimed = await asyncio.to_thread(
             self.storage.claim_due_deliveries, now=now, lease_until=now + lease, limit=BATCH
         )
@@ -118,7 +120,8 @@ class DeliveryWorker:
         status_code: int | None = None
         error: str | None = None
         try:
-            await check_url_async(endpoint.url, allow_private=self.settings.webhook_allow_private)
+            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                await check_url_async(endpoint.url, allow_private=self.settings.webhook_allow_private)
             response = await self._client.post(
                 endpoint.url,
                 content=delivery.payload.encode("utf-8"),
@@ -129,7 +132,7 @@ class DeliveryWorker:
                 error = f"HTTP {status_code}: {response.text[:200]}"
         except UnsafeURLError as exc:
             error = f"refused: {exc}"
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             error = f"timed out after {self.settings.webhook_timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
