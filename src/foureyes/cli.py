@@ -1,8 +1,9 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
-Server-side commands (``serve``, ``keys``) work on the database directly. Reviewer commands
-(``pending``, ``approve``, ``reject``, ``answer``) talk to a running server over HTTP with a
-``respond``-scoped key, through the same API and service path as every other channel.
+Server-side commands (``serve``, ``keys``, ``webhooks``) work on the database directly. Reviewer
+commands (``pending``, ``approve``, ``reject``, ``answer``, ``watch``) talk to a running server
+over HTTP with a ``respond``-scoped key, through the same API and service path as every other
+channel.
 """
 
 from __future__ import annotations
@@ -502,6 +503,15 @@ def answer(
         out.print(Text.assemble("Answered ", untrusted(call_id), "."))
 
     _run(go, "approvals are decided with: foureyes approve ID / foureyes reject ID --comment TEXT")
+
+
+@app.command()
+def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+    """A live inbox in the terminal: see requests as they arrive and decide them by keyboard."""
+    from foureyes import watch as inbox
+
+    reviewer = _Reviewer(api_base, api_key)
+    _run(lambda: inbox.run(reviewer.request, untrusted, out))
 
 
 def main() -> None:
