@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -250,3 +250,39 @@ async def test_disabled_endpoints_hold_and_test_events(world: World) -> None:
         "human_contact.created",
         "human_contact.completed",
     }
+
+
+async def test_the_example_receiver_verifies_and_resumes(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+    from examples import webhook_receiver
+
+    endpoint, secret = world.service.add_webhook(
+        "default", "http://receiver.test/webhooks", allow_private=True
+    )
+    monkeypatch.setenv("WEBHOOK_SECRET", secret)
+    worker = DeliveryWorker(
+        world.service.storage,
+        Settings(database_url="sqlite:///unused.db", webhook_allow_private=True),
+        clock=lambda: datetime.now(UTC),
+        transport=httpx.ASGITransport(app=webhook_receiver.app),
+    )
+    world.clock.now = datetime.now(UTC)
+    try:
+        world.function_call("call-1", state={"task": "t-1"})
+        world.approve("call-1")
+        while await worker.run_once():
+            pass
+    finally:
+        await worker.stop()
+    assert "task t-1: approved, carrying on" in capsys.readouterr().out
+    assert {d.status for d in world.service.list_deliveries(endpoint_id=endpoint.id)} == {"succeeded"}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=webhook_receiver.app)) as client:
+        forged = await client.post(
+            "http://receiver.test/webhooks",
+            content=b"{}",
+            headers={"webhook-id": "x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+        )
+    assert forged.status_code == 401
