@@ -81,12 +81,11 @@ class Settings:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
         if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
             raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
-        for name in (
-            "webhook_timeout_seconds",
-            "webhook_poll_interval_seconds",
-            "webhook_retry_max_seconds",
-            "webhook_rotation_overlap_seconds",
-        ):
+        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, not {value}")
+        for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be >= 0, not {value}")
