@@ -324,6 +324,23 @@ def webhooks_deliveries(
     out.print(table)
 
 
+@webhooks_app.command("attempts")
+def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> None:
+    """Every attempt of one delivery: when, HTTP status, latency and error."""
+    with _admin(database_url) as (service, _):
+        attempts = service.list_attempts(delivery_id)
+    if not attempts:
+        out.print(f"Delivery {delivery_id} has not been attempted yet.")
+        return
+    table = Table(title=f"Attempts of delivery {delivery_id}")
+    for column in ("at", "status", "latency ms", "error"):
+        table.add_column(column, overflow="fold")
+    for a in attempts:
+        status = "" if a.status_code is None else str(a.status_code)
+        table.add_row(_when(a.attempted_at), status, str(a.latency_ms), untrusted(a.error or ""))
+    out.print(table)
+
+
 @webhooks_app.command("redeliver")
 def webhooks_redeliver(delivery_id: int, database_url: DatabaseUrl = None) -> None:
     """Send a delivery again, with the same webhook-id and body."""

@@ -151,6 +151,11 @@ def test_every_event_arrives_across_an_outage_and_a_server_kill(
     listing = cli(server, "webhooks", "deliveries")
     assert listing.returncode == 0
     assert listing.stdout.count("succeeded") == 3
+    retried = max(found, key=lambda d: d.attempts)
+    attempts = cli(server, "webhooks", "attempts", str(retried.id))
+    assert attempts.returncode == 0, attempts.stderr
+    assert "ConnectError" in attempts.stdout  # made while the receiver was down
+    assert "204" in attempts.stdout
 
 
 def test_webhooks_commands(server: LiveServer, receiver: Receiver) -> None:

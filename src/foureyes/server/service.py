@@ -40,6 +40,7 @@ from foureyes.server.wire import render_item
 from foureyes.storage import (
     DELIVERY_FAILED,
     ApiKeyRecord,
+    AttemptRecord,
     DecisionRecord,
     DeliveryRecord,
     ItemRecord,
@@ -410,6 +411,11 @@ class Service:
     ) -> list[DeliveryRecord]:
         status = DELIVERY_FAILED if failed_only else None
         return self.storage.list_deliveries(status=status, endpoint_id=endpoint_id, limit=limit)
+
+    def list_attempts(self, delivery_id: int) -> list[AttemptRecord]:
+        if self.storage.get_delivery(delivery_id) is None:
+            raise NotFoundError(f"webhook delivery {delivery_id} not found")
+        return self.storage.list_attempts(delivery_id)
 
     def redeliver(self, delivery_id: int) -> DeliveryRecord:
         """Send a delivery again (same webhook id and body), retried afresh."""
