@@ -46,6 +46,7 @@ from foureyes._exceptions import (
     TerminalClosedError,
     TransportError,
     UserDeniedError,
+    WebhookVerificationError,
 )
 from foureyes.models import (
     ContactChannel,
@@ -104,6 +105,7 @@ __all__ = [
     "TerminalClosedError",
     "TransportError",
     "UserDeniedError",
+    "WebhookVerificationError",
     "WhatsAppContactChannel",
     "__version__",
     "default_async_client",

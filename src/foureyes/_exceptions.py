@@ -14,8 +14,10 @@ The tree::
      │    └── ServerError          5xx and anything else unexpected
      ├── ApprovalTimeout           the caller's deadline passed before a human decided;
      │                             also a TimeoutError
-     └── TerminalClosedError       terminal mode had no one to ask: stdin is closed;
-                                   also an EOFError
+     ├── TerminalClosedError       terminal mode had no one to ask: stdin is closed;
+     │                             also an EOFError
+     └── WebhookVerificationError  foureyes.webhooks.verify: a webhook's signature or
+                                   timestamp is missing, wrong or stale; also a ValueError
 
     HumanLayerError                kept for code written against the HumanLayer SDK
      └── UserDeniedError           builds the terminal-mode denial text
@@ -84,6 +86,10 @@ class ApprovalTimeout(FoureyesError, TimeoutError):  # noqa: N818 - reads as the
 
 
 class TerminalClosedError(FoureyesError, EOFError):
+    pass
+
+
+class WebhookVerificationError(FoureyesError, ValueError):
     pass
 
 

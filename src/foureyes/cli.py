@@ -1,8 +1,9 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
-Server-side commands (``serve``, ``keys``) work on the database directly. Reviewer commands
-(``pending``, ``approve``, ``reject``, ``answer``) talk to a running server over HTTP with a
-``respond``-scoped key, through the same API and service path as every other channel.
+Server-side commands (``serve``, ``keys``, ``webhooks``) work on the database directly. Reviewer
+commands (``pending``, ``approve``, ``reject``, ``answer``, ``watch``) talk to a running server
+over HTTP with a ``respond``-scoped key, through the same API and service path as every other
+channel.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import httpx
@@ -23,6 +25,10 @@ from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError, api_error_for
 
+if TYPE_CHECKING:
+    from foureyes.server.service import Service
+    from foureyes.server.settings import Settings
+
 app = typer.Typer(
     help="foureyes: human approval for AI agents' function calls.",
     no_args_is_help=True,
@@ -30,6 +36,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+webhooks_app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 out = Console()
 err = Console(stderr=True)
@@ -160,10 +168,194 @@ def keys_create(
     print(created.plaintext)
 
 
+# ---------------------------------------------------------------- webhooks (server-side)
+
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(envvar="FOUREYES_DATABASE_URL", help="SQLAlchemy URL of the database.", show_default=False),
 ]
+
+
+@contextmanager
+def _admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
+    """The service on the configured database; its errors become one red line and exit 1."""
+    from foureyes.server.errors import NotFoundError
+    from foureyes.server.service import open_service
+    from foureyes.server.settings import Settings
+
+    overrides = {"database_url": database_url} if database_url else {}
+    settings = Settings.from_env(**overrides)
+    service = open_service(settings)
+    try:
+        yield service, settings
+    except (NotFoundError, ValueError) as exc:
+        raise _fail(str(getattr(exc, "message", exc))) from None
+    finally:
+        service.close()
+
+
+def _when(value: Any) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="The http(s) URL to POST events to.")],
+    project: Annotated[str, typer.Option(help="Project whose events are sent (created if new).")] = "default",
+    events: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated event types [default: all four: function_call.created, ...]."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a webhook endpoint. Its signing secret is shown once, as the last line of stdout."""
+    wanted = [e.strip() for e in events.split(",") if e.strip()] if events else None
+    with _admin(database_url) as (service, settings):
+        endpoint, secret = service.add_webhook(
+            project, url, wanted, allow_private=settings.webhook_allow_private
+        )
+    err.print(
+        Text.assemble(
+            f"Added webhook endpoint {endpoint.id} for project ",
+            (endpoint.project_slug, "bold"),
+            ": ",
+            untrusted(endpoint.url),
+            f" ({', '.join(endpoint.events)}). Its signing secret is shown only once:",
+        )
+    )
+    print(secret)
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    project: Annotated[str | None, typer.Option(help="Only this project's endpoints.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List webhook endpoints."""
+    with _admin(database_url) as (service, _):
+        endpoints = service.list_webhooks(project)
+    if not endpoints:
+        out.print("No webhook endpoints.")
+        return
+    table = Table(title="Webhook endpoints")
+    for column in ("id", "project", "url", "events", "enabled", "old secret signs until"):
+        table.add_column(column, overflow="fold")
+    for e in endpoints:
+        table.add_row(
+            str(e.id),
+            e.project_slug,
+            untrusted(e.url),
+            "\n".join(e.events),
+            "yes" if e.enabled else "no",
+            _when(e.previous_secret_expires_at),
+        )
+    out.print(table)
+
+
+def _set_enabled(endpoint_id: int, enabled: bool, database_url: str | None) -> None:
+    with _admin(database_url) as (service, _):
+        service.set_webhook_enabled(endpoint_id, enabled)
+    out.print(f"Webhook endpoint {endpoint_id} {'enabled' if enabled else 'disabled'}.")
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(endpoint_id: int, database_url: DatabaseUrl = None) -> None:
+    """Stop sending to an endpoint; its queued deliveries wait until it is enabled."""
+    _set_enabled(endpoint_id, False, database_url)
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(endpoint_id: int, database_url: DatabaseUrl = None) -> None:
+    """Send to an endpoint again."""
+    _set_enabled(endpoint_id, True, database_url)
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate_secret(
+    endpoint_id: int,
+    overlap: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds the old secret keeps signing too "
+            "[default: FOUREYES_WEBHOOK_ROTATION_OVERLAP_SECONDS, 86400].",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give an endpoint a new secret, shown once as the last line of stdout."""
+    with _admin(database_url) as (service, settings):
+        seconds = settings.webhook_rotation_overlap_seconds if overlap is None else overlap
+        secret, until = service.rotate_webhook_secret(endpoint_id, seconds)
+    err.print(
+        f"New secret for webhook endpoint {endpoint_id}; the old one also signs until {_when(until)} UTC. "
+        "It is shown only once:",
+        highlight=False,
+    )
+    print(secret)
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] = False,
+    endpoint: Annotated[int | None, typer.Option(help="Only this endpoint's deliveries.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List webhook deliveries, newest first, with their last error."""
+    with _admin(database_url) as (service, _):
+        found = service.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
+    if not found:
+        out.print("No failed deliveries." if failed else "No deliveries.")
+        return
+    table = Table(title="Webhook deliveries")
+    for column in ("id", "endpoint", "event", "call id", "status", "attempts", "next attempt", "last error"):
+        table.add_column(column, overflow="fold")
+    for d in found:
+        table.add_row(
+            str(d.id),
+            str(d.endpoint_id),
+            d.event_type,
+            untrusted(d.call_id or "(test)"),
+            d.status,
+            str(d.attempts),
+            _when(d.next_attempt_at) if d.status == "pending" else "",
+            untrusted(d.last_error or ""),
+        )
+    out.print(table)
+
+
+@webhooks_app.command("attempts")
+def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> None:
+    """Every attempt of one delivery: when, HTTP status, latency and error."""
+    with _admin(database_url) as (service, _):
+        attempts = service.list_attempts(delivery_id)
+    if not attempts:
+        out.print(f"Delivery {delivery_id} has not been attempted yet.")
+        return
+    table = Table(title=f"Attempts of delivery {delivery_id}")
+    for column in ("at", "status", "latency ms", "error"):
+        table.add_column(column, overflow="fold")
+    for a in attempts:
+        status = "" if a.status_code is None else str(a.status_code)
+        table.add_row(_when(a.attempted_at), status, str(a.latency_ms), untrusted(a.error or ""))
+    out.print(table)
+
+
+@webhooks_app.command("redeliver")
+def webhooks_redeliver(delivery_id: int, database_url: DatabaseUrl = None) -> None:
+    """Send a delivery again, with the same webhook-id and body."""
+    with _admin(database_url) as (service, _):
+        delivery = service.redeliver(delivery_id)
+    out.print(f"Delivery {delivery.id} ({delivery.webhook_id}) queued again.")
+
+
+@webhooks_app.command("test")
+def webhooks_test(endpoint_id: int, database_url: DatabaseUrl = None) -> None:
+    """Queue a test event (is_test: true) for one endpoint."""
+    with _admin(database_url) as (service, _):
+        delivery = service.send_test_webhook(endpoint_id)
+    out.print(f"Test delivery {delivery.id} ({delivery.event_type}, {delivery.webhook_id}) queued.")
 
 
 @keys_app.command("list")
@@ -172,14 +364,8 @@ def keys_list(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List API keys (never the keys themselves: only their prefixes are stored in clear)."""
-    from foureyes.server.service import open_service
-    from foureyes.server.settings import Settings
-
-    service = open_service(Settings.from_env(**({"database_url": database_url} if database_url else {})))
-    try:
+    with _admin(database_url) as (service, _):
         keys = service.list_api_keys(project)
-    finally:
-        service.close()
     table = Table(title=f"API keys ({len(keys)})")
     for column in ("id", "project", "prefix", "scopes", "name", "created", "revoked"):
         table.add_column(column)
@@ -189,9 +375,9 @@ def keys_list(
             key.project_slug,
             f"{key.prefix}…",
             ",".join(key.scopes),
-            key.name or "",
-            f"{key.created_at:%Y-%m-%d %H:%M}",
-            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+            untrusted(key.name or ""),
+            _when(key.created_at),
+            _when(key.revoked_at),
         )
     out.print(table)
 
@@ -202,14 +388,8 @@ def keys_revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke an API key: requests made with it are refused from now on."""
-    from foureyes.server.service import open_service
-    from foureyes.server.settings import Settings
-
-    service = open_service(Settings.from_env(**({"database_url": database_url} if database_url else {})))
-    try:
+    with _admin(database_url) as (service, _):
         revoked = service.revoke_api_key(key_id)
-    finally:
-        service.close()
     if not revoked:
         raise _fail(f"no active key has the id {key_id}")
     out.print(f"Revoked key {key_id}.")
@@ -391,6 +571,15 @@ def answer(
         out.print(Text.assemble("Answered ", untrusted(call_id), "."))
 
     _run(go, "approvals are decided with: foureyes approve ID / foureyes reject ID --comment TEXT")
+
+
+@app.command()
+def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+    """A live inbox in the terminal: see requests as they arrive and decide them by keyboard."""
+    from foureyes import watch as inbox
+
+    reviewer = _Reviewer(api_base, api_key)
+    _run(lambda: inbox.run(reviewer.request, untrusted, out))
 
 
 def main() -> None:

@@ -35,6 +35,14 @@ def test_environment_then_overrides() -> None:
     assert settings.database_url == Settings().database_url
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("1", True), ("Yes", True), ("off", False), ("0", False)]
+)
+def test_booleans_from_the_environment(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"FOUREYES_WEBHOOK_ALLOW_PRIVATE": raw}).webhook_allow_private is expected
+    assert Settings().webhook_allow_private is False
+
+
 def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOUREYES_PORT", "7555")
     assert Settings.from_env().port == 7555
@@ -47,6 +55,10 @@ def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"FOUREYES_PORT": "0"}, "port"),
         ({"FOUREYES_MAX_BODY_BYTES": "-1"}, "max_body_bytes"),
         ({"FOUREYES_LONG_POLL_MAX_SECONDS": "nan"}, "long_poll"),
+        ({"FOUREYES_WEBHOOK_TIMEOUT_SECONDS": "0"}, "webhook_timeout_seconds"),
+        ({"FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS": "-1"}, "webhook_poll_interval_seconds"),
+        ({"FOUREYES_WEBHOOK_RETRY_MAX_SECONDS": "inf"}, "webhook_retry_max_seconds"),
+        ({"FOUREYES_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "FOUREYES_WEBHOOK_ALLOW_PRIVATE"),
     ],
 )
 def test_bad_values(env: dict[str, str], match: str) -> None:

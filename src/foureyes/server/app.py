@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from foureyes.server.api import humanlayer
 from foureyes.server.body_limit import BodySizeLimit
+from foureyes.server.delivery import DeliveryWorker
 from foureyes.server.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
@@ -30,9 +31,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Webhooks go out from the outbox on this task, never from a request handler.
+        worker = DeliveryWorker(service.storage, settings)
+        worker.start()
+        service.on_outbox = worker.wake
         try:
             yield
         finally:
+            service.on_outbox = None
+            await worker.stop()
             service.close()
 
     app = FastAPI(

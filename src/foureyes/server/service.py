@@ -10,13 +10,14 @@ Failures are raised as the typed errors of ``foureyes.server.errors``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,23 @@ from foureyes.server.errors import (
 )
 from foureyes.server.notifier import InProcessNotifier, Notifier, Topic
 from foureyes.server.settings import Settings
-from foureyes.storage import ApiKeyRecord, ItemRecord, NewDecision, NewItem, ProjectRecord, Storage
+from foureyes.server.ssrf import check_url
+from foureyes.server.wire import render_item
+from foureyes.storage import (
+    DELIVERY_FAILED,
+    ApiKeyRecord,
+    AttemptRecord,
+    DecisionRecord,
+    DeliveryRecord,
+    ItemRecord,
+    NewDecision,
+    NewItem,
+    OutboxEvent,
+    ProjectRecord,
+    Storage,
+    WebhookEndpointRecord,
+)
+from foureyes.webhooks import generate_secret
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +61,13 @@ HUMAN_CONTACT = "human_contact"
 MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+
+WEBHOOK_EVENTS = (
+    "function_call.created",
+    "function_call.completed",
+    "human_contact.created",
+    "human_contact.completed",
+)
 
 _PROJECT_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -95,13 +119,29 @@ def _option_text(option: Mapping[str, Any]) -> str:
     return str(option["name"])
 
 
+def webhook_envelope(event_type: str, item: ItemRecord, *, is_test: bool = False) -> str:
+    """The v1beta2 webhook body: ``{type, is_test, event}`` with the item exactly as the API
+    renders it (``spec.state`` included), as JSON text frozen into the outbox."""
+    envelope = {"type": event_type, "is_test": is_test, "event": render_item(item)}
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
 class Service:
     def __init__(
-        self, storage: Storage, notifier: Notifier, *, clock: Callable[[], datetime] = _utcnow
+        self,
+        storage: Storage,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        webhook_retry_max_seconds: float = Settings.webhook_retry_max_seconds,
     ) -> None:
         self.storage = storage
         self.notifier = notifier
         self._clock = clock
+        self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
+        # Called after a commit that queued webhooks, so the delivery worker need not wait for
+        # its next poll. Set by the app; any thread may call it.
+        self.on_outbox: Callable[[], None] | None = None
 
     def close(self) -> None:
         self.storage.close()
@@ -310,7 +350,136 @@ class Service:
     ) -> ItemRecord:
         return self._escalate(project_id, HUMAN_CONTACT, call_id, escalation, channel, actor_key_id)
 
+    # ------------------------------------------------------------------ webhooks
+
+    def add_webhook(
+        self,
+        project: str,
+        url: str,
+        events: Sequence[str] | None = None,
+        *,
+        allow_private: bool = False,
+    ) -> tuple[WebhookEndpointRecord, str]:
+        """A new endpoint and its secret (shown once). ValueError on a bad URL or event type,
+        an UnsafeURLError (a ValueError) when the URL resolves to a non-public address."""
+        wanted = tuple(dict.fromkeys(events or WEBHOOK_EVENTS))
+        unknown = sorted(set(wanted) - set(WEBHOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event types {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}")
+        if not _PROJECT_SLUG.match(project):
+            raise ValueError(f"invalid project name {project!r}")
+        check_url(url, allow_private=allow_private)
+        now = self._clock()
+        record = self.storage.ensure_project(project, now=now)
+        secret = generate_secret()
+        endpoint = self.storage.insert_webhook_endpoint(
+            project=record, url=url, events=wanted, secret=secret, now=now
+        )
+        logger.info("webhook endpoint %d added for project %r: %s", endpoint.id, project, url)
+        return endpoint, secret
+
+    def list_webhooks(self, project: str | None = None) -> list[WebhookEndpointRecord]:
+        return [
+            e for e in self.storage.list_webhook_endpoints() if project is None or e.project_slug == project
+        ]
+
+    def get_webhook(self, endpoint_id: int) -> WebhookEndpointRecord:
+        endpoint = self.storage.get_webhook_endpoint(endpoint_id)
+        if endpoint is None:
+            raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+        return endpoint
+
+    def set_webhook_enabled(self, endpoint_id: int, enabled: bool) -> WebhookEndpointRecord:
+        if not self.storage.set_webhook_enabled(endpoint_id, enabled):
+            raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+        logger.info("webhook endpoint %d %s", endpoint_id, "enabled" if enabled else "disabled")
+        return self.get_webhook(endpoint_id)
+
+    def rotate_webhook_secret(self, endpoint_id: int, overlap_seconds: float) -> tuple[str, datetime]:
+        """A new secret; the old one keeps signing too until the returned moment."""
+        if overlap_seconds < 0:
+            raise ValueError("the overlap must be >= 0 seconds")
+        secret = generate_secret()
+        until = self._clock() + timedelta(seconds=overlap_seconds)
+        if not self.storage.rotate_webhook_secret(endpoint_id, secret, until):
+            raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+        logger.info("webhook endpoint %d secret rotated; the old one signs until %s", endpoint_id, until)
+        return secret, until
+
+    def list_deliveries(
+        self, *, failed_only: bool = False, endpoint_id: int | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        status = DELIVERY_FAILED if failed_only else None
+        return self.storage.list_deliveries(status=status, endpoint_id=endpoint_id, limit=limit)
+
+    def list_attempts(self, delivery_id: int) -> list[AttemptRecord]:
+        if self.storage.get_delivery(delivery_id) is None:
+            raise NotFoundError(f"webhook delivery {delivery_id} not found")
+        return self.storage.list_attempts(delivery_id)
+
+    def redeliver(self, delivery_id: int) -> DeliveryRecord:
+        """Send a delivery again (same webhook id and body), retried afresh."""
+        now = self._clock()
+        if not self.storage.redeliver(delivery_id, now=now, expires_at=now + self.webhook_retry_max):
+            raise NotFoundError(f"webhook delivery {delivery_id} not found")
+        logger.info("webhook delivery %d queued again", delivery_id)
+        self._outbox_written()
+        delivery = self.storage.get_delivery(delivery_id)
+        assert delivery is not None
+        return delivery
+
+    def send_test_webhook(self, endpoint_id: int) -> DeliveryRecord:
+        """Queue a made-up event with ``is_test: true`` for one endpoint."""
+        endpoint = self.get_webhook(endpoint_id)
+        event_type = endpoint.events[0] if endpoint.events else WEBHOOK_EVENTS[1]
+        now = self._clock()
+        kind = event_type.split(".", 1)[0]
+        completed = event_type.endswith(".completed")
+        spec: dict[str, Any]
+        if kind == FUNCTION_CALL:
+            spec = {"fn": "test_function", "kwargs": {}, "channel": None, "reject_options": None}
+            decision_verdict, response = "approved", None
+        else:
+            spec = {
+                "msg": "Is this webhook working?",
+                "subject": None,
+                "channel": None,
+                "response_options": None,
+            }
+            decision_verdict, response = "answered", "yes"
+        spec["state"] = {"test": True}
+        decision = DecisionRecord(0, decision_verdict, None, None, response, None, "test", now, "")
+        item = ItemRecord(
+            id=0,
+            project_id=endpoint.project_id,
+            kind=kind,
+            call_id=f"test-{endpoint_id}-{int(now.timestamp())}",
+            run_id="foureyes-webhook-test",
+            spec=spec,
+            request_digest="",
+            spec_digest="",
+            state=decision_verdict if completed else "pending",
+            requested_at=now,
+            completed_at=now if completed else None,
+            decisions=(decision,) if completed else (),
+        )
+        event = OutboxEvent(
+            event_type, webhook_envelope(event_type, item, is_test=True), now + self.webhook_retry_max
+        )
+        delivery = self.storage.enqueue_test_delivery(endpoint_id, event, now=now)
+        if delivery is None:
+            raise NotFoundError(f"webhook endpoint {endpoint_id} not found")
+        self._outbox_written()
+        return delivery
+
+    def _outbox_written(self) -> None:
+        if self.on_outbox is not None:
+            self.on_outbox()
+
     # ------------------------------------------------------------------ helpers
+
+    def _outbox(self, event_type: str, item: ItemRecord, now: datetime) -> list[OutboxEvent]:
+        return [OutboxEvent(event_type, webhook_envelope(event_type, item), now + self.webhook_retry_max)]
 
     @staticmethod
     def topic(item: ItemRecord) -> Topic:
@@ -351,22 +520,36 @@ class Service:
         call_id = payload["call_id"]
         spec = dict(payload["spec"])
         request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
-        item, created = self.storage.create_item(
-            NewItem(
-                project_id=project_id,
-                kind=kind,
-                call_id=call_id,
-                run_id=payload["run_id"],
-                spec=spec,
-                request_digest=request_digest,
-                spec_digest=spec_digest,
-                requested_at=self._clock(),
-                actor_key_id=actor_key_id,
-                channel=channel,
-            )
+        now = self._clock()
+        new = NewItem(
+            project_id=project_id,
+            kind=kind,
+            call_id=call_id,
+            run_id=payload["run_id"],
+            spec=spec,
+            request_digest=request_digest,
+            spec_digest=spec_digest,
+            requested_at=now,
+            actor_key_id=actor_key_id,
+            channel=channel,
         )
+        as_stored = ItemRecord(
+            id=0,
+            project_id=project_id,
+            kind=kind,
+            call_id=call_id,
+            run_id=new.run_id,
+            spec=spec,
+            request_digest=request_digest,
+            spec_digest=spec_digest,
+            state="pending",
+            requested_at=now,
+            completed_at=None,
+        )
+        item, created = self.storage.create_item(new, self._outbox(f"{kind}.created", as_stored, now))
         if created:
             logger.info("%s %r created in project %d", kind.replace("_", " "), call_id, project_id)
+            self._outbox_written()
         elif item.request_digest != request_digest:
             raise ConflictError(
                 f"{kind.replace('_', ' ')} {call_id!r} already exists with a different run_id or spec"
@@ -405,7 +588,27 @@ class Service:
             "response": decision.response,
             "spec_digest": decision.spec_digest,
         }
-        if not self.storage.complete_item(item.id, state, decision, event):
+        as_completed = dataclasses.replace(
+            item,
+            state=state,
+            completed_at=decision.decided_at,
+            decisions=(
+                *item.decisions,
+                DecisionRecord(
+                    id=0,
+                    verdict=decision.verdict,
+                    comment=decision.comment,
+                    option_name=decision.option_name,
+                    response=decision.response,
+                    actor_key_id=decision.actor_key_id,
+                    channel=decision.channel,
+                    decided_at=decision.decided_at,
+                    spec_digest=decision.spec_digest,
+                ),
+            ),
+        )
+        outbox = self._outbox(f"{item.kind}.completed", as_completed, decision.decided_at)
+        if not self.storage.complete_item(item.id, state, decision, event, outbox):
             # Someone else decided between our read and our write.
             raise ConflictError(f"{item.kind.replace('_', ' ')} {item.call_id!r} was already decided")
         logger.info(
@@ -417,6 +620,7 @@ class Service:
             decision.actor_key_id,
         )
         self.notifier.publish(self.topic(item))
+        self._outbox_written()
         return self._get(item.project_id, item.kind, item.call_id)
 
     def _escalate(
@@ -467,4 +671,4 @@ def open_service(settings: Settings) -> Service:
     except Exception:
         storage.close()
         raise
-    return Service(storage, InProcessNotifier())
+    return Service(storage, InProcessNotifier(), webhook_retry_max_seconds=settings.webhook_retry_max_seconds)

@@ -48,6 +48,31 @@ class Settings:
         "Largest `wait` a client may ask for when long-polling an item. Keep it under the idle "
         "timeout of any proxy in front of the server.",
     )
+    webhook_timeout_seconds: float = _setting(
+        10.0,
+        "FOUREYES_WEBHOOK_TIMEOUT_SECONDS",
+        "Time allowed for one webhook delivery attempt (connect, send, answer).",
+    )
+    webhook_poll_interval_seconds: float = _setting(
+        1.0,
+        "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS",
+        "How often the delivery worker looks for due webhook deliveries when idle.",
+    )
+    webhook_retry_max_seconds: float = _setting(
+        259_200.0,
+        "FOUREYES_WEBHOOK_RETRY_MAX_SECONDS",
+        "How long a webhook delivery is retried before it is marked failed (3 days).",
+    )
+    webhook_rotation_overlap_seconds: float = _setting(
+        86_400.0,
+        "FOUREYES_WEBHOOK_ROTATION_OVERLAP_SECONDS",
+        "After `foureyes webhooks rotate-secret`, how long the old secret keeps signing too.",
+    )
+    webhook_allow_private: bool = _setting(
+        False,
+        "FOUREYES_WEBHOOK_ALLOW_PRIVATE",
+        "Allow webhook URLs that resolve to private, loopback, link-local or reserved addresses.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -56,6 +81,14 @@ class Settings:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
         if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
             raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
+        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, not {value}")
+        for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be >= 0, not {value}")
         if not self.database_url:
             raise ValueError("database_url must not be empty")
 
@@ -80,6 +113,13 @@ def _parse(spec: SettingSpec, raw: str) -> Any:
     kind = type(spec.default)
     if kind is str:
         return raw
+    if kind is bool:
+        word = raw.strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{spec.env}={raw!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
     try:
         return kind(raw.strip())
     except ValueError:

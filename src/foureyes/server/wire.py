@@ -4,10 +4,14 @@ decision that completed it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from foureyes.server.service import FUNCTION_CALL, PendingPage
 from foureyes.storage import DecisionRecord, ItemRecord
+
+if TYPE_CHECKING:  # the service renders webhook bodies with render_item, so no runtime import back
+    from foureyes.server.service import PendingPage
+
+FUNCTION_CALL = "function_call"
 
 
 def _iso(value: datetime | None) -> str | None:

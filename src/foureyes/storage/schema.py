@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -127,4 +128,63 @@ events = Table(
     Column("actor_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
     Column("channel", String(32), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# ---------------------------------------------------------------- webhooks (migration 0002)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    # space-separated event types, e.g. "function_call.created function_call.completed"
+    Column("events", String(500), nullable=False),
+    Column("enabled", Boolean(name="ck_webhook_endpoints_enabled"), nullable=False),
+    # Kept in the clear: the server needs it to sign. Shown to the operator once, at creation.
+    Column("secret", String(100), nullable=False),
+    # After a rotation the old secret also signs until previous_secret_expires_at.
+    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# The durable outbox: one row per (event, endpoint), written in the transaction of the change.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), nullable=False),
+    # null for test events, which belong to no item
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=True),
+    Column("event_type", String(64), nullable=False),
+    # the Standard Webhooks message id, the same on every retry so receivers can de-duplicate
+    Column("webhook_id", String(64), nullable=False, unique=True),
+    # the exact JSON body, frozen when the change was committed
+    Column("payload", Text, nullable=False),
+    # "pending", "succeeded" or "failed"
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    # retries stop at this moment; the delivery is then failed
+    Column("expires_at", UTCDateTime(), nullable=False),
+    # a worker's lease: another worker leaves the row alone until then
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "endpoint_id", "item_id", "status"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("attempted_at", UTCDateTime(), nullable=False),
+    # null when no HTTP answer came back (refused, timeout, connection error)
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
 )

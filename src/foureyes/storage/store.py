@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,12 +24,21 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Row, create_engine, func, select
+from sqlalchemy import Connection, Engine, Row, and_, create_engine, exists, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from foureyes.storage import _sqlite
-from foureyes.storage.schema import api_keys, decisions, events, items, projects
+from foureyes.storage.schema import (
+    api_keys,
+    decisions,
+    events,
+    items,
+    projects,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +131,76 @@ class NewDecision:
     channel: str
     decided_at: datetime
     spec_digest: str
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """A webhook event to queue, in the transaction of the change, for every enabled endpoint of
+    the item's project subscribed to ``type``. ``payload`` is the exact JSON body to send."""
+
+    type: str
+    payload: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEndpointRecord:
+    id: int
+    project_id: int
+    project_slug: str
+    url: str
+    events: tuple[str, ...]
+    enabled: bool
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign at ``now``: the current one, and the previous one during the
+        overlap after a rotation."""
+        found = [self.secret]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and now < expires:
+            found.append(self.previous_secret)
+        return found
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    id: int
+    endpoint_id: int
+    item_id: int | None
+    call_id: str | None
+    event_type: str
+    webhook_id: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    expires_at: datetime
+    last_error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+
+
+DELIVERY_PENDING = "pending"
+DELIVERY_SUCCEEDED = "succeeded"
+DELIVERY_FAILED = "failed"
+
+
+def new_webhook_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
 
 
 def _dumps(value: Any) -> str:
@@ -250,9 +330,9 @@ class Storage:
 
     # ------------------------------------------------------------------ items
 
-    def create_item(self, new: NewItem) -> tuple[ItemRecord, bool]:
-        """Insert the item and its ``created`` event, or return the one already stored under its
-        call id. The boolean says whether this call created it."""
+    def create_item(self, new: NewItem, outbox: Sequence[OutboxEvent] = ()) -> tuple[ItemRecord, bool]:
+        """Insert the item, its ``created`` event and its webhook deliveries, or return the one
+        already stored under its call id. The boolean says whether this call created it."""
         try:
             with self._write() as conn:
                 existing = self._select_item(conn, new.project_id, new.kind, new.call_id)
@@ -283,6 +363,7 @@ class Storage:
                         created_at=new.requested_at,
                     )
                 )
+                self._enqueue(conn, new.project_id, item_id, outbox, now=new.requested_at)
         except IntegrityError:
             # Another process inserted the same call id between our read and our insert.
             existing = self.get_item(new.project_id, new.kind, new.call_id)
@@ -309,10 +390,16 @@ class Storage:
             return self._select_item(conn, project_id, kind, call_id)
 
     def complete_item(
-        self, item_id: int, state: str, decision: NewDecision, event_data: dict[str, Any]
+        self,
+        item_id: int,
+        state: str,
+        decision: NewDecision,
+        event_data: dict[str, Any],
+        outbox: Sequence[OutboxEvent] = (),
     ) -> bool:
-        """Record the decision that completes a pending item. False, with nothing written, when
-        the item was no longer pending: exactly one of several racing deciders gets True."""
+        """Record the decision that completes a pending item, and queue its webhooks. False, with
+        nothing written, when the item was no longer pending: exactly one of several racing
+        deciders gets True."""
         with self._write() as conn:
             result = conn.execute(
                 items.update()
@@ -344,6 +431,11 @@ class Storage:
                     created_at=decision.decided_at,
                 )
             )
+            if outbox:
+                project_id = conn.execute(
+                    select(items.c.project_id).where(items.c.id == item_id)
+                ).scalar_one()
+                self._enqueue(conn, project_id, item_id, outbox, now=decision.decided_at)
             return True
 
     def add_event_if_pending(
@@ -459,3 +551,314 @@ class Storage:
             completed_at=row.completed_at,
             decisions=found,
         )
+
+    # ------------------------------------------------------------------ webhooks
+
+    @staticmethod
+    def _enqueue(
+        conn: Connection,
+        project_id: int,
+        item_id: int | None,
+        outbox: Sequence[OutboxEvent],
+        *,
+        now: datetime,
+    ) -> None:
+        if not outbox:
+            return
+        endpoints = conn.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.events)
+            .where(webhook_endpoints.c.project_id == project_id, webhook_endpoints.c.enabled.is_(True))
+            .order_by(webhook_endpoints.c.id)
+        ).all()
+        for event in outbox:
+            for endpoint in endpoints:
+                if event.type in endpoint.events.split():
+                    conn.execute(
+                        webhook_deliveries.insert().values(
+                            endpoint_id=endpoint.id,
+                            item_id=item_id,
+                            event_type=event.type,
+                            webhook_id=new_webhook_id(),
+                            payload=event.payload,
+                            status=DELIVERY_PENDING,
+                            attempts=0,
+                            next_attempt_at=now,
+                            expires_at=event.expires_at,
+                            created_at=now,
+                        )
+                    )
+
+    def insert_webhook_endpoint(
+        self, *, project: ProjectRecord, url: str, events: Sequence[str], secret: str, now: datetime
+    ) -> WebhookEndpointRecord:
+        with self._write() as conn:
+            result = conn.execute(
+                webhook_endpoints.insert().values(
+                    project_id=project.id,
+                    url=url,
+                    events=" ".join(events),
+                    enabled=True,
+                    secret=secret,
+                    created_at=now,
+                )
+            )
+            (endpoint_id,) = result.inserted_primary_key or (None,)
+        assert isinstance(endpoint_id, int)
+        found = self.get_webhook_endpoint(endpoint_id)
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _endpoints_query() -> Any:
+        return select(webhook_endpoints, projects.c.slug.label("project_slug")).join(
+            projects, projects.c.id == webhook_endpoints.c.project_id
+        )
+
+    @staticmethod
+    def _endpoint_record(row: Row[Any]) -> WebhookEndpointRecord:
+        return WebhookEndpointRecord(
+            id=row.id,
+            project_id=row.project_id,
+            project_slug=row.project_slug,
+            url=row.url,
+            events=tuple(row.events.split()),
+            enabled=bool(row.enabled),
+            secret=row.secret,
+            previous_secret=row.previous_secret,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+            created_at=row.created_at,
+        )
+
+    def get_webhook_endpoint(self, endpoint_id: int) -> WebhookEndpointRecord | None:
+        with self._read() as conn:
+            row = conn.execute(self._endpoints_query().where(webhook_endpoints.c.id == endpoint_id)).first()
+        return None if row is None else self._endpoint_record(row)
+
+    def list_webhook_endpoints(self, project_id: int | None = None) -> list[WebhookEndpointRecord]:
+        query = self._endpoints_query().order_by(webhook_endpoints.c.id)
+        if project_id is not None:
+            query = query.where(webhook_endpoints.c.project_id == project_id)
+        with self._read() as conn:
+            return [self._endpoint_record(row) for row in conn.execute(query)]
+
+    def set_webhook_enabled(self, endpoint_id: int, enabled: bool) -> bool:
+        with self._write() as conn:
+            result = conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(enabled=enabled)
+            )
+            return result.rowcount == 1
+
+    def rotate_webhook_secret(self, endpoint_id: int, new_secret: str, previous_expires_at: datetime) -> bool:
+        with self._write() as conn:
+            result = conn.execute(
+                webhook_endpoints.update()
+                .where(webhook_endpoints.c.id == endpoint_id)
+                .values(
+                    previous_secret=webhook_endpoints.c.secret,
+                    previous_secret_expires_at=previous_expires_at,
+                    secret=new_secret,
+                )
+            )
+            return result.rowcount == 1
+
+    def enqueue_test_delivery(
+        self, endpoint_id: int, event: OutboxEvent, *, now: datetime
+    ) -> DeliveryRecord | None:
+        """Queue ``event`` for one endpoint only, enabled or not (a test belongs to no item)."""
+        with self._write() as conn:
+            if (
+                conn.execute(
+                    select(webhook_endpoints.c.id).where(webhook_endpoints.c.id == endpoint_id)
+                ).first()
+                is None
+            ):
+                return None
+            result = conn.execute(
+                webhook_deliveries.insert().values(
+                    endpoint_id=endpoint_id,
+                    item_id=None,
+                    event_type=event.type,
+                    webhook_id=new_webhook_id(),
+                    payload=event.payload,
+                    status=DELIVERY_PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    expires_at=event.expires_at,
+                    created_at=now,
+                )
+            )
+            (delivery_id,) = result.inserted_primary_key or (None,)
+        assert isinstance(delivery_id, int)
+        return self.get_delivery(delivery_id)
+
+    @staticmethod
+    def _deliveries_query() -> Any:
+        return select(webhook_deliveries, items.c.call_id.label("call_id")).outerjoin(
+            items, items.c.id == webhook_deliveries.c.item_id
+        )
+
+    @staticmethod
+    def _delivery_record(row: Row[Any]) -> DeliveryRecord:
+        return DeliveryRecord(
+            id=row.id,
+            endpoint_id=row.endpoint_id,
+            item_id=row.item_id,
+            call_id=row.call_id,
+            event_type=row.event_type,
+            webhook_id=row.webhook_id,
+            payload=row.payload,
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            expires_at=row.expires_at,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+    def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        with self._read() as conn:
+            row = conn.execute(self._deliveries_query().where(webhook_deliveries.c.id == delivery_id)).first()
+        return None if row is None else self._delivery_record(row)
+
+    def list_deliveries(
+        self, *, status: str | None = None, endpoint_id: int | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        """The newest deliveries first."""
+        query = self._deliveries_query().order_by(webhook_deliveries.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(webhook_deliveries.c.status == status)
+        if endpoint_id is not None:
+            query = query.where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        with self._read() as conn:
+            return [self._delivery_record(row) for row in conn.execute(query)]
+
+    def list_attempts(self, delivery_id: int) -> list[AttemptRecord]:
+        with self._read() as conn:
+            rows = conn.execute(
+                select(webhook_attempts)
+                .where(webhook_attempts.c.delivery_id == delivery_id)
+                .order_by(webhook_attempts.c.id)
+            ).all()
+        return [
+            AttemptRecord(
+                row.id, row.delivery_id, row.attempted_at, row.status_code, row.latency_ms, row.error
+            )
+            for row in rows
+        ]
+
+    def redeliver(self, delivery_id: int, *, now: datetime, expires_at: datetime) -> bool:
+        """Queue a delivery again, with the same webhook id, due now."""
+        with self._write() as conn:
+            result = conn.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(
+                    status=DELIVERY_PENDING,
+                    next_attempt_at=now,
+                    expires_at=expires_at,
+                    locked_until=None,
+                    completed_at=None,
+                )
+            )
+            return result.rowcount == 1
+
+    def claim_due_deliveries(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[DeliveryRecord, WebhookEndpointRecord]]:
+        """Lease up to ``limit`` due deliveries to the caller until ``lease_until``.
+
+        A delivery is due when its time has come, no lease on it is live, and no earlier
+        delivery of the same item to the same endpoint is still pending (order per item). Each
+        row is taken with a conditional UPDATE, so of several workers or replicas exactly one
+        gets it.
+        """
+        earlier = webhook_deliveries.alias("earlier")
+        blocked = exists().where(
+            earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
+            earlier.c.item_id == webhook_deliveries.c.item_id,
+            earlier.c.id < webhook_deliveries.c.id,
+            earlier.c.status == DELIVERY_PENDING,
+        )
+        free = or_(webhook_deliveries.c.locked_until.is_(None), webhook_deliveries.c.locked_until <= now)
+        # A disabled endpoint's deliveries wait, untouched, until it is enabled again.
+        enabled = webhook_deliveries.c.endpoint_id.in_(
+            select(webhook_endpoints.c.id).where(webhook_endpoints.c.enabled.is_(True))
+        )
+        due = and_(
+            webhook_deliveries.c.status == DELIVERY_PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            free,
+            enabled,
+        )
+        with self._read() as conn:
+            candidates = (
+                conn.execute(
+                    select(webhook_deliveries.c.id)
+                    .where(due, ~blocked)
+                    .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+        claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
+        for delivery_id in candidates:
+            with self._write() as conn:
+                result = conn.execute(
+                    webhook_deliveries.update()
+                    .where(webhook_deliveries.c.id == delivery_id, due)
+                    .values(locked_until=lease_until)
+                )
+                if result.rowcount != 1:
+                    continue  # another worker took it
+                delivery = self._delivery_record(
+                    conn.execute(self._deliveries_query().where(webhook_deliveries.c.id == delivery_id)).one()
+                )
+                endpoint = self._endpoint_record(
+                    conn.execute(
+                        self._endpoints_query().where(webhook_endpoints.c.id == delivery.endpoint_id)
+                    ).one()
+                )
+            claimed.append((delivery, endpoint))
+        return claimed
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        attempted_at: datetime,
+        status_code: int | None,
+        latency_ms: int,
+        error: str | None,
+        outcome: str,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Append an attempt and move the delivery on: ``outcome`` is succeeded, failed (final) or
+        pending (retry at ``next_attempt_at``). The lease is released."""
+        values: dict[str, Any] = {
+            "status": outcome,
+            "attempts": webhook_deliveries.c.attempts + 1,
+            "locked_until": None,
+            "last_error": error,
+        }
+        if outcome == DELIVERY_PENDING:
+            assert next_attempt_at is not None
+            values["next_attempt_at"] = next_attempt_at
+        else:
+            values["completed_at"] = attempted_at
+        with self._write() as conn:
+            conn.execute(
+                webhook_attempts.insert().values(
+                    delivery_id=delivery_id,
+                    attempted_at=attempted_at,
+                    status_code=status_code,
+                    latency_ms=latency_ms,
+                    error=error,
+                )
+            )
+            conn.execute(
+                webhook_deliveries.update().where(webhook_deliveries.c.id == delivery_id).values(**values)
+            )

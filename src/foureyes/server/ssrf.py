@@ -1,0 +1,97 @@
+"""The guard against server-side request forgery for outbound webhooks.
+
+A webhook URL is chosen by whoever manages a project, and the server POSTs to it from inside the
+network it runs in. Unless ``webhook_allow_private`` is on, a URL is refused when its host
+resolves to any address that is not public: private, loopback, link-local (cloud metadata
+services live there), multicast, reserved, unspecified or shared (CGNAT). Every address the
+name resolves to is checked, so a name with one public and one private address is refused.
+
+The check resolves the name itself, and the HTTP client resolves it again when it connects, so
+a name whose DNS answer changes in between (DNS rebinding) is not stopped here; a network-level
+egress policy is the complete answer. Redirects are never followed, so a public URL cannot
+bounce the request to a private one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURLError(ValueError):
+    """The URL may not be called: bad scheme, no host, unresolvable, or a non-public address."""
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why ``address`` may not be called, or None when it is a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return refusal(address.ipv4_mapped)
+    for label, flag in (
+        ("a loopback", address.is_loopback),
+        ("a link-local", address.is_link_local),
+        ("a multicast", address.is_multicast),
+        ("an unspecified", address.is_unspecified),
+        ("a private", address.is_private),
+        ("a reserved", address.is_reserved),
+    ):
+        if flag:
+            return f"{address} is {label} address"
+    if not address.is_global:
+        return f"{address} is not a public address"
+    return None
+
+
+def split_host(url: str) -> tuple[str, int]:
+    """The host and port of an http(s) URL; UnsafeURLError for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURLError(f"webhook URLs must be http or https, not {parts.scheme or 'schemeless'}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeURLError("the webhook URL has an invalid port") from None
+    if not parts.hostname:
+        raise UnsafeURLError("the webhook URL has no host")
+    return parts.hostname, port
+
+
+def _check(host: str, infos: list[tuple[object, ...]]) -> None:
+    if not infos:
+        raise UnsafeURLError(f"{host} does not resolve to any address")
+    for info in infos:
+        sockaddr = info[4]
+        assert isinstance(sockaddr, tuple)
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        reason = refusal(address)
+        if reason is not None:
+            raise UnsafeURLError(
+                f"refused to call {host}: {reason} (set FOUREYES_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
+            )
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Raise UnsafeURLError unless ``url`` may be called (resolving its host, blocking)."""
+    host, port = split_host(url)
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnsafeURLError(f"cannot resolve {host}: {exc}") from None
+    _check(host, list(infos))
+
+
+async def check_url_async(url: str, *, allow_private: bool) -> None:
+    """``check_url`` without blocking the event loop."""
+    host, port = split_host(url)
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UnsafeURLError(f"cannot resolve {host}: {exc}") from None
+    _check(host, list(infos))
