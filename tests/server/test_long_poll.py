@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.notifier import InProcessNotifier, project_topic
 from foureyes.server.service import Service
 
 API = "/humanlayer/v1"
@@ -144,3 +144,22 @@ async def test_notifier_publish_from_a_thread() -> None:
         assert not await subscription.wait(0.05)
     assert notifier.subscriber_count() == 0
     notifier.publish(topic)  # nobody listening: a no-op
+
+
+def test_project_topic_is_published_on_create_and_on_completion(
+    agent: Any, service: Service, make_function_call: Any
+) -> None:
+    published: list[tuple[int, str, str]] = []
+    real_publish = service.notifier.publish
+
+    def record(topic: tuple[int, str, str]) -> None:
+        published.append(topic)
+        real_publish(topic)
+
+    service.notifier.publish = record  # type: ignore[method-assign]
+    agent.post("/function_calls", make_function_call())
+    assert published == [project_topic(agent.project_id)]
+    agent.post("/function_calls", make_function_call())  # idempotent retry: nothing changed
+    assert published == [project_topic(agent.project_id)]
+    service.decide_function_call(agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None)
+    assert published[1:] == [(agent.project_id, "function_call", "call-1"), project_topic(agent.project_id)]

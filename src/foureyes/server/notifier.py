@@ -5,6 +5,9 @@ The service publishes a topic after it commits a change; a waiter subscribes to 
 A notification carries no data: the waiter re-reads the item, which keeps the database the only
 source of truth and lets a lost or duplicate wake-up do no harm.
 
+An item's topic is ``(project_id, kind, call_id)``; ``project_topic(project_id)`` is published
+too on every change in a project.
+
 ``Notifier`` is the interface; ``InProcessNotifier`` serves one process. Several replicas will need
 another implementation (e.g. PostgreSQL LISTEN/NOTIFY) behind the same two methods.
 """
@@ -19,6 +22,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 Topic = tuple[int, str, str]  # (project_id, kind, call_id)
+
+PROJECT = "project"
+
+
+def project_topic(project_id: int) -> Topic:
+    """Published on every create and every completion in a project, beside the item's own topic:
+    for watchers of a whole run or inbox, which re-read what they show."""
+    return (project_id, PROJECT, "")
 
 
 class Subscription(Protocol):

@@ -33,7 +33,7 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
-from foureyes.server.notifier import InProcessNotifier, Notifier, Topic
+from foureyes.server.notifier import InProcessNotifier, Notifier, Topic, project_topic
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -549,6 +549,7 @@ class Service:
         item, created = self.storage.create_item(new, self._outbox(f"{kind}.created", as_stored, now))
         if created:
             logger.info("%s %r created in project %d", kind.replace("_", " "), call_id, project_id)
+            self.notifier.publish(project_topic(project_id))
             self._outbox_written()
         elif item.request_digest != request_digest:
             raise ConflictError(
@@ -620,6 +621,7 @@ class Service:
             decision.actor_key_id,
         )
         self.notifier.publish(self.topic(item))
+        self.notifier.publish(project_topic(item.project_id))
         self._outbox_written()
         return self._get(item.project_id, item.kind, item.call_id)
 
