@@ -60,5 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchUnhandled)
+    setup_link = service.people.setup_link_if_needed()
+    if setup_link is not None:
+        # No default password anywhere: the first admin comes in through this one-time link.
+        logger.warning("no users yet: create the first admin at this one-time link: %s", setup_link)
     logger.info("foureyes server ready (API under %s)", API_PREFIX)
     return app
