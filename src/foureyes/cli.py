@@ -430,9 +430,13 @@ def users_invite(
     role: Role = "reviewer",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Print a one-time, expiring invitation link for EMAIL (also resets their password)."""
+    """Print a one-time, expiring invitation link for EMAIL. Someone who already has an account
+    gets the role at once, without a link."""
     with _admin(database_url) as (service, _):
         link = service.people.invite(email, project, role)
+    if link is None:
+        out.print(f"{email} already has an account and is now {role} in {project}.", highlight=False)
+        return
     err.print(f"Invitation for {email} as {role} in {project}; it works once:", highlight=False)
     print(link)
 

@@ -13,6 +13,8 @@ def test_first_start_prints_a_setup_link_that_works_once(live_server: LiveServer
     found = re.search(r"(http://\S+)/inbox/invite/(\S+)", live_server.log.read_text())
     assert found, live_server.log.read_text()
     assert found.group(1) == live_server.url
+    invite = f"{live_server.url}/inbox/invite/{found.group(2)}"
+    assert httpx.get(invite).status_code == 200
 
 
 def test_users_add_invite_list_token_and_remove(live_server: LiveServer) -> None:

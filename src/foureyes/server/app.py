@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from foureyes.server import inbox
 from foureyes.server.api import humanlayer
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.delivery import DeliveryWorker
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(humanlayer.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])
+    inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchUnhandled)

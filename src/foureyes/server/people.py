@@ -134,7 +134,7 @@ class People:
             logger.info("user %d (%s) created", user.id, address)
         self.store.set_role(user.id, record, role, now=now)
         logger.info("user %d is %s in project %r", user.id, role, record.slug)
-        link = None if user.password_hash else self.invite(address, record.slug, role)
+        link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
         return user, link
 
     def remove_user(self, email: str, project: str) -> bool:
@@ -167,15 +167,27 @@ class People:
 
     # ------------------------------------------------------------------ invitations
 
-    def invite(self, email: str | None, project: str, role: str, *, kind: str = INVITE) -> str:
-        """A one-time link that lets its holder set a password and join ``project`` as ``role``."""
+    def invite(self, email: str, project: str, role: str) -> str | None:
+        """A one-time link that lets ``email`` choose a password and join ``project`` as ``role``.
+        Someone who already has a password gets the role at once and no link (None): a link
+        must never let its holder take over an existing account."""
+        address = normalise_email(email)
+        existing = self.store.find_user(address)
+        if existing is not None and existing.password_hash is not None:
+            record = self._storage.ensure_project(_checked_slug(project), now=self._clock())
+            self.store.set_role(existing.id, record, check_role(role), now=self._clock())
+            logger.info("user %d is %s in project %r", existing.id, role, record.slug)
+            return None
+        return self._link(address, project, role, INVITE)
+
+    def _link(self, email: str | None, project: str, role: str, kind: str) -> str:
         check_role(role)
         now = self._clock()
         record = self._storage.ensure_project(_checked_slug(project), now=now)
         token = secrets.token_urlsafe(32)
         self.store.insert_invitation(
             token_hash=hash_secret(token),
-            email=None if email is None else normalise_email(email),
+            email=email,
             project=record,
             role=role,
             kind=kind,
@@ -190,7 +202,7 @@ class People:
         """With no users at all, a fresh first-admin link (older ones stop working); else None."""
         if self.store.count_users() > 0:
             return None
-        return self.invite(None, SETUP_PROJECT, ADMIN, kind=SETUP)
+        return self._link(None, SETUP_PROJECT, ADMIN, SETUP)
 
     def open_invitation(self, token: str) -> InvitationRecord:
         found = self.store.find_invitation(hash_secret(token))
@@ -207,20 +219,20 @@ class People:
         address = normalise_email(invitation.email or email or "")
         check_password(password)
         name = display_name.strip() or address.split("@")[0]
+        user = self.store.find_user(address)
+        if user is not None and user.password_hash is not None:
+            # A link never sets the password of an account that has one.
+            raise InvitationError("an account with this address exists already; sign in instead")
         if not self.store.use_invitation(invitation.id, now=self._clock()):
             raise InvitationError("this link was used already or has expired")
         password_hash = _hasher.hash(password)
-        user = self.store.find_user(address)
         if user is None:
             try:
                 user = self.store.insert_user(address, name[:200], password_hash, now=self._clock())
             except DuplicateEmailError:
                 raise InvitationError("an account with this address was created meanwhile") from None
-        elif user.password_hash is None or invitation.email is not None:
-            # An invitation addressed to this person may (re)set their password.
-            self.store.set_password(user.id, password_hash, name[:200])
         else:
-            raise InvitationError("an account with this address exists already; sign in instead")
+            self.store.set_password(user.id, password_hash, name[:200])
         project = self.store.find_project(invitation.project_slug)
         assert project is not None
         self.store.set_role(user.id, project, invitation.role, now=self._clock())

@@ -51,6 +51,7 @@ from foureyes.storage import (
     Storage,
     WebhookEndpointRecord,
 )
+from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
 from foureyes.webhooks import generate_secret
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class Service:
         self.notifier = notifier
         self._clock = clock
         self.people = People(storage, settings or Settings(), clock)
+        self._inbox = InboxStore(storage)
         self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
         # Called after a commit that queued webhooks, so the delivery worker need not wait for
         # its next poll. Set by the app; any thread may call it.
@@ -273,6 +275,17 @@ class Service:
         self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
     ) -> PendingPage:
         return self._pending(project_id, HUMAN_CONTACT, limit, offset)
+
+    def list_inbox(self, project_id: int, wanted: InboxFilter) -> list[InboxRow]:
+        """Pending (newest first) or decided (latest first) items for the inbox."""
+        return self._inbox.list_items(project_id, wanted)
+
+    def item_origin(self, item: ItemRecord) -> tuple[str | None, str | None]:
+        """The agent (its key's name or prefix) and the channel the item came in through."""
+        return self._inbox.origin_of(item.id)
+
+    def now(self) -> datetime:
+        return self._clock()
 
     # ------------------------------------------------------------------ decisions
 

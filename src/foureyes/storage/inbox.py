@@ -98,13 +98,14 @@ class InboxStore:
             by_item.setdefault(row.item_id, []).append(decision_record(row))
         return [replace(r, item=replace(r.item, decisions=tuple(by_item.get(r.item.id, ())))) for r in found]
 
-    def agent_of(self, item_id: int) -> str | None:
+    def origin_of(self, item_id: int) -> tuple[str | None, str | None]:
+        """The agent that created the item and the channel it came in through."""
         query = (
-            select(func.coalesce(api_keys.c.name, api_keys.c.prefix))
+            select(func.coalesce(api_keys.c.name, api_keys.c.prefix).label("agent"), events.c.channel)
             .select_from(events)
-            .join(api_keys, api_keys.c.id == events.c.actor_key_id)
+            .outerjoin(api_keys, api_keys.c.id == events.c.actor_key_id)
             .where(events.c.item_id == item_id, events.c.type == "created")
         )
         with self._storage._read() as conn:
-            value = conn.execute(query).scalar_one_or_none()
-        return None if value is None else str(value)
+            row = conn.execute(query).first()
+        return (None, None) if row is None else (row.agent, row.channel)
