@@ -97,10 +97,11 @@ def set_csrf_cookie(response: Response, settings: Settings, token: str) -> None:
 
 
 def check_origin(request: Request, settings: Settings) -> None:
-    """Refuse a state-changing request sent by a page of another origin. (Browsers send
-    ``Origin`` with every cross-origin POST; its absence is left to the CSRF token.)"""
+    """Refuse a state-changing request sent by a page of another origin. Browsers send
+    ``Origin`` with every POST, but as ``null`` under ``Referrer-Policy: no-referrer`` (which the
+    inbox sets): an absent or null origin is left to the CSRF token."""
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return
     allowed = {f"{request.url.scheme}://{request.url.netloc}"}
     if settings.public_url:

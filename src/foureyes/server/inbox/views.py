@@ -82,9 +82,21 @@ def headline(item: ItemRecord) -> str:
     return str(subject) if subject else str(item.spec.get("msg", ""))
 
 
-def options(item: ItemRecord) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Option:
+    name: str
+    title: str | None
+    description: str | None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+def options(item: ItemRecord) -> list[Option]:
     field = "reject_options" if item.kind == "function_call" else "response_options"
-    return [o for o in item.spec.get(field) or [] if isinstance(o, dict)]
+    found = [o for o in item.spec.get(field) or [] if isinstance(o, dict)]
+    return [Option(str(o["name"]), o.get("title"), o.get("description")) for o in found]
 
 
 def verdict_label(decision: DecisionRecord) -> str:

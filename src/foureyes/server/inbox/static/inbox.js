@@ -21,9 +21,10 @@
     if (!fresh || !current) {
       return;
     }
-    // Keep the reviewer's place: do not replace a region they are typing in.
-    if (current.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA" &&
-        document.activeElement.value !== "") {
+    // A region that says what state it shows (an item's decision) is replaced only when that
+    // state changed, so a reviewer's half-typed comment is never thrown away for nothing.
+    var state = current.getAttribute("data-state");
+    if (state !== null && state === fresh.getAttribute("data-state")) {
       return;
     }
     current.replaceWith(document.importNode(fresh, true));
@@ -56,11 +57,10 @@
 
   var source = new EventSource(main.getAttribute("data-live"));
   source.addEventListener("changed", refresh);
-  // After a dropped stream reconnects, something may have changed meanwhile.
+  // Whatever changed between rendering this page (or a dropped stream) and this connection
+  // sent no event to us: look once more.
   source.addEventListener("open", function () {
-    if (document.body.getAttribute("data-live-connected") === "yes") {
-      refresh();
-    }
+    refresh();
     document.body.setAttribute("data-live-connected", "yes");
   });
 })();
