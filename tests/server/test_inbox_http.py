@@ -194,6 +194,9 @@ def test_pending_list_filters_and_history(
     assert "delete_repo" not in listed("?q=casual")
     assert "Nothing is waiting" in listed("?age=gt1h")
     assert "send_email" in listed("?age=lt1h")
+    # The agent is the key that created the item: its name, else its prefix.
+    assert "send_email" in listed(f"?agent={agent.key[:10]}")
+    assert "Nothing is waiting" in listed("?agent=someone-else")
 
     browser.post("/inbox/p/default/function_calls/b", {"action": "reject", "comment": "not today"})
     history = browser.get("/inbox/p/default/history").text.split('id="items"', 1)[1]

@@ -26,6 +26,7 @@ environment.globals.update(
     who=views.who,
     headline=views.headline,
     options=views.options,
+    preview=views.preview,
     verdict_label=views.verdict_label,
     pretty=views.pretty,
 )

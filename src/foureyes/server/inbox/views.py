@@ -93,6 +93,14 @@ class Option:
         return self.title or self.name
 
 
+def preview(item: ItemRecord, limit: int = 160) -> str:
+    """The arguments in one short line, for lists; the item's page shows them in full."""
+    if item.kind != "function_call":
+        return ""
+    text = json.dumps(item.spec.get("kwargs") or {}, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def options(item: ItemRecord) -> list[Option]:
     field = "reject_options" if item.kind == "function_call" else "response_options"
     found = [o for o in item.spec.get(field) or [] if isinstance(o, dict)]
