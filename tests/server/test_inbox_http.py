@@ -283,6 +283,11 @@ def test_admins_invite_from_the_inbox(service: Service, browser: Browser, app: F
     }
     assert joe.client.post(path, data=data).status_code == 303
     assert "viewer" in joe.get("/inbox/p/default").text
+    people = browser.get("/inbox/p/default/people").text
+    assert "joe@example.com" in people
+    assert "ida@example.com" in people
+    # Only admins manage people.
+    assert joe.get("/inbox/p/default/people").status_code == 403
 
 
 def test_the_live_stream_is_an_event_stream(service: Service, browser: Browser) -> None:

@@ -150,6 +150,16 @@ class PeopleStore:
                 for row in conn.execute(query)
             ]
 
+    def members_of(self, project_id: int) -> list[tuple[UserRecord, str]]:
+        query = (
+            select(users, memberships.c.role)
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(memberships.c.project_id == project_id)
+            .order_by(users.c.email)
+        )
+        with self._storage._read() as conn:
+            return [(_user(row), str(row.role)) for row in conn.execute(query)]
+
     def role_in(self, user_id: int, project_id: int) -> str | None:
         with self._storage._read() as conn:
             role = conn.execute(

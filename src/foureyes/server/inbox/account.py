@@ -26,8 +26,6 @@ from .session import Reviewer, check_form, current, safe_next, settings_of, sign
 router = APIRouter()
 
 SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
-Text = Annotated[str, Form()]
-OptionalText = Annotated[str, Form()]
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -210,6 +208,9 @@ async def _people_page(
 ) -> Response:
     people = service_of(request).people
     project, role = await in_thread(people.project_for, reviewer.user.id, slug)
+    if role != ADMIN:
+        raise ForbiddenError("only the project's admins manage its people")
+    members = await in_thread(people.store.members_of, project.id)
     return page(
         request,
         "people.html",
@@ -219,6 +220,7 @@ async def _people_page(
         project=project,
         role=role,
         roles=ROLES,
+        members=members,
         **context,
     )
 
@@ -236,7 +238,7 @@ async def invite(
     people = service_of(request).people
     project, own_role = await in_thread(people.project_for, reviewer.user.id, slug)
     if own_role != ADMIN:
-        raise ForbiddenError("only the project's admins can invite people")
+        raise ForbiddenError("only the project's admins manage its people")
     try:
         link = await in_thread(people.invite, email, project.slug, role)
     except ValueError as exc:

@@ -217,7 +217,7 @@ async def decide(
                 call_id,
                 approved=action == "approve",
                 comment=comment,
-                reject_option_name=option or None if action == "reject" else None,
+                reject_option_name=(option or None) if action == "reject" else None,
                 channel=CHANNEL,
                 actor_key_id=None,
                 actor_user_id=reviewer.user.id,
