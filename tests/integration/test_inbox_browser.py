@@ -192,24 +192,34 @@ def test_requests_arrive_and_leave_live(site: Site, page: Any) -> None:
     sdk.close()
 
 
-def test_a_forged_cross_site_post_is_refused(site: Site, page: Any) -> None:
-    site.person("fox@example.com", "csrf", "reviewer", "Fox")
-    agent = site.agent(site.key("csrf"))
+@pytest.mark.parametrize(
+    ("head", "refusal"),
+    [
+        # The browser names the forging page's origin: refused for coming from another site.
+        ("", "another site"),
+        # A page that hides its origin (Origin: null): refused for lacking the form's token.
+        ('<meta name="referrer" content="no-referrer">', "security token"),
+    ],
+)
+def test_a_forged_cross_site_post_is_refused(site: Site, page: Any, head: str, refusal: str) -> None:
+    project = "csrf-null" if head else "csrf"
+    site.person(f"fox@{project}.example.com", project, "reviewer", "Fox")
+    agent = site.agent(site.key(project))
     agent.post("/function_calls", json=function_call("target"))
-    sign_in(page, site, "fox@example.com")
-    target = f"{site.server.url}/inbox/p/csrf/function_calls/target"
+    sign_in(page, site, f"fox@{project}.example.com")
+    target = f"{site.server.url}/inbox/p/{project}/function_calls/target"
     # Another origin (same host, another port): a page that posts the decision form by itself.
     evil = "http://127.0.0.1:9/evil.html"
     forged = (
-        f'<form id="f" method="post" action="{target}">'
+        f'<html><head>{head}</head><body><form id="f" method="post" action="{target}">'
         '<input name="action" value="approve"><input name="csrf" value="guessed"></form>'
-        "<script>document.getElementById('f').submit()</script>"
+        "<script>document.getElementById('f').submit()</script></body></html>"
     )
     page.route(evil, lambda route: route.fulfill(status=200, content_type="text/html", body=forged))
     with page.expect_response(target) as answer:
         page.goto(evil)
     assert answer.value.status == 403
-    expect(page.locator("#message")).to_contain_text("another site")
+    expect(page.locator("#message")).to_contain_text(refusal)
     assert agent.get("/function_calls/target").json()["status"]["approved"] is None
 
 
