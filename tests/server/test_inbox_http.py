@@ -180,13 +180,17 @@ def test_pending_list_filters_and_history(
     agent.post("/function_calls", {**make_function_call("b", fn="delete_repo"), "run_id": "run-2"})
     agent.post("/human_contacts", make_human_contact("q", msg="Formal or casual?"))
     page = browser.get("/inbox/p/default").text.split('id="items"', 1)[1]
-    # newest first
+    # newest first (the decoy below is created after this)
     assert page.index("Formal or casual?") < page.index("delete_repo") < page.index("send_email")
 
     def listed(query: str) -> str:
         return str(browser.get(f"/inbox/p/default{query}").text.split('id="items"', 1)[1])
 
     assert "send_email" not in listed("?fn=delete_repo")
+    # An argument that looks like the name does not match: only the function's own name does.
+    agent.post("/function_calls", make_function_call("d", fn="decoy", kwargs={"x": {"fn": "delete_repo"}}))
+    assert "decoy" not in listed("?fn=delete_repo")
+    assert "delete_repo" in listed("?fn=delete_repo")
     only_run = listed("?run=run-2")
     assert "delete_repo" in only_run
     assert "send_email" not in only_run
@@ -204,7 +208,7 @@ def test_pending_list_filters_and_history(
     assert "not today" in history
     assert "fay" in history
     assert "via inbox" in history
-    assert "delete_repo" not in listed("")
+    assert '<code class="fn">delete_repo</code>' not in listed("")
 
 
 def test_deciding_in_the_inbox(

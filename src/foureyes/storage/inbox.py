@@ -6,6 +6,7 @@ item's ``created`` event.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ class InboxFilter:
     pending: bool = True
     kind: str | None = None
     run_id: str | None = None
+    # exact function name; only function calls match
+    fn: str | None = None
     agent: str | None = None
     text: str | None = None
     requested_after: datetime | None = None
@@ -64,6 +67,14 @@ class InboxStore:
             query = query.where(items.c.kind == wanted.kind)
         if wanted.run_id:
             query = query.where(items.c.run_id == wanted.run_id)
+        if wanted.fn is not None:
+            # The spec is stored as compact JSON, so the name appears as "fn":"<name>"; a kwarg
+            # that happens to look the same is removed by the exact check below.
+            fn_json = json.dumps(wanted.fn, ensure_ascii=False)
+            query = query.where(
+                items.c.kind == "function_call",
+                items.c.spec.like(_like(f'"fn":{fn_json}'), escape="\\"),
+            )
         if wanted.agent:
             query = query.where(or_(api_keys.c.name == wanted.agent, api_keys.c.prefix == wanted.agent))
         if wanted.text:
@@ -83,6 +94,8 @@ class InboxStore:
         with self._storage._read() as conn:
             rows = conn.execute(query).all()
             found = [InboxRow(Storage._item_record(row), row.agent) for row in rows]
+            if wanted.fn is not None:
+                found = [r for r in found if r.item.spec.get("fn") == wanted.fn]
             if wanted.pending or not found:
                 return found
             decided = conn.execute(

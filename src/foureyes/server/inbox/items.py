@@ -80,6 +80,7 @@ async def _rows(request: Request, project: ProjectRecord, filters: Filters, pend
         pending=pending,
         kind=KINDS.get(filters.kind),
         run_id=filters.run or None,
+        fn=filters.fn or None,
         agent=filters.agent or None,
         text=filters.text or None,
         requested_after=after,
@@ -92,8 +93,6 @@ async def _rows(request: Request, project: ProjectRecord, filters: Filters, pend
 def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
     functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == FUNCTION_CALL})
     agents = sorted({r.agent for r in rows if r.agent})
-    if filters.fn:
-        rows = [r for r in rows if r.item.kind == FUNCTION_CALL and r.item.spec.get("fn") == filters.fn]
     now = service_of(request).now()
     return {
         "rows": rows,
