@@ -441,6 +441,19 @@ def users_invite(
     print(link)
 
 
+@users_app.command("reset")
+def users_reset(
+    email: Annotated[str, typer.Argument(metavar="EMAIL")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Void EMAIL's password and sign them out everywhere; print a one-time link to choose a new
+    one (for a forgotten password, or a leaked one)."""
+    with _admin(database_url) as (service, _):
+        link = service.people.reset_password(email)
+    err.print(f"Password of {email} voided; they choose a new one at this one-time link:", highlight=False)
+    print(link)
+
+
 @users_app.command("list")
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users and their roles."""

@@ -53,6 +53,11 @@ def test_users_add_invite_list_token_and_remove(live_server: LiveServer) -> None
     assert invited.returncode == 0
     assert "/inbox/invite/" in invited.stdout
 
+    reset = live_server.foureyes("users", "reset", "rita@example.com")
+    assert reset.returncode == 0, reset.stderr
+    assert "/inbox/invite/" in reset.stdout.strip().splitlines()[-1]
+    assert live_server.foureyes("users", "reset", "nobody@example.com").returncode == 1
+
     removed = live_server.foureyes("users", "remove", "rita@example.com", "--project", "ops")
     assert removed.returncode == 0
     assert live_server.foureyes("users", "remove", "rita@example.com", "--project", "ops").returncode == 1

@@ -197,3 +197,16 @@ class _Quiet:
 
     def publish(self, topic: Any) -> None:
         pass
+
+
+def test_a_password_reset_voids_it_and_every_session(service: Service) -> None:
+    _person(service, "jo@example.com", "default", "reviewer")
+    session = service.people.sign_in("jo@example.com", PASSWORD, "10.0.0.1")
+    link = service.people.reset_password("jo@example.com")
+    assert service.people.session(session.token) is None
+    with pytest.raises(UnauthorizedError):
+        service.people.sign_in("jo@example.com", PASSWORD, "10.0.0.1")
+    service.people.accept_invitation(_token(link), None, "Jo", "a brand new password")
+    assert service.people.sign_in("jo@example.com", "a brand new password", "10.0.0.1").user.email == (
+        "jo@example.com"
+    )

@@ -137,6 +137,18 @@ class People:
         link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
         return user, link
 
+    def reset_password(self, email: str) -> str:
+        """For the operator (the CLI): void the password, end every session and return a
+        one-time link for choosing a new one, in the person's first project."""
+        user = self.find_user(email)
+        memberships = self.store.memberships_of(user.id)
+        if not memberships:
+            raise ValueError(f"{user.email} has no role in any project; give them one with users add")
+        self.store.clear_password(user.id)
+        logger.info("password of user %d reset; sessions ended", user.id)
+        first = memberships[0]
+        return self._link(user.email, first.project_slug, first.role, INVITE)
+
     def remove_user(self, email: str, project: str) -> bool:
         user = self.store.find_user(normalise_email(email))
         found = self.store.find_project(project)

@@ -111,6 +111,12 @@ class PeopleStore:
         with self._storage._write() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
+    def clear_password(self, user_id: int) -> None:
+        """No password and no session any more: the person can only come back through a link."""
+        with self._storage._write() as conn:
+            conn.execute(users.update().where(users.c.id == user_id).values(password_hash=None))
+            conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+
     # ------------------------------------------------------------------ memberships
 
     def set_role(self, user_id: int, project: ProjectRecord, role: str, *, now: datetime) -> None:

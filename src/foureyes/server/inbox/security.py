@@ -52,7 +52,9 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in HEADERS if n not in present]
-                if scope.get("path", "").startswith("/inbox") and b"cache-control" not in present:
+                path = scope.get("path", "")
+                private = path.startswith("/inbox") and not path.startswith("/inbox/static/")
+                if private and b"cache-control" not in present:
                     # Pages show pending requests and tokens: never keep them in a cache.
                     extra.append((b"cache-control", b"no-store"))
                 message["headers"] = [*message.get("headers", []), *extra]
