@@ -120,6 +120,17 @@ class ResponseOption(BaseModel):
     interactive: bool = False
 
 
+class RespondedBy(BaseModel):
+    """Who decided, beside the compatible status fields (a foureyes extension the official SDK
+    ignores): the person's address and name when a person decided (in the inbox, or with their
+    personal token), and the channel (``inbox``, ``api``, ...). Address and name are null for a
+    decision made with a project-wide key that belongs to nobody."""
+
+    email: str | None = None
+    name: str | None = None
+    channel: str | None = None
+
+
 # The pydantic mypy plugin takes the field named `kwargs` for a redefinition of its synthesised
 # __init__'s **kwargs.
 class FunctionCallSpec(BaseModel):  # type: ignore[no-redef]
@@ -137,6 +148,8 @@ class FunctionCallStatus(BaseModel):
     comment: str | None = None
     reject_option_name: str | None = None
     slack_message_ts: str | None = None
+    # foureyes: who decided (absent from HumanLayer's API)
+    responded_by: RespondedBy | None = None
 
     class Approved(BaseModel):
         approved: Literal[True]
@@ -194,6 +207,8 @@ class HumanContactStatus(BaseModel):
     responded_at: datetime | None = None
     response: str | None = None
     response_option_name: str | None = None
+    # foureyes: who answered (absent from HumanLayer's API)
+    responded_by: RespondedBy | None = None
 
 
 class HumanContact(BaseModel):

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,3 +121,49 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# ---------------------------------------------------------------- browser tests (Playwright)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One live server for a module of browser tests (each test uses its own project)."""
+    from .inbox_browser import Site
+
+    server = LiveServer(tmp_path_factory.mktemp("inbox"))
+    server.start()
+    found = Site(server)
+    try:
+        yield found
+    finally:
+        found.close()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import expect, sync_playwright
+
+    from .inbox_browser import CHROMIUM_ARGS, HANG_GUARD_MS, chromium_path
+
+    expect.set_options(timeout=HANG_GUARD_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    from .inbox_browser import HANG_GUARD_MS
+
+    context = chromium.new_context(viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(HANG_GUARD_MS)
+    found = context.new_page()
+    try:
+        yield found
+    finally:
+        context.close()

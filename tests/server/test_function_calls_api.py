@@ -59,6 +59,7 @@ def test_create_echoes_spec_exactly_and_is_pending(agent: Any, make_function_cal
         "comment",
         "reject_option_name",
         "slack_message_ts",
+        "responded_by",  # foureyes' extension: who decided
     }
     assert status["approved"] is None
     assert status["responded_at"] is None
@@ -124,6 +125,8 @@ def test_reject_with_comment_and_option(agent: Any, reviewer: Any, make_function
         "comment": "no way",
         "reject_option_name": "too_big",
         "slack_message_ts": None,
+        # foureyes' extension: a project-wide key belongs to no person
+        "responded_by": {"email": None, "name": None, "channel": "api"},
     }
     assert FunctionCall.model_validate(agent.get("/function_calls/call-1").json()).status is not None
 

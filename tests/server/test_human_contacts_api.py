@@ -29,7 +29,10 @@ def test_create_get_and_answer(agent: Any, reviewer: Any, make_human_contact: An
     assert data["spec"] == body["spec"]
     assert data["status"]["response"] is None
     assert data["status"]["responded_at"] is None
-    assert set(data["status"]) == {"requested_at", "responded_at", "response", "response_option_name"}
+    assert set(data["status"]) == {
+        *("requested_at", "responded_at", "response", "response_option_name"),
+        "responded_by",  # foureyes' extension: who answered
+    }
     HumanContact.model_validate(data)
     assert agent.get("/contact_requests/hc-1").json() == data
 

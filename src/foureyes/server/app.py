@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from foureyes.server import inbox
 from foureyes.server.api import humanlayer
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.delivery import DeliveryWorker
@@ -57,8 +58,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(humanlayer.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])
+    inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchUnhandled)
+    setup_link = service.people.setup_link_if_needed()
+    if setup_link is not None:
+        # No default password anywhere: the first admin comes in through this one-time link.
+        logger.warning("no users yet: create the first admin at this one-time link: %s", setup_link)
     logger.info("foureyes server ready (API under %s)", API_PREFIX)
     return app

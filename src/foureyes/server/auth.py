@@ -8,6 +8,7 @@ indexed equality on the hash.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,14 +22,18 @@ AGENT = "agent"
 RESPOND = "respond"
 SCOPES = (AGENT, RESPOND)
 
+PROJECT_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id, its project and what it may do."""
+    """Who is calling: the key's id, its project, what it may do and, for a reviewer's personal
+    token, the person it belongs to."""
 
     key_id: int
     project_id: int
     scopes: frozenset[str]
+    user_id: int | None = None
 
     def require(self, allowed: Iterable[str]) -> None:
         allowed = frozenset(allowed)

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from foureyes.server.errors import (
     validation_failed,
 )
 from foureyes.server.notifier import InProcessNotifier, Notifier, Topic, project_topic
+from foureyes.server.people import People
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -51,6 +51,7 @@ from foureyes.storage import (
     Storage,
     WebhookEndpointRecord,
 )
+from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
 from foureyes.webhooks import generate_secret
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ WEBHOOK_EVENTS = (
     "human_contact.completed",
 )
 
-_PROJECT_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_PROJECT_SLUG = auth.PROJECT_SLUG
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,13 @@ class Service:
         *,
         clock: Callable[[], datetime] = _utcnow,
         webhook_retry_max_seconds: float = Settings.webhook_retry_max_seconds,
+        settings: Settings | None = None,
     ) -> None:
         self.storage = storage
         self.notifier = notifier
         self._clock = clock
+        self.people = People(storage, settings or Settings(), clock)
+        self._inbox = InboxStore(storage)
         self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
         # Called after a commit that queued webhooks, so the delivery worker need not wait for
         # its next poll. Set by the app; any thread may call it.
@@ -190,7 +194,33 @@ class Service:
             raise UnauthorizedError("unknown API key")
         if key.revoked_at is not None:
             raise UnauthorizedError("this API key has been revoked")
-        return auth.Principal(key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes))
+        return auth.Principal(
+            key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes), user_id=key.user_id
+        )
+
+    def create_personal_token(self, user_id: int, project: str, name: str | None = None) -> CreatedKey:
+        """A reviewer's own ``respond`` token: what it decides is attributed to them."""
+        record = self.people.personal_token_project(user_id, project)
+        plaintext = auth.generate_key()
+        key = self.storage.insert_api_key(
+            project=record,
+            name=name,
+            prefix=auth.display_prefix(plaintext),
+            key_hash=auth.hash_key(plaintext),
+            scopes=(auth.RESPOND,),
+            now=self._clock(),
+            user_id=user_id,
+        )
+        logger.info("personal token %s created for user %d in project %r", key.prefix, user_id, project)
+        return CreatedKey(key.id, key.prefix, plaintext, record.slug, (auth.RESPOND,), name)
+
+    def list_personal_tokens(self, user_id: int) -> list[ApiKeyRecord]:
+        return [k for k in self.storage.list_api_keys() if k.user_id == user_id]
+
+    def revoke_personal_token(self, user_id: int, key_id: int) -> bool:
+        if not any(k.id == key_id for k in self.list_personal_tokens(user_id)):
+            raise NotFoundError(f"token {key_id} not found")
+        return self.revoke_api_key(key_id)
 
     def get_project(self, project_id: int) -> ProjectRecord:
         project = self.storage.get_project(project_id)
@@ -246,6 +276,17 @@ class Service:
     ) -> PendingPage:
         return self._pending(project_id, HUMAN_CONTACT, limit, offset)
 
+    def list_inbox(self, project_id: int, wanted: InboxFilter) -> list[InboxRow]:
+        """Pending (newest first) or decided (latest first) items for the inbox."""
+        return self._inbox.list_items(project_id, wanted)
+
+    def item_origin(self, item: ItemRecord) -> tuple[str | None, str | None]:
+        """The agent (its key's name or prefix) and the channel the item came in through."""
+        return self._inbox.origin_of(item.id)
+
+    def now(self) -> datetime:
+        return self._clock()
+
     # ------------------------------------------------------------------ decisions
 
     def decide_function_call(
@@ -258,8 +299,10 @@ class Service:
         reject_option_name: str | None = None,
         channel: str,
         actor_key_id: int | None,
+        actor_user_id: int | None = None,
     ) -> ItemRecord:
         """Approve or reject a pending function call: the one path for every channel."""
+        self._check_may_decide(project_id, actor_user_id)
         item = self._get(project_id, FUNCTION_CALL, call_id)
         self._ensure_pending(item)
         comment = _blank_to_none(comment)
@@ -289,6 +332,7 @@ class Service:
             channel=channel,
             decided_at=self._clock(),
             spec_digest=item.spec_digest,
+            actor_user_id=actor_user_id,
         )
         return self._complete(item, verdict, decision)
 
@@ -301,8 +345,10 @@ class Service:
         response_option_name: str | None = None,
         channel: str,
         actor_key_id: int | None,
+        actor_user_id: int | None = None,
     ) -> ItemRecord:
         """Answer a pending question: the one path for every channel."""
+        self._check_may_decide(project_id, actor_user_id)
         item = self._get(project_id, HUMAN_CONTACT, call_id)
         self._ensure_pending(item)
         response = _blank_to_none(response)
@@ -323,6 +369,7 @@ class Service:
             channel=channel,
             decided_at=self._clock(),
             spec_digest=item.spec_digest,
+            actor_user_id=actor_user_id,
         )
         return self._complete(item, "answered", decision)
 
@@ -581,13 +628,21 @@ class Service:
             [field_error(["body", body_field], f"unknown option; the request's {field}: {known}")],
         )
 
+    def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
+        """A person decides only in a project where they are an admin or a reviewer; a
+        project-wide key without an owner was already checked for its scope."""
+        if actor_user_id is not None:
+            self.people.may_decide(actor_user_id, project_id)
+
     def _complete(self, item: ItemRecord, state: str, decision: NewDecision) -> ItemRecord:
+        actor = None if decision.actor_user_id is None else self.people.store.get_user(decision.actor_user_id)
         event = {
             "verdict": decision.verdict,
             "comment": decision.comment,
             "option_name": decision.option_name,
             "response": decision.response,
             "spec_digest": decision.spec_digest,
+            "user_id": decision.actor_user_id,
         }
         as_completed = dataclasses.replace(
             item,
@@ -605,6 +660,9 @@ class Service:
                     channel=decision.channel,
                     decided_at=decision.decided_at,
                     spec_digest=decision.spec_digest,
+                    actor_user_id=decision.actor_user_id,
+                    actor_email=None if actor is None else actor.email,
+                    actor_name=None if actor is None else actor.display_name,
                 ),
             ),
         )
@@ -613,12 +671,13 @@ class Service:
             # Someone else decided between our read and our write.
             raise ConflictError(f"{item.kind.replace('_', ' ')} {item.call_id!r} was already decided")
         logger.info(
-            "%s %r %s via %s by key %s",
+            "%s %r %s via %s by key %s user %s",
             item.kind.replace("_", " "),
             item.call_id,
             state,
             decision.channel,
             decision.actor_key_id,
+            decision.actor_user_id,
         )
         self.notifier.publish(self.topic(item))
         self.notifier.publish(project_topic(item.project_id))
@@ -673,4 +732,9 @@ def open_service(settings: Settings) -> Service:
     except Exception:
         storage.close()
         raise
-    return Service(storage, InProcessNotifier(), webhook_retry_max_seconds=settings.webhook_retry_max_seconds)
+    return Service(
+        storage,
+        InProcessNotifier(),
+        webhook_retry_max_seconds=settings.webhook_retry_max_seconds,
+        settings=settings,
+    )

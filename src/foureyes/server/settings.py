@@ -73,6 +73,43 @@ class Settings:
         "FOUREYES_WEBHOOK_ALLOW_PRIVATE",
         "Allow webhook URLs that resolve to private, loopback, link-local or reserved addresses.",
     )
+    public_url: str = _setting(
+        "",
+        "FOUREYES_PUBLIC_URL",
+        "Base URL reviewers reach the server at (e.g. `https://approvals.example.com`), used in "
+        "setup and invitation links. Empty means `http://HOST:PORT`.",
+    )
+    cookie_secure: bool = _setting(
+        False,
+        "FOUREYES_COOKIE_SECURE",
+        "Mark the inbox's cookies `Secure`, so browsers send them only over HTTPS. Turn it on "
+        "whenever the inbox is served over HTTPS (also behind a TLS-terminating proxy).",
+    )
+    session_max_age_seconds: float = _setting(
+        43_200.0,
+        "FOUREYES_SESSION_MAX_AGE_SECONDS",
+        "How long an inbox sign-in lasts (12 hours).",
+    )
+    invitation_max_age_seconds: float = _setting(
+        604_800.0,
+        "FOUREYES_INVITATION_MAX_AGE_SECONDS",
+        "How long an invitation or first-admin setup link stays valid (7 days). Each link works once.",
+    )
+    login_max_failures: int = _setting(
+        5,
+        "FOUREYES_LOGIN_MAX_FAILURES",
+        "Failed sign-ins allowed for one account from one address before it is locked out.",
+    )
+    login_lockout_seconds: float = _setting(
+        30.0,
+        "FOUREYES_LOGIN_LOCKOUT_SECONDS",
+        "The first lockout after too many failed sign-ins; each further failure doubles it.",
+    )
+    login_lockout_max_seconds: float = _setting(
+        3_600.0,
+        "FOUREYES_LOGIN_LOCKOUT_MAX_SECONDS",
+        "The longest a sign-in lockout grows to.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -85,12 +122,28 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")
+        for name in (
+            "session_max_age_seconds",
+            "invitation_max_age_seconds",
+            "login_lockout_seconds",
+            "login_lockout_max_seconds",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, not {value}")
+        if self.login_max_failures < 1:
+            raise ValueError(f"login_max_failures must be >= 1, not {self.login_max_failures}")
         for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be >= 0, not {value}")
         if not self.database_url:
             raise ValueError("database_url must not be empty")
+
+    @property
+    def base_url(self) -> str:
+        """Where reviewers reach the server: ``public_url``, else ``http://host:port``."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:

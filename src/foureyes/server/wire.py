@@ -43,7 +43,13 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
             "response": None if decision is None else decision.response,
             "response_option_name": None if decision is None else decision.option_name,
         }
+    # A foureyes extension beside the compatible fields; HumanLayer's SDK ignores it.
+    status["responded_by"] = None if decision is None else responded_by(decision)
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": item.spec, "status": status}
+
+
+def responded_by(decision: DecisionRecord) -> dict[str, Any]:
+    return {"email": decision.actor_email, "name": decision.actor_name, "channel": decision.channel}
 
 
 def render_page(page: PendingPage) -> dict[str, Any]:

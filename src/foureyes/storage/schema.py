@@ -79,6 +79,8 @@ api_keys = Table(
     Column("scopes", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # set for a reviewer's personal token: what it decides is attributed to this user (0003)
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
 )
 
 items = Table(
@@ -115,6 +117,8 @@ decisions = Table(
     Column("channel", String(32), nullable=False),
     Column("decided_at", UTCDateTime(), nullable=False),
     Column("spec_digest", String(64), nullable=False),
+    # the person who decided, when known (inbox session or personal token) (0003)
+    Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
 )
 
 events = Table(
@@ -187,4 +191,60 @@ webhook_attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("latency_ms", Integer, nullable=False),
     Column("error", Text, nullable=True),
+)
+
+# ---------------------------------------------------------------- people (migration 0003)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # stored lower-cased, so sign-in is case-insensitive
+    Column("email", String(320), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    # argon2id (PHC string); null until the person sets one through an invitation link
+    Column("password_hash", String(200), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    # "admin", "reviewer" or "viewer"
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "project_id", name="uq_memberships_user_project"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the random token in the link; the link itself is shown once
+    Column("token_hash", String(64), nullable=False, unique=True),
+    # null for the first-admin setup link: whoever opens it chooses the address
+    Column("email", String(320), nullable=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    # "invite" or "setup"
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 of the cookie value
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    # the synchroniser token every state-changing form of this session must carry
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

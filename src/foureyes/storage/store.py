@@ -35,6 +35,7 @@ from foureyes.storage.schema import (
     events,
     items,
     projects,
+    users,
     webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
@@ -64,6 +65,8 @@ class ApiKeyRecord:
     scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None
+    # set for a reviewer's personal token
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class DecisionRecord:
     channel: str
     decided_at: datetime
     spec_digest: str
+    # the person who decided, when known, with their address and name as they are now
+    actor_user_id: int | None = None
+    actor_email: str | None = None
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ class NewDecision:
     channel: str
     decided_at: datetime
     spec_digest: str
+    actor_user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +205,24 @@ class AttemptRecord:
 DELIVERY_PENDING = "pending"
 DELIVERY_SUCCEEDED = "succeeded"
 DELIVERY_FAILED = "failed"
+
+
+def decision_record(row: Row[Any]) -> DecisionRecord:
+    """A decision row joined (outer) with its user's ``actor_email`` and ``actor_name``."""
+    return DecisionRecord(
+        id=row.id,
+        verdict=row.verdict,
+        comment=row.comment,
+        option_name=row.option_name,
+        response=row.response,
+        actor_key_id=row.actor_key_id,
+        channel=row.channel,
+        decided_at=row.decided_at,
+        spec_digest=row.spec_digest,
+        actor_user_id=row.actor_user_id,
+        actor_email=row.actor_email,
+        actor_name=row.actor_name,
+    )
 
 
 def new_webhook_id() -> str:
@@ -272,6 +298,7 @@ class Storage:
         key_hash: str,
         scopes: Sequence[str],
         now: datetime,
+        user_id: int | None = None,
     ) -> ApiKeyRecord:
         with self._write() as conn:
             result = conn.execute(
@@ -282,11 +309,12 @@ class Storage:
                     key_hash=key_hash,
                     scopes=" ".join(scopes),
                     created_at=now,
+                    user_id=user_id,
                 )
             )
             (key_id,) = result.inserted_primary_key or (None,)
         assert isinstance(key_id, int)
-        return ApiKeyRecord(key_id, project.id, project.slug, name, prefix, tuple(scopes), now, None)
+        return ApiKeyRecord(key_id, project.id, project.slug, name, prefix, tuple(scopes), now, None, user_id)
 
     def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         with self._read() as conn:
@@ -326,6 +354,7 @@ class Storage:
             scopes=tuple(row.scopes.split()),
             created_at=row.created_at,
             revoked_at=row.revoked_at,
+            user_id=row.user_id,
         )
 
     # ------------------------------------------------------------------ items
@@ -419,6 +448,7 @@ class Storage:
                     channel=decision.channel,
                     decided_at=decision.decided_at,
                     spec_digest=decision.spec_digest,
+                    actor_user_id=decision.actor_user_id,
                 )
             )
             conn.execute(
@@ -518,22 +548,12 @@ class Storage:
     @staticmethod
     def _select_decisions(conn: Connection, item_id: int) -> list[DecisionRecord]:
         rows = conn.execute(
-            select(decisions).where(decisions.c.item_id == item_id).order_by(decisions.c.id)
+            select(decisions, users.c.email.label("actor_email"), users.c.display_name.label("actor_name"))
+            .outerjoin(users, users.c.id == decisions.c.actor_user_id)
+            .where(decisions.c.item_id == item_id)
+            .order_by(decisions.c.id)
         ).all()
-        return [
-            DecisionRecord(
-                id=row.id,
-                verdict=row.verdict,
-                comment=row.comment,
-                option_name=row.option_name,
-                response=row.response,
-                actor_key_id=row.actor_key_id,
-                channel=row.channel,
-                decided_at=row.decided_at,
-                spec_digest=row.spec_digest,
-            )
-            for row in rows
-        ]
+        return [decision_record(row) for row in rows]
 
     @staticmethod
     def _item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRecord:

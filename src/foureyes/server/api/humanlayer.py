@@ -79,6 +79,7 @@ async def respond_to_function_call(request: Request, call_id: str, principal: Re
         reject_option_name=status.reject_option_name,
         channel=CHANNEL,
         actor_key_id=principal.key_id,
+        actor_user_id=principal.user_id,
     )
     return JSONResponse(render_item(item))
 
@@ -145,6 +146,7 @@ async def respond_to_human_contact(request: Request, call_id: str, principal: Re
         response_option_name=status.response_option_name,
         channel=CHANNEL,
         actor_key_id=principal.key_id,
+        actor_user_id=principal.user_id,
     )
     return JSONResponse(render_item(item))
 

@@ -1,0 +1,54 @@
+"""The reviewer's web inbox, server-rendered under ``/inbox``.
+
+Plain HTML forms do everything without JavaScript; one small script (``static/inbox.js``) adds
+live updates over Server-Sent Events. Routes are thin: they check who is asking, call the
+service, render a template. See docs/inbox.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from foureyes.server.errors import ApiError, error_response
+
+from . import account, items, live
+from .render import STATIC, page
+from .security import SecurityHeaders
+from .session import LoginRequired, current, login_url
+
+PREFIX = "/inbox"
+
+_TITLES = {401: "Sign in needed", 403: "Not allowed", 404: "Not found", 409: "Already decided"}
+
+
+async def _inbox_or_api_error(request: Request, exc: Exception) -> Response:
+    """Inbox pages get an HTML page for a service error; the API keeps its JSON envelope."""
+    assert isinstance(exc, ApiError)
+    if not request.url.path.startswith(PREFIX):
+        return error_response(exc)
+    reviewer = await current(request)
+    title = _TITLES.get(exc.status_code, "Something went wrong")
+    return page(request, "error.html", exc.status_code, title=title, message=exc.message, reviewer=reviewer)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+
+async def _root() -> RedirectResponse:
+    return RedirectResponse(PREFIX, status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(account.router, prefix=PREFIX)
+    app.include_router(live.router, prefix=PREFIX)
+    # Last: its item routes end in a catch-all path.
+    app.include_router(items.router, prefix=PREFIX)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")
+    app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
+    app.add_exception_handler(ApiError, _inbox_or_api_error)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,258 @@
+"""A project's pending list, its history, an item's page, and deciding it.
+
+Deciding calls the same ``Service`` methods as the REST API, with channel ``inbox`` and the
+signed-in person as the actor; the service checks their role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from foureyes.server.api._common import in_thread, service_of
+from foureyes.server.errors import ConflictError, NotFoundError, ValidationFailedError
+from foureyes.server.people import ADMIN, DECIDING_ROLES
+from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT
+from foureyes.storage import ItemRecord, ProjectRecord
+from foureyes.storage.inbox import InboxFilter, InboxRow
+
+from . import views
+from .render import page
+from .session import Reviewer, check_form, signed_in
+
+router = APIRouter()
+
+SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
+CHANNEL = "inbox"
+KINDS = {"function_calls": FUNCTION_CALL, "human_contacts": HUMAN_CONTACT}
+PATHS = {v: k for k, v in KINDS.items()}
+LIST_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    text: str
+    fn: str
+    run: str
+    agent: str
+    age: str
+    kind: str
+
+    @classmethod
+    def from_request(cls, request: Request) -> Filters:
+        q = request.query_params
+
+        def get(name: str) -> str:
+            return q.get(name, "").strip()[:256]
+
+        age = get("age")
+        kind = get("kind")
+        return cls(get("q"), get("fn"), get("run"), get("agent"), age if age in views.AGES else "", kind)
+
+    @property
+    def active(self) -> bool:
+        return any((self.text, self.fn, self.run, self.agent, self.age, self.kind))
+
+
+def item_url(project: ProjectRecord, item: ItemRecord) -> str:
+    return f"/inbox/p/{project.slug}/{PATHS[item.kind]}/{quote(item.call_id, safe='/')}"
+
+
+async def _project(request: Request, reviewer: Reviewer, slug: str) -> tuple[ProjectRecord, str]:
+    return await in_thread(service_of(request).people.project_for, reviewer.user.id, slug)
+
+
+async def _rows(request: Request, project: ProjectRecord, filters: Filters, pending: bool) -> list[InboxRow]:
+    service = service_of(request)
+    now = service.now()
+    after = before = None
+    if filters.age:
+        _, span, newer = views.AGES[filters.age]
+        if newer:
+            after = now - span
+        else:
+            before = now - span
+    wanted = InboxFilter(
+        pending=pending,
+        kind=KINDS.get(filters.kind),
+        run_id=filters.run or None,
+        fn=filters.fn or None,
+        agent=filters.agent or None,
+        text=filters.text or None,
+        requested_after=after,
+        requested_before=before,
+        limit=LIST_LIMIT,
+    )
+    return await in_thread(service.list_inbox, project.id, wanted)
+
+
+def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
+    functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == FUNCTION_CALL})
+    agents = sorted({r.agent for r in rows if r.agent})
+    now = service_of(request).now()
+    return {
+        "rows": rows,
+        "filters": filters,
+        "functions": functions,
+        "agents": agents,
+        "ages": views.AGES,
+        "age_of": lambda item: views.age(item.requested_at, now),
+        "limit": LIST_LIMIT,
+    }
+
+
+@router.get("/p/{slug}")
+async def pending(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
+    project, role = await _project(request, reviewer, slug)
+    filters = Filters.from_request(request)
+    rows = await _rows(request, project, filters, pending=True)
+    return page(
+        request,
+        "pending.html",
+        title=f"Pending · {project.slug}",
+        reviewer=reviewer,
+        project=project,
+        role=role,
+        is_admin=role == ADMIN,
+        item_url=lambda item: item_url(project, item),
+        **_list_context(request, rows, filters),
+    )
+
+
+@router.get("/p/{slug}/history")
+async def history(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
+    project, role = await _project(request, reviewer, slug)
+    filters = Filters.from_request(request)
+    rows = await _rows(request, project, filters, pending=False)
+    return page(
+        request,
+        "history.html",
+        title=f"History · {project.slug}",
+        reviewer=reviewer,
+        project=project,
+        role=role,
+        is_admin=role == ADMIN,
+        item_url=lambda item: item_url(project, item),
+        **_list_context(request, rows, filters),
+    )
+
+
+async def _item_page(
+    request: Request,
+    reviewer: Reviewer,
+    project: ProjectRecord,
+    role: str,
+    item: ItemRecord,
+    status_code: int = 200,
+    message: str | None = None,
+) -> Response:
+    service = service_of(request)
+    agent, channel = await in_thread(service.item_origin, item)
+    return page(
+        request,
+        "item.html",
+        status_code,
+        title=f"{views.headline(item)[:60]} · {project.slug}",
+        reviewer=reviewer,
+        project=project,
+        role=role,
+        is_admin=role == ADMIN,
+        may_decide=role in DECIDING_ROLES,
+        item=item,
+        agent=agent,
+        channel=channel,
+        arguments=views.arguments(item.spec.get("kwargs") or {}) if item.kind == FUNCTION_CALL else [],
+        contact_channel=item.spec.get("channel"),
+        age=views.age(item.requested_at, service.now()),
+        message=message,
+        url=item_url(project, item),
+    )
+
+
+async def _get(request: Request, project: ProjectRecord, kind: str, call_id: str) -> ItemRecord:
+    service = service_of(request)
+    getter = service.get_function_call if kind == FUNCTION_CALL else service.get_human_contact
+    return await in_thread(getter, project.id, call_id)
+
+
+@router.get("/p/{slug}/{kind_path}/{call_id:path}")
+async def item_page(
+    request: Request, slug: str, kind_path: str, call_id: str, reviewer: SignedInReviewer
+) -> Response:
+    project, role = await _project(request, reviewer, slug)
+    kind = _kind(kind_path)
+    item = await _get(request, project, kind, call_id)
+    return await _item_page(request, reviewer, project, role, item)
+
+
+@router.post("/p/{slug}/{kind_path}/{call_id:path}")
+async def decide(
+    request: Request,
+    slug: str,
+    kind_path: str,
+    call_id: str,
+    reviewer: SignedInReviewer,
+    csrf: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(max_length=32)] = "",
+    comment: Annotated[str, Form(max_length=100_000)] = "",
+    option: Annotated[str | None, Form(max_length=256)] = None,
+    response: Annotated[str, Form(max_length=100_000)] = "",
+) -> Response:
+    await check_form(request, reviewer, csrf)
+    project, role = await _project(request, reviewer, slug)
+    kind = _kind(kind_path)
+    service = service_of(request)
+    try:
+        if kind == FUNCTION_CALL:
+            if action not in ("approve", "reject"):
+                raise ValidationFailedError("choose Approve or Reject")
+            await in_thread(
+                service.decide_function_call,
+                project.id,
+                call_id,
+                approved=action == "approve",
+                comment=comment,
+                reject_option_name=(option or None) if action == "reject" else None,
+                channel=CHANNEL,
+                actor_key_id=None,
+                actor_user_id=reviewer.user.id,
+            )
+        else:
+            await in_thread(
+                service.answer_human_contact,
+                project.id,
+                call_id,
+                response=response,
+                response_option_name=option or None,
+                channel=CHANNEL,
+                actor_key_id=None,
+                actor_user_id=reviewer.user.id,
+            )
+    except ConflictError:
+        item = await _get(request, project, kind, call_id)
+        return await _item_page(
+            request,
+            reviewer,
+            project,
+            role,
+            item,
+            409,
+            "This request was already decided, so your decision was not recorded. See below who decided.",
+        )
+    except ValidationFailedError as exc:
+        item = await _get(request, project, kind, call_id)
+        return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+    return RedirectResponse(
+        f"/inbox/p/{project.slug}/{kind_path}/{quote(call_id, safe='/')}", status_code=303
+    )
+
+
+def _kind(kind_path: str) -> str:
+    kind = KINDS.get(kind_path)
+    if kind is None:
+        raise NotFoundError("no such page")
+    return kind

@@ -1,0 +1,112 @@
+"""Presentation: what the templates show, computed in Python so templates stay plain.
+
+Agent-written text is passed to the templates as plain strings; Jinja2's autoescaping makes it
+literal text. Nothing here builds HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from foureyes.storage import DecisionRecord, ItemRecord
+
+FOLD_CHARACTERS = 240
+FOLD_LINES = 10
+SUMMARY_CHARACTERS = 80
+
+AGES: dict[str, tuple[str, timedelta, bool]] = {
+    # value: (label, age, newer-than?)
+    "lt1h": ("newer than 1 hour", timedelta(hours=1), True),
+    "lt24h": ("newer than 1 day", timedelta(days=1), True),
+    "gt1h": ("older than 1 hour", timedelta(hours=1), False),
+    "gt24h": ("older than 1 day", timedelta(days=1), False),
+}
+
+
+@dataclass(frozen=True)
+class Argument:
+    key: str
+    text: str
+    folded: bool
+    summary: str
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def arguments(kwargs: dict[str, Any]) -> list[Argument]:
+    """Every argument as pretty JSON; long ones folded (behind <details>) but complete."""
+    found = []
+    for key, value in kwargs.items():
+        text = pretty(value)
+        folded = len(text) > FOLD_CHARACTERS or text.count("\n") >= FOLD_LINES
+        first = text.splitlines()[0] if text else ""
+        summary = first[:SUMMARY_CHARACTERS] + ("…" if len(text) > len(first[:SUMMARY_CHARACTERS]) else "")
+        found.append(Argument(str(key), text, folded, summary))
+    return found
+
+
+def age(then: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+def when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def who(decision: DecisionRecord) -> str:
+    if decision.actor_email:
+        name = decision.actor_name or decision.actor_email
+        return f"{name} <{decision.actor_email}>" if name != decision.actor_email else name
+    if decision.actor_key_id is not None:
+        return f"API key #{decision.actor_key_id}"
+    return "unknown"
+
+
+def headline(item: ItemRecord) -> str:
+    """What the item is about, in one line: the function name, or the question."""
+    if item.kind == "function_call":
+        return str(item.spec.get("fn", ""))
+    subject = item.spec.get("subject")
+    return str(subject) if subject else str(item.spec.get("msg", ""))
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    title: str | None
+    description: str | None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+
+def preview(item: ItemRecord, limit: int = 160) -> str:
+    """The arguments in one short line, for lists; the item's page shows them in full."""
+    if item.kind != "function_call":
+        return ""
+    text = json.dumps(item.spec.get("kwargs") or {}, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def options(item: ItemRecord) -> list[Option]:
+    field = "reject_options" if item.kind == "function_call" else "response_options"
+    found = [o for o in item.spec.get(field) or [] if isinstance(o, dict)]
+    return [Option(str(o["name"]), o.get("title"), o.get("description")) for o in found]
+
+
+def verdict_label(decision: DecisionRecord) -> str:
+    label = {"approved": "Approved", "rejected": "Rejected", "answered": "Answered"}[decision.verdict]
+    return f"{label} ({decision.option_name})" if decision.option_name else label

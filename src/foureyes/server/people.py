@@ -1,0 +1,331 @@
+"""People: users, their role in each project, invitations, inbox sessions and personal tokens.
+
+Roles, per project: ``admin`` (decides and invites), ``reviewer`` (decides), ``viewer`` (sees).
+Passwords are hashed with argon2id. There is no default password: people arrive through a
+one-time, expiring link (an invitation, or the first-admin setup link printed at the first start
+of a server with no users) whose token is stored only as a SHA-256 hash, as are session cookies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from foureyes.server import auth
+from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from foureyes.server.settings import Settings
+from foureyes.server.throttle import LoginThrottle
+from foureyes.storage import ProjectRecord, Storage
+from foureyes.storage.people import (
+    DuplicateEmailError,
+    InvitationRecord,
+    MembershipRecord,
+    PeopleStore,
+    UserRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+ADMIN = "admin"
+REVIEWER = "reviewer"
+VIEWER = "viewer"
+ROLES = (ADMIN, REVIEWER, VIEWER)
+DECIDING_ROLES = frozenset({ADMIN, REVIEWER})
+
+INVITE = "invite"
+SETUP = "setup"
+SETUP_PROJECT = "default"
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so a wrong address costs as long as a
+# wrong password and the timing does not tell which addresses have accounts.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    address = email.strip().lower()
+    if not _EMAIL.match(address) or len(address) > 320:
+        raise ValueError(f"{email!r} is not an email address")
+    return address
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+class LockedOutError(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"too many failed sign-ins: try again in {max(1, round(seconds))} s")
+        self.seconds = seconds
+
+
+class InvitationError(ValueError):
+    """The link is unknown, used or expired."""
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A signed-in session. ``token`` (the cookie) exists only here: the database keeps its hash."""
+
+    token: str
+    csrf_token: str
+    user: UserRecord
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: UserRecord
+    csrf_token: str
+
+
+class People:
+    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.store = PeopleStore(storage)
+        self._storage = storage
+        self._settings = settings
+        self._clock = clock
+        self.throttle = LoginThrottle(
+            clock,
+            max_failures=settings.login_max_failures,
+            base_seconds=settings.login_lockout_seconds,
+            ceiling_seconds=settings.login_lockout_max_seconds,
+        )
+
+    # ------------------------------------------------------------------ users and roles
+
+    def add_user(
+        self, email: str, project: str, role: str, display_name: str | None = None
+    ) -> tuple[UserRecord, str | None]:
+        """Give ``email`` ``role`` in ``project`` (both created if new). For a person with no
+        password yet, also an invitation link for setting one; None otherwise."""
+        address = normalise_email(email)
+        check_role(role)
+        now = self._clock()
+        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        user = self.store.find_user(address)
+        if user is None:
+            user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
+            logger.info("user %d (%s) created", user.id, address)
+        self.store.set_role(user.id, record, role, now=now)
+        logger.info("user %d is %s in project %r", user.id, role, record.slug)
+        link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
+        return user, link
+
+    def reset_password(self, email: str) -> str:
+        """For the operator (the CLI): void the password, end every session and return a
+        one-time link for choosing a new one, in the person's first project."""
+        user = self.find_user(email)
+        memberships = self.store.memberships_of(user.id)
+        if not memberships:
+            raise ValueError(f"{user.email} has no role in any project; give them one with users add")
+        self.store.clear_password(user.id)
+        logger.info("password of user %d reset; sessions ended", user.id)
+        first = memberships[0]
+        return self._link(user.email, first.project_slug, first.role, INVITE)
+
+    def remove_user(self, email: str, project: str) -> bool:
+        user = self.store.find_user(normalise_email(email))
+        found = self.store.find_project(project)
+        if user is None or found is None:
+            return False
+        return self.store.remove_role(user.id, found.id)
+
+    def role_in(self, user_id: int, project_id: int) -> str | None:
+        return self.store.role_in(user_id, project_id)
+
+    def memberships_of(self, user_id: int) -> list[MembershipRecord]:
+        return self.store.memberships_of(user_id)
+
+    def project_for(self, user_id: int, slug: str) -> tuple[ProjectRecord, str]:
+        """The project and the user's role in it; a project they are not in does not exist."""
+        project = self.store.find_project(slug)
+        role = None if project is None else self.store.role_in(user_id, project.id)
+        if project is None or role is None:
+            raise NotFoundError(f"project {slug!r} not found")
+        return project, role
+
+    def may_decide(self, user_id: int, project_id: int) -> None:
+        role = self.store.role_in(user_id, project_id)
+        if role is None:
+            raise NotFoundError("not found")
+        if role not in DECIDING_ROLES:
+            raise ForbiddenError(f"your role in this project is {role}: viewers can see but not decide")
+
+    # ------------------------------------------------------------------ invitations
+
+    def invite(self, email: str, project: str, role: str) -> str | None:
+        """A one-time link that lets ``email`` choose a password and join ``project`` as ``role``.
+        Someone who already has a password gets the role at once and no link (None): a link
+        must never let its holder take over an existing account."""
+        address = normalise_email(email)
+        existing = self.store.find_user(address)
+        if existing is not None and existing.password_hash is not None:
+            record = self._storage.ensure_project(_checked_slug(project), now=self._clock())
+            self.store.set_role(existing.id, record, check_role(role), now=self._clock())
+            logger.info("user %d is %s in project %r", existing.id, role, record.slug)
+            return None
+        return self._link(address, project, role, INVITE)
+
+    def _link(self, email: str | None, project: str, role: str, kind: str) -> str:
+        check_role(role)
+        now = self._clock()
+        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        token = secrets.token_urlsafe(32)
+        self.store.insert_invitation(
+            token_hash=hash_secret(token),
+            email=email,
+            project=record,
+            role=role,
+            kind=kind,
+            now=now,
+            expires_at=now + timedelta(seconds=self._settings.invitation_max_age_seconds),
+            revoke_unused_of_kind=kind == SETUP,
+        )
+        logger.info("%s link created for project %r, role %s", kind, record.slug, role)
+        return f"{self._settings.base_url}/inbox/invite/{token}"
+
+    def setup_link_if_needed(self) -> str | None:
+        """With no users at all, a fresh first-admin link (older ones stop working); else None."""
+        if self.store.count_users() > 0:
+            return None
+        return self._link(None, SETUP_PROJECT, ADMIN, SETUP)
+
+    def open_invitation(self, token: str) -> InvitationRecord:
+        found = self.store.find_invitation(hash_secret(token))
+        if found is None or found.used_at is not None or found.expires_at <= self._clock():
+            raise InvitationError("this link is unknown, was used already or has expired")
+        if found.kind == SETUP and self.store.count_users() > 0:
+            raise InvitationError("this setup link is no longer valid: the server has users")
+        return found
+
+    def accept_invitation(
+        self, token: str, email: str | None, display_name: str, password: str
+    ) -> UserRecord:
+        invitation = self.open_invitation(token)
+        address = normalise_email(invitation.email or email or "")
+        check_password(password)
+        name = display_name.strip() or address.split("@")[0]
+        user = self.store.find_user(address)
+        if user is not None and user.password_hash is not None:
+            # A link never sets the password of an account that has one.
+            raise InvitationError("an account with this address exists already; sign in instead")
+        if not self.store.use_invitation(invitation.id, now=self._clock()):
+            raise InvitationError("this link was used already or has expired")
+        password_hash = _hasher.hash(password)
+        if user is None:
+            try:
+                user = self.store.insert_user(address, name[:200], password_hash, now=self._clock())
+            except DuplicateEmailError:
+                raise InvitationError("an account with this address was created meanwhile") from None
+        else:
+            self.store.set_password(user.id, password_hash, name[:200])
+        project = self.store.find_project(invitation.project_slug)
+        assert project is not None
+        self.store.set_role(user.id, project, invitation.role, now=self._clock())
+        logger.info(
+            "user %d joined project %r as %s by %s link",
+            user.id,
+            project.slug,
+            invitation.role,
+            invitation.kind,
+        )
+        found = self.store.get_user(user.id)
+        assert found is not None
+        return found
+
+    # ------------------------------------------------------------------ sign-in and sessions
+
+    def sign_in(self, email: str, password: str, address: str) -> NewSession:
+        """A new session, or UnauthorizedError (one message for every wrong detail), or
+        LockedOutError while this account and address are throttled."""
+        account = email.strip().lower()
+        wait = self.throttle.locked_for(account, address)
+        if wait > 0:
+            raise LockedOutError(wait)
+        user = self.store.find_user(account)
+        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        try:
+            _hasher.verify(stored, password)
+            ok = user is not None and user.password_hash is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None:
+            self.throttle.failed(account, address)
+            logger.info("failed sign-in for %r from %s", account, address)
+            raise UnauthorizedError("wrong email address or password")
+        self.throttle.succeeded(account, address)
+        if user.password_hash is not None and _hasher.check_needs_rehash(user.password_hash):
+            self.store.set_password(user.id, _hasher.hash(password))
+        return self.start_session(user)
+
+    def start_session(self, user: UserRecord) -> NewSession:
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        now = self._clock()
+        self.store.insert_session(
+            token_hash=hash_secret(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            now=now,
+            expires_at=now + timedelta(seconds=self._settings.session_max_age_seconds),
+        )
+        logger.info("user %d signed in", user.id)
+        return NewSession(token, csrf, user)
+
+    def session(self, token: str) -> SignedIn | None:
+        found = self.store.find_session(hash_secret(token), now=self._clock())
+        if found is None:
+            return None
+        user = self.store.get_user(found.user_id)
+        return None if user is None else SignedIn(user, found.csrf_token)
+
+    def sign_out(self, token: str) -> None:
+        self.store.delete_session(hash_secret(token))
+
+    # ------------------------------------------------------------------ personal tokens
+
+    def personal_token_project(self, user_id: int, project: str) -> ProjectRecord:
+        found, role = self.project_for(user_id, project)
+        if role not in DECIDING_ROLES:
+            raise ForbiddenError("viewers cannot have tokens that decide")
+        return found
+
+    def find_user(self, email: str) -> UserRecord:
+        user = self.store.find_user(normalise_email(email))
+        if user is None:
+            raise NotFoundError(f"no user {email!r}")
+        return user
+
+
+def _checked_slug(project: str) -> str:
+    if not auth.PROJECT_SLUG.match(project):
+        raise ValueError(
+            f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
+        )
+    return project

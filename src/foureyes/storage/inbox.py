@@ -1,0 +1,124 @@
+"""``InboxStore``: the reviewer's lists, newest first, filtered in SQL where SQL can.
+
+An item's "agent" is the API key that created it (its name, else its prefix), found through the
+item's ``created`` event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from foureyes.storage.schema import api_keys, decisions, events, items, users
+from foureyes.storage.store import PENDING, ItemRecord, Storage, decision_record
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    pending: bool = True
+    kind: str | None = None
+    run_id: str | None = None
+    # exact function name; only function calls match
+    fn: str | None = None
+    agent: str | None = None
+    text: str | None = None
+    requested_after: datetime | None = None
+    requested_before: datetime | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    item: ItemRecord
+    agent: str | None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class InboxStore:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def list_items(self, project_id: int, wanted: InboxFilter) -> list[InboxRow]:
+        agent = func.coalesce(api_keys.c.name, api_keys.c.prefix).label("agent")
+        created = and_(events.c.item_id == items.c.id, events.c.type == "created")
+        query: Any = (
+            select(items, agent)
+            .outerjoin(events, created)
+            .outerjoin(api_keys, api_keys.c.id == events.c.actor_key_id)
+            .where(items.c.project_id == project_id)
+        )
+        if wanted.pending:
+            query = query.where(items.c.state == PENDING).order_by(
+                items.c.requested_at.desc(), items.c.id.desc()
+            )
+        else:
+            query = query.where(items.c.state != PENDING).order_by(
+                items.c.completed_at.desc(), items.c.id.desc()
+            )
+        if wanted.kind:
+            query = query.where(items.c.kind == wanted.kind)
+        if wanted.run_id:
+            query = query.where(items.c.run_id == wanted.run_id)
+        if wanted.fn is not None:
+            # The spec is stored as compact JSON, so the name appears as "fn":"<name>"; a kwarg
+            # that happens to look the same is removed by the exact check below.
+            fn_json = json.dumps(wanted.fn, ensure_ascii=False)
+            query = query.where(
+                items.c.kind == "function_call",
+                items.c.spec.like(_like(f'"fn":{fn_json}'), escape="\\"),
+            )
+        if wanted.agent:
+            query = query.where(or_(api_keys.c.name == wanted.agent, api_keys.c.prefix == wanted.agent))
+        if wanted.text:
+            pattern = _like(wanted.text)
+            query = query.where(
+                or_(
+                    items.c.spec.like(pattern, escape="\\"),
+                    items.c.call_id.like(pattern, escape="\\"),
+                    items.c.run_id.like(pattern, escape="\\"),
+                )
+            )
+        if wanted.requested_after is not None:
+            query = query.where(items.c.requested_at >= wanted.requested_after)
+        if wanted.requested_before is not None:
+            query = query.where(items.c.requested_at < wanted.requested_before)
+        query = query.limit(wanted.limit)
+        with self._storage._read() as conn:
+            rows = conn.execute(query).all()
+            found = [InboxRow(Storage._item_record(row), row.agent) for row in rows]
+            if wanted.fn is not None:
+                found = [r for r in found if r.item.spec.get("fn") == wanted.fn]
+            if wanted.pending or not found:
+                return found
+            decided = conn.execute(
+                select(
+                    decisions, users.c.email.label("actor_email"), users.c.display_name.label("actor_name")
+                )
+                .outerjoin(users, users.c.id == decisions.c.actor_user_id)
+                .where(decisions.c.item_id.in_([r.item.id for r in found]))
+                .order_by(decisions.c.id)
+            ).all()
+        by_item: dict[int, list[Any]] = {}
+        for row in decided:
+            by_item.setdefault(row.item_id, []).append(decision_record(row))
+        return [replace(r, item=replace(r.item, decisions=tuple(by_item.get(r.item.id, ())))) for r in found]
+
+    def origin_of(self, item_id: int) -> tuple[str | None, str | None]:
+        """The agent that created the item and the channel it came in through."""
+        query = (
+            select(func.coalesce(api_keys.c.name, api_keys.c.prefix).label("agent"), events.c.channel)
+            .select_from(events)
+            .outerjoin(api_keys, api_keys.c.id == events.c.actor_key_id)
+            .where(events.c.item_id == item_id, events.c.type == "created")
+        )
+        with self._storage._read() as conn:
+            row = conn.execute(query).first()
+        return (None, None) if row is None else (row.agent, row.channel)
