@@ -61,6 +61,7 @@ HUMAN_CONTACT = "human_contact"
 MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+MAX_RUN_ITEMS = 1000
 
 WEBHOOK_EVENTS = (
     "function_call.created",
@@ -245,6 +246,10 @@ class Service:
         self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
     ) -> PendingPage:
         return self._pending(project_id, HUMAN_CONTACT, limit, offset)
+
+    def list_run_items(self, project_id: int, run_id: str, *, limit: int = MAX_RUN_ITEMS) -> list[ItemRecord]:
+        """Every function call and human contact of a run (the first ``limit``), oldest first."""
+        return self.storage.list_run_items(project_id, run_id, limit)
 
     # ------------------------------------------------------------------ decisions
 
