@@ -83,6 +83,11 @@ class PushChannel:
         self._unavailable: tuple[float, str] | None = None  # (until, why)
         self.connections = 0  # opened so far, for tests and benchmarks
 
+    @property
+    def watching(self) -> int:
+        """How many items this channel has asked the server to push (for tests and benchmarks)."""
+        return len(self._server_has)
+
     # ---------------------------------------------------------------- the driver's side
 
     async def watch(self, kind: str, call_id: str, seconds: float) -> PushOutcome:
@@ -234,10 +239,10 @@ class PushChannel:
 
     async def _sync_subscriptions(self, ws: ClientConnection) -> None:
         wanted = set(self._waiters)
-        for frame_type, keys in (
-            ("subscribe", wanted - self._server_has),
-            ("unsubscribe", self._server_has - wanted),
-        ):
+        changes = (("subscribe", wanted - self._server_has), ("unsubscribe", self._server_has - wanted))
+        # Updated before sending: the reader may drop a completed item meanwhile.
+        self._server_has = wanted
+        for frame_type, keys in changes:
             ordered = sorted(keys)
             for start in range(0, len(ordered), MAX_IDS_PER_FRAME):
                 chunk = ordered[start : start + MAX_IDS_PER_FRAME]
