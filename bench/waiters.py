@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from integration.conftest import LiveServer
 
 HANG_GUARD = 900.0
+CREATES_IN_FLIGHT = 64
 
 
 # ---------------------------------------------------------------- an agent process
@@ -61,11 +62,18 @@ async def agents(api_base: str, key: str, count: int, tag: str, wait_via: str) -
         resumed.append(time.time())
         assert completed.as_completed().approved is True
 
-    tasks = [asyncio.create_task(agent(n)) for n in range(count)]
-    if wait_via == "websocket":
-        # Ready once every wait is subscribed on the server (a counter the SDK keeps; no event).
-        while ahl._push is None or ahl._push.watching < count:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    def subscribed() -> int:  # a counter the SDK keeps for tests and benchmarks; it has no event
+        return 0 if ahl._push is None else ahl._push.watching
+
+    # Agents start as the previous ones get going (at most CREATES_IN_FLIGHT creates at a time),
+    # like agents arriving over a minute, not 10,000 POSTs queued on one connection pool at once.
+    tasks = []
+    for n in range(count):
+        while wait_via == "websocket" and n - subscribed() >= CREATES_IN_FLIGHT:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        tasks.append(asyncio.create_task(agent(n)))
+    while wait_via == "websocket" and subscribed() < count:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     print(json.dumps({"ready": True}), flush=True)
     await asyncio.gather(*tasks)
     connections = ahl._push.connections if ahl._push is not None else 0
