@@ -16,23 +16,27 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, ParamSpec, Self, TypeVar, overload
+from typing import Any, Literal, ParamSpec, Self, TypeVar, cast, overload
 
 import httpx
 
-from foureyes import _config, _core, _decorator, _terminal
+from foureyes import _background, _config, _core, _decorator, _terminal
 from foureyes._core import (
     FUNCTION_CALLS,
     HUMAN_CONTACTS,
     Operation,
     Outcome,
+    PushOutcome,
+    Reply,
     Request,
     Response,
     RetryPolicy,
     Sleep,
     TransportFailure,
+    Watch,
 )
 from foureyes._exceptions import ConfigurationError
+from foureyes._push import PushChannel, websocket_url
 from foureyes.models import (
     ContactChannel,
     Escalation,
@@ -51,6 +55,8 @@ T = TypeVar("T")
 SpecT = TypeVar("SpecT", FunctionCallSpec, HumanContactSpec)
 P = ParamSpec("P")
 R = TypeVar("R")
+# How fetch_* waits: a WebSocket push (falling back to long-poll by itself), or long-poll only.
+WaitVia = Literal["websocket", "longpoll"]
 
 try:
     from importlib.metadata import version as _version
@@ -83,9 +89,16 @@ class _ClientBase:
         http_timeout: float,
         retry: RetryPolicy | None,
         clock: Callable[[], float],
+        wait_via: WaitVia | None,
+        custom_http: bool,
     ) -> None:
         config = _config.resolve(
-            api_key=api_key, api_base_url=api_base_url, run_id=run_id, agent_name=agent_name, make_id=genid
+            api_key=api_key,
+            api_base_url=api_base_url,
+            run_id=run_id,
+            agent_name=agent_name,
+            make_id=genid,
+            wait_via=wait_via,
         )
         if approval_method is None:
             approval_method = ApprovalMethod.BACKEND if config.api_key else ApprovalMethod.CLI
@@ -107,6 +120,11 @@ class _ClientBase:
         self.http_timeout = http_timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock
+        # An injected HTTP transport or client (a proxy, mTLS, a test double) cannot carry the
+        # WebSocket, so such a client long-polls unless told otherwise.
+        self.wait_via: WaitVia = cast(
+            WaitVia, config.wait_via or ("longpoll" if custom_http else "websocket")
+        )
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(run_id={self.run_id!r}, approval_method={self.approval_method})"
@@ -175,7 +193,12 @@ class _ClientBase:
             http_timeout=self.http_timeout,
             timeout=self.timeout,
             clock=self.clock,
+            push=self.wait_via == "websocket",
         )
+
+    def _new_push_channel(self) -> PushChannel:
+        assert self.api_key is not None
+        return PushChannel(websocket_url(self.api_base_url), self.api_key, user_agent=USER_AGENT)
 
     # -------------------------------------------------------------- the terminal mode
 
@@ -230,6 +253,7 @@ class HumanLayer(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wait_via: WaitVia | None = None,
     ) -> None:
         super().__init__(
             run_id=run_id,
@@ -244,6 +268,8 @@ class HumanLayer(_ClientBase):
             http_timeout=http_timeout,
             retry=retry,
             clock=clock,
+            wait_via=wait_via,
+            custom_http=transport is not None or http_client is not None,
         )
         self.sleep = sleep
         self._transport = transport
@@ -251,6 +277,7 @@ class HumanLayer(_ClientBase):
         self._owns_http = http_client is None
         self._lock = threading.Lock()
         self._finalizer: weakref.finalize[[], HumanLayer] | None = None
+        self._push: PushChannel | None = None
 
     # -------------------------------------------------------------- driver
 
@@ -277,8 +304,23 @@ class HumanLayer(_ClientBase):
             return TransportFailure(exc)
         return _outcome(raw)
 
+    def _watch(self, step: Watch) -> PushOutcome:
+        # The push channel lives on the background loop; this thread blocks on its answer.
+        with self._lock:
+            if self._push is None:
+                self._push = self._new_push_channel()
+            channel = self._push
+        future = asyncio.run_coroutine_threadsafe(
+            channel.watch(step.kind, step.call_id, step.seconds), _background.loop()
+        )
+        try:
+            return future.result()
+        except BaseException:  # KeyboardInterrupt, say: stop watching on the loop too
+            future.cancel()
+            raise
+
     def _run(self, operation: Operation[T]) -> T:
-        reply: Outcome | None = None
+        reply: Reply | None = None
         while True:
             try:
                 step = operation.send(reply)
@@ -288,16 +330,21 @@ class HumanLayer(_ClientBase):
             if isinstance(step, Sleep):
                 self.sleep(step.seconds)
                 reply = None
+            elif isinstance(step, Watch):
+                reply = self._watch(step)
             else:
                 reply = self._perform(step.request)
 
     def close(self) -> None:
-        """Close the HTTP connections this client opened (not an ``http_client`` passed in)."""
+        """Close the connections this client opened (not an ``http_client`` passed in)."""
         with self._lock:
             if self._http is not None and self._owns_http:
                 if self._finalizer is not None:
                     self._finalizer()
                 self._http = None
+            channel, self._push = self._push, None
+        if channel is not None:
+            asyncio.run_coroutine_threadsafe(channel.aclose(), _background.loop()).result(timeout=30)
 
     def __enter__(self) -> Self:
         return self
@@ -454,6 +501,7 @@ class AsyncHumanLayer(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wait_via: WaitVia | None = None,
     ) -> None:
         super().__init__(
             run_id=run_id,
@@ -468,12 +516,16 @@ class AsyncHumanLayer(_ClientBase):
             http_timeout=http_timeout,
             retry=retry,
             clock=clock,
+            wait_via=wait_via,
+            custom_http=transport is not None or http_client is not None,
         )
         self.sleep = sleep
         self._transport = transport
         self._http = http_client
         self._owns_http = http_client is None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._push: PushChannel | None = None
+        self._push_loop: asyncio.AbstractEventLoop | None = None
 
     # -------------------------------------------------------------- driver
 
@@ -506,8 +558,16 @@ class AsyncHumanLayer(_ClientBase):
             return TransportFailure(exc)
         return _outcome(raw)
 
+    def _push_channel(self) -> PushChannel:
+        # Like the HTTP client, a WebSocket belongs to one event loop: one channel per loop.
+        loop = asyncio.get_running_loop()
+        if self._push is None or self._push_loop is not loop:
+            self._push = self._new_push_channel()
+            self._push_loop = loop
+        return self._push
+
     async def _run(self, operation: Operation[T]) -> T:
-        reply: Outcome | None = None
+        reply: Reply | None = None
         while True:
             try:
                 step = operation.send(reply)
@@ -517,14 +577,19 @@ class AsyncHumanLayer(_ClientBase):
             if isinstance(step, Sleep):
                 await self.sleep(step.seconds)
                 reply = None
+            elif isinstance(step, Watch):
+                reply = await self._push_channel().watch(step.kind, step.call_id, step.seconds)
             else:
                 reply = await self._perform(step.request)
 
     async def aclose(self) -> None:
-        """Close the HTTP connections this client opened (not an ``http_client`` passed in)."""
+        """Close the connections this client opened (not an ``http_client`` passed in)."""
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
+        if self._push is not None and self._push_loop is asyncio.get_running_loop():
+            await self._push.aclose()
+        self._push = None
 
     async def __aenter__(self) -> Self:
         return self

@@ -14,7 +14,10 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from foureyes._exceptions import ConfigurationError
+
 DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
+WAIT_VIA = ("websocket", "longpoll")
 
 
 def genid(prefix: str) -> str:
@@ -33,6 +36,7 @@ class Config:
     api_key: str | None
     api_base: str
     run_id: str
+    wait_via: str | None  # None: not chosen; the client picks
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
@@ -51,9 +55,15 @@ def resolve(
     agent_name: str | None,
     make_id: Callable[[str], str] = genid,
     env: Mapping[str, str] | None = None,
+    wait_via: str | None = None,
 ) -> Config:
     """Arguments first, then ``FOUREYES_*``, then ``HUMANLAYER_*``, then defaults."""
     env = os.environ if env is None else env
+    wait_via = wait_via or _first(env, "FOUREYES_WAIT_VIA")
+    if wait_via is not None and wait_via not in WAIT_VIA:
+        raise ConfigurationError(
+            f"wait_via (FOUREYES_WAIT_VIA) must be one of {', '.join(WAIT_VIA)}, not {wait_via!r}"
+        )
     base = api_base_url or _first(env, "FOUREYES_API_BASE", "HUMANLAYER_API_BASE") or DEFAULT_API_BASE
     return Config(
         api_key=api_key or _first(env, "FOUREYES_API_KEY", "HUMANLAYER_API_KEY"),
@@ -62,4 +72,5 @@ def resolve(
         run_id=run_id
         or _first(env, "FOUREYES_RUN_ID", "HUMANLAYER_RUN_ID")
         or make_id(slugify(agent_name or "agent") or "agent"),
+        wait_via=wait_via,
     )

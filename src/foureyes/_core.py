@@ -11,11 +11,16 @@ Waiting for a human (`await_completion`):
 1. POST the item. Connection errors, 5xx and 429 are retried with exponential backoff and full
    jitter, re-POSTing the same body: creates are idempotent per call id, so a POST whose answer
    was lost may land twice and still makes one item.
-2. GET ``?wait=25`` (long-poll) until the item completes. The same failures are retried the same
+2. With push on, ``Watch`` the item: the driver waits for the server to push it over the shared
+   WebSocket (``_push.PushChannel``, which reconnects and resubscribes by itself). When the
+   push channel is unavailable (an old server, the official wire, a proxy that refuses
+   upgrades) or does not know the item, the rest of the wait falls back to step 3, silently.
+3. GET ``?wait=25`` (long-poll) until the item completes. The same failures are retried the same
    way, so a server restart or a dropped connection is survived. A pending answer that came back
    much sooner than asked (a server that ignores ``wait``) is paced to about one GET a second.
-3. Other 4xx answers are raised at once as typed `APIError`s; only the caller's deadline ends
-   a wait early, with `ApprovalTimeout`. Nothing here ever decides "approved" on its own.
+4. Other 4xx answers are raised at once as typed `APIError`s; only the caller's deadline ends
+   a wait early, with `ApprovalTimeout`. Nothing here ever decides "approved" on its own: a
+   pushed item is parsed and checked for completion exactly like a polled one.
 """
 
 from __future__ import annotations
@@ -87,14 +92,51 @@ class Sleep:
     seconds: float
 
 
-Step = Send | Sleep
+@dataclass(frozen=True)
+class Watch:
+    """Wait up to ``seconds`` for the server to push this item completed (see ``_push``)."""
+
+    kind: str  # "function_call" or "human_contact", as on the WebSocket
+    call_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """The item, completed, as the server pushed it (JSON, exactly the REST rendering)."""
+
+    content: bytes
+
+
+@dataclass(frozen=True)
+class PushQuiet:
+    """Nothing was pushed within the seconds asked."""
+
+
+@dataclass(frozen=True)
+class PushUnavailable:
+    """No push for this item: the server has no WebSocket endpoint, refused it, or does not know
+    the item. The wait goes on by long-poll."""
+
+    reason: str
+
+
+Step = Send | Sleep | Watch
 Outcome = Response | TransportFailure
-Operation = Generator[Step, Outcome | None, T]
+PushOutcome = Pushed | PushQuiet | PushUnavailable
+Reply = Outcome | PushOutcome
+Operation = Generator[Step, Reply | None, T]
 
 
-def _send(request: Request) -> Generator[Step, Outcome | None, Outcome]:
+def _send(request: Request) -> Generator[Step, Reply | None, Outcome]:
     outcome = yield Send(request)
-    assert outcome is not None, "a driver must answer every Send with an outcome"
+    assert isinstance(outcome, Response | TransportFailure), "a driver must answer a Send with an outcome"
+    return outcome
+
+
+def _watch(kind: Kind[Any], call_id: str, seconds: float) -> Generator[Step, Reply | None, PushOutcome]:
+    outcome = yield Watch(kind.wire_kind, call_id, seconds)
+    assert isinstance(outcome, Pushed | PushQuiet | PushUnavailable), "a Watch needs a push outcome"
     return outcome
 
 
@@ -111,11 +153,14 @@ class RetryPolicy:
     long each GET asks the server to hold the answer; keep it below any proxy's idle timeout.
     ``min_poll_interval`` paces servers that ignore ``wait``. ``max_recreates`` bounds how often
     an item the server no longer knows is created again. ``jitter`` draws from ``[0, 1)``.
+    ``push_wait`` is how long one ``Watch`` lasts before the wait looks again (the push channel
+    keeps its own connection alive and resubscribes after a reconnect, so this is a backstop).
     """
 
     base_delay: float = 0.25
     max_delay: float = 10.0
     poll_wait: float = 25.0
+    push_wait: float = 300.0
     min_poll_interval: float = 1.0
     max_recreates: int = 3
     jitter: Callable[[], float] = random.random
@@ -125,6 +170,8 @@ class RetryPolicy:
             raise ValueError(f"poll_wait must be in (0, {MAX_SERVER_WAIT:g}] seconds")
         if self.base_delay <= 0 or self.max_delay < self.base_delay:
             raise ValueError("need 0 < base_delay <= max_delay")
+        if self.push_wait <= 0:
+            raise ValueError("push_wait must be > 0 seconds")
 
     def backoff(self, failures: int) -> float:
         """The sleep after the ``failures``-th consecutive failure (1-based)."""
@@ -198,10 +245,15 @@ class Kind(Generic[ItemT]):
     model: type[ItemT]
     collection: str  # where items are created and read
     agent_collection: str  # where respond and escalate live
+    wire_kind: str  # how the WebSocket names it
 
 
-FUNCTION_CALLS = Kind("function call", FunctionCall, "/function_calls", "/agent/function_calls")
-HUMAN_CONTACTS = Kind("human contact", HumanContact, "/contact_requests", "/agent/human_contacts")
+FUNCTION_CALLS = Kind(
+    "function call", FunctionCall, "/function_calls", "/agent/function_calls", "function_call"
+)
+HUMAN_CONTACTS = Kind(
+    "human contact", HumanContact, "/contact_requests", "/agent/human_contacts", "human_contact"
+)
 
 
 def _item_path(base: str, call_id: str) -> str:
@@ -275,8 +327,12 @@ def await_completion(
     http_timeout: float,
     timeout: float | None,
     clock: Callable[[], float],
+    push: bool = False,
 ) -> Operation[ItemT]:
-    """Create ``item`` on the server and wait until a human completed it, or ``timeout`` passed."""
+    """Create ``item`` on the server and wait until a human completed it, or ``timeout`` passed.
+
+    With ``push``, wait by ``Watch`` steps while the push channel serves this item, else (and
+    after it reported itself unavailable) by long-poll GETs."""
     deadline = _Deadline(timeout, clock)
     create = create_request(item, kind, http_timeout)
     call_id = item.call_id
@@ -287,6 +343,19 @@ def await_completion(
     while True:
         if deadline.passed():
             raise _timed_out(kind, call_id, timeout, last_problem)
+        if created and push:
+            remaining = deadline.remaining()
+            seconds = policy.push_wait if remaining is None else min(policy.push_wait, remaining)
+            pushed = yield from _watch(kind, call_id, seconds)
+            if isinstance(pushed, PushUnavailable):
+                push = False
+                logger.info("%s %s: no push (%s); waiting by long-poll", kind.noun, call_id, pushed.reason)
+            elif isinstance(pushed, Pushed):
+                current = parse(Response(200, pushed.content), kind.model)
+                if current.is_completed:
+                    logger.info("%s %s completed", kind.noun, call_id)
+                    return current
+            continue
         if created:
             remaining = deadline.remaining()
             wait = policy.poll_wait if remaining is None else min(policy.poll_wait, remaining)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -117,13 +118,18 @@ def serve(
         f"database {_redact(settings.database_url)}",
         highlight=False,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        timeout_graceful_shutdown=5,
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # uvicorn would close WebSockets with 1012; say "going away" (1001) first, with a reason.
+            await app.state.ws_hub.close_all()
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=5
     )
+    Server(config).run()
 
 
 def _redact(url: str) -> str:

@@ -64,3 +64,25 @@ def test_client_reads_the_environment_at_construction(monkeypatch: pytest.Monkey
     monkeypatch.setenv("FOUREYES_API_KEY", "changed")
     assert (hl.api_key, hl.api_base_url) == ("fe", "http://h:1/humanlayer/v1")
     assert hl.run_id.startswith("x-")
+
+
+def test_waits_use_the_websocket_unless_told_or_given_an_http_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    from foureyes import AsyncHumanLayer, ConfigurationError
+
+    assert HumanLayer(api_key="k").wait_via == "websocket"
+    assert AsyncHumanLayer(api_key="k").wait_via == "websocket"
+    assert HumanLayer(api_key="k", wait_via="longpoll").wait_via == "longpoll"
+    # The WebSocket cannot go through an injected httpx transport, so such a client long-polls ...
+    mock = httpx.MockTransport(lambda request: httpx.Response(200))
+    assert HumanLayer(api_key="k", transport=mock).wait_via == "longpoll"
+    # ... unless told otherwise.
+    assert HumanLayer(api_key="k", transport=mock, wait_via="websocket").wait_via == "websocket"
+    monkeypatch.setenv("FOUREYES_WAIT_VIA", "longpoll")
+    assert HumanLayer(api_key="k").wait_via == "longpoll"
+    monkeypatch.setenv("FOUREYES_WAIT_VIA", "carrier-pigeon")
+    with pytest.raises(ConfigurationError, match="FOUREYES_WAIT_VIA"):
+        HumanLayer(api_key="k")

@@ -10,12 +10,13 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from foureyes.server import inbox
-from foureyes.server.api import humanlayer
+from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.delivery import DeliveryWorker
 from foureyes.server.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
+from foureyes.server.ws_hub import WebSocketHub
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ async def healthz() -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     """Open and migrate the database now, so a bad URL or schema fails before the port opens."""
     service = open_service(settings)
+    hub = WebSocketHub()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -39,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await hub.close_all()
             service.on_outbox = None
             await worker.stop()
             service.close()
@@ -55,8 +58,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.ws_hub = hub
     install_error_handlers(app)
     app.include_router(humanlayer.router, prefix=API_PREFIX)
+    app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.

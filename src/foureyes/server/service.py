@@ -62,6 +62,7 @@ HUMAN_CONTACT = "human_contact"
 MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+MAX_RUN_ITEMS = 1000
 
 WEBHOOK_EVENTS = (
     "function_call.created",
@@ -286,6 +287,10 @@ class Service:
 
     def now(self) -> datetime:
         return self._clock()
+
+    def list_run_items(self, project_id: int, run_id: str, *, limit: int = MAX_RUN_ITEMS) -> list[ItemRecord]:
+        """Every function call and human contact of a run (the first ``limit``), oldest first."""
+        return self.storage.list_run_items(project_id, run_id, limit)
 
     # ------------------------------------------------------------------ decisions
 

@@ -110,6 +110,12 @@ class Settings:
         "FOUREYES_LOGIN_LOCKOUT_MAX_SECONDS",
         "The longest a sign-in lockout grows to.",
     )
+    ws_heartbeat_seconds: float = _setting(
+        20.0,
+        "FOUREYES_WS_HEARTBEAT_SECONDS",
+        "How often the WebSocket endpoint sends a `ping` frame; a client silent for two intervals "
+        "is disconnected.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -118,7 +124,7 @@ class Settings:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
         if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
             raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
-        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds"):
+        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds", "ws_heartbeat_seconds"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")

@@ -514,6 +514,22 @@ class Storage:
             ).all()
         return [self._item_record(row) for row in rows], int(total)
 
+    def list_run_items(self, project_id: int, run_id: str, limit: int) -> list[ItemRecord]:
+        """The first ``limit`` items of a run, both kinds, oldest first, with their decisions."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(items)
+                .where(items.c.project_id == project_id, items.c.run_id == run_id)
+                .order_by(items.c.id)
+                .limit(limit)
+            ).all()
+            return [
+                self._item_record(
+                    row, tuple(self._select_decisions(conn, row.id)) if row.state != PENDING else ()
+                )
+                for row in rows
+            ]
+
     def list_decisions(self, item_id: int) -> list[DecisionRecord]:
         with self._read() as conn:
             return self._select_decisions(conn, item_id)

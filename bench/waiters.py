@@ -1,0 +1,219 @@
+"""Concurrent waiters: 10,000 agents waiting at once on one server process, then a bulk decision.
+
+Starts one real `foureyes serve` (SQLite, temporary directory) and ``--processes`` agent
+processes. Each agent process is one ``AsyncHumanLayer`` running ``--waiters / --processes``
+concurrent ``fetch_approval`` calls, so each holds one WebSocket (``--wait-via websocket``, the
+default) carrying all its waits. When every wait is subscribed, the server's RSS is read
+(/proc/PID/status); then a reviewer approves every call over the REST API (``--deciders``
+concurrent keep-alive connections, each a real decision through the service, committed before
+it is answered) and every agent process notes when each of its waits returned.
+
+Reported: the server's RSS idle and while all wait (and its peak during the decisions), the
+decision rate, and the time from the first decision sent to the last agent resumed, and from
+the last decision answered to the last agent resumed.
+
+    .venv/bin/python bench/waiters.py [--waiters 10000] [--processes 2] [--deciders 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from integration.conftest import LiveServer
+
+HANG_GUARD = 900.0
+CREATES_IN_FLIGHT = 64
+
+
+# ---------------------------------------------------------------- an agent process
+
+
+async def agents(api_base: str, key: str, count: int, tag: str, wait_via: str) -> None:
+    import foureyes
+
+    # Creates go through a bounded keep-alive pool (not 10,000 sockets at once); the waits do not
+    # use it: they share the client's one WebSocket.
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+    ahl = foureyes.AsyncHumanLayer(
+        api_key=key,
+        api_base_url=api_base,
+        run_id=f"bench-{tag}",
+        http_client=http,
+        http_timeout=300,
+        wait_via=wait_via,  # type: ignore[arg-type]
+    )
+    resumed: list[float] = []
+
+    async def agent(n: int) -> None:
+        completed = await ahl.fetch_approval(foureyes.FunctionCallSpec(fn="transfer", kwargs={"n": n}))
+        resumed.append(time.time())
+        assert completed.as_completed().approved is True
+
+    def subscribed() -> int:  # a counter the SDK keeps for tests and benchmarks; it has no event
+        return 0 if ahl._push is None else ahl._push.watching
+
+    # Agents start as the previous ones get going (at most CREATES_IN_FLIGHT creates at a time),
+    # like agents arriving over a minute, not 10,000 POSTs queued on one connection pool at once.
+    tasks = []
+    for n in range(count):
+        while wait_via == "websocket" and n - subscribed() >= CREATES_IN_FLIGHT:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        tasks.append(asyncio.create_task(agent(n)))
+    while wait_via == "websocket" and subscribed() < count:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    print(json.dumps({"ready": True}), flush=True)
+    await asyncio.gather(*tasks)
+    connections = ahl._push.connections if ahl._push is not None else 0
+    report = {"resumed": len(resumed), "first": min(resumed), "last": max(resumed), "ws": connections}
+    print(json.dumps(report))
+    await ahl.aclose()
+    await http.aclose()
+
+
+# ---------------------------------------------------------------- the coordinator
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0.0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.05)
+
+
+def pending_ids(reviewer: httpx.Client, expected: int) -> list[str]:
+    ids: list[str] = []
+    while len(ids) < expected:
+        page = reviewer.get("/agent/function_calls/pending", params={"limit": 500, "offset": len(ids)}).json()
+        if not page["items"]:
+            break
+        ids += [item["call_id"] for item in page["items"]]
+    return ids
+
+
+async def decide_all(api_base: str, key: str, ids: list[str], deciders: int) -> tuple[float, float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    queue = list(reversed(ids))
+    async with httpx.AsyncClient(base_url=api_base, headers=headers, timeout=120) as http:
+
+        async def decider() -> None:
+            while queue:
+                call_id = queue.pop()
+                answer = await http.post(f"/agent/function_calls/{call_id}/respond", json={"approved": True})
+                answer.raise_for_status()
+
+        first = time.time()
+        await asyncio.gather(*(decider() for _ in range(deciders)))
+        return first, time.time()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--waiters", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--deciders", type=int, default=16)
+    parser.add_argument("--wait-via", choices=("websocket", "longpoll"), default="websocket")
+    parser.add_argument("--agent", nargs=3, metavar=("API_BASE", "KEY", "COUNT"), help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="0", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.agent:
+        api_base, key, count = args.agent
+        asyncio.run(agents(api_base, key, int(count), args.tag, args.wait_via))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LiveServer(Path(tmp))
+        server.start()
+        procs: list[subprocess.Popen[str]] = []
+        try:
+            assert server.proc is not None
+            pid = server.proc.pid
+            agent_key, reviewer_key = server.create_key("agent"), server.create_key("respond")
+            time.sleep(1)
+            idle_rss = rss_mb(pid)
+            share = args.waiters // args.processes
+            started = time.monotonic()
+            for n in range(args.processes):
+                count = share if n < args.processes - 1 else args.waiters - share * (args.processes - 1)
+                command = [sys.executable, __file__, "--agent", server.api_base, agent_key, str(count)]
+                command += ["--tag", str(n), "--wait-via", args.wait_via]
+                procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+            for proc in procs:
+                assert proc.stdout is not None
+                assert json.loads(proc.stdout.readline()) == {"ready": True}, "an agent process failed"
+            setup = time.monotonic() - started
+            print(f"  {args.waiters} waits created and subscribed in {setup:.1f} s", file=sys.stderr)
+            time.sleep(2)
+            waiting_rss = rss_mb(pid)
+            headers = {"Authorization": f"Bearer {reviewer_key}"}
+            with httpx.Client(base_url=server.api_base, headers=headers) as reviewer:
+                ids = pending_ids(reviewer, args.waiters)
+            assert len(ids) == args.waiters, f"{len(ids)} pending, expected {args.waiters}"
+            sampler = RssSampler(pid)
+            sampler.start()
+            deciding = decide_all(server.api_base, reviewer_key, ids, args.deciders)
+            first_decision, last_decision = asyncio.run(deciding)
+            reports: list[dict[str, Any]] = []
+            for proc in procs:
+                out, _ = proc.communicate(timeout=HANG_GUARD)
+                reports.append(json.loads(out.strip().splitlines()[-1]))
+            sampler.running = False
+            sampler.join()
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+            server.stop()
+
+    resumed = sum(r["resumed"] for r in reports)
+    last_resume = max(r["last"] for r in reports)
+    connections = sum(r["ws"] for r in reports)
+    rate = args.waiters / (last_decision - first_decision)
+    print(f"\n{args.waiters} concurrent waiters ({args.wait_via}), {args.processes} agent processes")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    rows = [
+        ("waits resumed, all approved", f"{resumed}"),
+        ("WebSocket connections (agent side)", f"{connections}"),
+        ("server RSS idle", f"{idle_rss:.0f} MB"),
+        ("server RSS with all waiting", f"{waiting_rss:.0f} MB"),
+        ("server RSS peak while deciding", f"{sampler.peak:.0f} MB"),
+        (
+            f"bulk decision ({args.deciders} REST clients)",
+            f"{last_decision - first_decision:.2f} s ({rate:.0f}/s)",
+        ),
+        ("first decision sent -> last resumed", f"{last_resume - first_decision:.2f} s"),
+        ("last decision answered -> last resumed", f"{(last_resume - last_decision) * 1000:.0f} ms"),
+    ]
+    print(f"| {'measure':<42} | {'value':>22} |")
+    print(f"|{'-' * 44}|{'-' * 24}|")
+    for name, value in rows:
+        print(f"| {name:<42} | {value:>22} |")
+
+
+if __name__ == "__main__":
+    main()

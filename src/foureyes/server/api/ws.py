@@ -1,0 +1,329 @@
+"""``/humanlayer/v1/ws``: push each subscribed item to the client when it completes.
+
+A session authenticates (``Authorization`` header, else a first ``auth`` frame), then serves
+``subscribe`` / ``unsubscribe`` frames. Each subscribed item is watched by one small task that
+subscribes to the item's notifier topic *before* reading it, sends its current state, and
+re-reads on every wake-up until it completes; a run is watched through the project topic. The
+notifier only says "look again": what is sent is always re-read from the service and rendered
+exactly as the REST API renders it. See docs/protocol.md for the frames and close codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import anyio
+from anyio.abc import TaskGroup
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from foureyes.server.api._common import in_thread
+from foureyes.server.api.ws_frames import Auth, FrameError, Ping, Subscribe, Unsubscribe, parse_frame
+from foureyes.server.auth import AGENT, Principal
+from foureyes.server.errors import ApiError, NotFoundError
+from foureyes.server.notifier import project_topic
+from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
+from foureyes.server.settings import Settings
+from foureyes.server.wire import render_item
+from foureyes.server.ws_hub import WebSocketHub
+from foureyes.storage import ItemRecord
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+HEARTBEAT_TIMEOUT = 4408
+AUTH_FRAME_TIMEOUT = 10.0
+# A connection may watch this many items and runs at once.
+MAX_SUBSCRIPTIONS = 100_000
+# Watchers re-read this often even without a wake-up, in case a notification was lost.
+RECHECK_SECONDS = 60.0
+RUN = "run"
+
+Key = tuple[str, str]  # (kind, call_id) or (RUN, run_id)
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    app = websocket.app
+    session = Session(
+        websocket,
+        cast(Service, app.state.service),
+        cast(WebSocketHub, app.state.ws_hub),
+        cast(Settings, app.state.settings).ws_heartbeat_seconds,
+    )
+    await session.run()
+
+
+class Session:
+    def __init__(self, websocket: WebSocket, service: Service, hub: WebSocketHub, heartbeat: float) -> None:
+        self.ws = websocket
+        self.service = service
+        self.hub = hub
+        self.heartbeat = heartbeat
+        self.principal: Principal | None = None
+        self.watches: dict[Key, anyio.CancelScope] = {}
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+        self._last_heard = time.monotonic()
+        self._tasks: TaskGroup | None = None
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        self.principal = await self._authenticate()
+        if self.principal is None:
+            return
+        self.hub.add(self)
+        logger.info("WebSocket session opened (key %d)", self.principal.key_id)
+        try:
+            # Every task of the session (heartbeat, watchers) lives in this group, so leaving it
+            # for any reason (disconnect, close, cancellation) stops them all.
+            async with anyio.create_task_group() as self._tasks:
+                self._tasks.start_soon(self._heartbeat)
+                await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat})
+                await self._read()
+                self._tasks.cancel_scope.cancel()
+        finally:
+            self.hub.discard(self)
+            logger.info("WebSocket session closed (key %d)", self.principal.key_id)
+
+    async def close(self, code: int, reason: str) -> None:
+        async with self._send_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await self.ws.close(code, reason)
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        async with self._send_lock:
+            if self._closed:
+                return
+            try:
+                await self.ws.send_text(text)
+            except Exception:  # a send on a connection that just dropped: the reader ends the session
+                self._closed = True
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self._send({"type": "error", "code": code, "message": message, **extra})
+
+    # ---------------------------------------------------------------- authentication
+
+    async def _authenticate(self) -> Principal | None:
+        header = self.ws.headers.get("authorization")
+        token: str | None = None
+        if header:
+            scheme, _, value = header.strip().partition(" ")
+            token = value.strip() if scheme.lower() == "bearer" else None
+            if not token:
+                await self.close(UNAUTHORIZED, "malformed Authorization header: expected 'Bearer <key>'")
+                return None
+        else:
+            token = await self._auth_frame()
+            if token is None:
+                return None
+        try:
+            principal = await in_thread(self.service.authenticate, token)
+        except ApiError as exc:
+            await self.close(UNAUTHORIZED, exc.message)
+            return None
+        if AGENT not in principal.scopes:
+            await self.close(FORBIDDEN, "this API key lacks the 'agent' scope")
+            return None
+        return principal
+
+    async def _auth_frame(self) -> str | None:
+        try:
+            async with asyncio.timeout(AUTH_FRAME_TIMEOUT):
+                text = await self._receive_text()
+        except TimeoutError:
+            await self.close(UNAUTHORIZED, "no API key: send 'Authorization: Bearer <key>' or an auth frame")
+            return None
+        if text is None:
+            return None
+        try:
+            frame = parse_frame(text)
+        except FrameError:
+            frame = None
+        if not isinstance(frame, Auth):
+            await self.close(UNAUTHORIZED, "the first frame must be {'type': 'auth', 'api_key': ...}")
+            return None
+        return frame.api_key
+
+    # ---------------------------------------------------------------- frames
+
+    async def _receive_text(self) -> str | None:
+        """The next frame as text; None when the client has gone."""
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            self._last_heard = time.monotonic()
+            if message.get("text") is not None:
+                return cast(str, message["text"])
+            try:
+                return cast(bytes, message.get("bytes") or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                await self._error("invalid_json", "binary frames must be UTF-8 JSON")
+
+    async def _read(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while (text := await self._receive_text()) is not None:
+                try:
+                    frame = parse_frame(text)
+                except FrameError as exc:
+                    await self._error(exc.code, exc.message, id=exc.frame_id)
+                    continue
+                if isinstance(frame, Ping):
+                    await self._send({"type": "pong"})
+                elif isinstance(frame, Unsubscribe):
+                    self._unsubscribe(frame)
+                elif isinstance(frame, Subscribe):
+                    await self._subscribe(frame)
+                elif isinstance(frame, Auth):
+                    await self._error("invalid_frame", "already authenticated")
+                # a pong only proves the client is alive, which _receive_text noted
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            if time.monotonic() - self._last_heard > 2 * self.heartbeat:
+                await self.close(HEARTBEAT_TIMEOUT, "no frame from the client for two heartbeats")
+                return
+            await self._send({"type": "ping"})
+
+    # ---------------------------------------------------------------- subscriptions
+
+    def _keys(self, frame: Subscribe) -> list[Key]:
+        return [
+            *((FUNCTION_CALL, call_id) for call_id in frame.function_calls),
+            *((HUMAN_CONTACT, call_id) for call_id in frame.human_contacts),
+            *((RUN, run_id) for run_id in frame.runs),
+        ]
+
+    async def _subscribe(self, frame: Subscribe) -> None:
+        keys = list(dict.fromkeys(self._keys(frame)))
+        new = [k for k in keys if k not in self.watches]
+        if len(self.watches) + len(new) > MAX_SUBSCRIPTIONS:
+            await self._error(
+                "too_many_subscriptions",
+                f"a connection may watch at most {MAX_SUBSCRIPTIONS} items and runs",
+                id=frame.id,
+            )
+            return
+        assert self._tasks is not None
+        countdown = _Countdown(len(keys))
+        for key in keys:
+            # A repeated subscription starts afresh, so its current state is sent again.
+            old = self.watches.pop(key, None)
+            if old is not None:
+                old.cancel()
+            scope = anyio.CancelScope()
+            self.watches[key] = scope
+            self._tasks.start_soon(self._watch, key, scope, countdown)
+        self._tasks.start_soon(self._acknowledge, frame.id, countdown)
+
+    def _unsubscribe(self, frame: Unsubscribe) -> None:
+        for key in self._keys(frame):
+            scope = self.watches.pop(key, None)
+            if scope is not None:
+                scope.cancel()
+
+    async def _watch(self, key: Key, scope: anyio.CancelScope, countdown: _Countdown) -> None:
+        try:
+            with scope:
+                if key[0] == RUN:
+                    await self._watch_run(key[1], countdown)
+                else:
+                    await self._watch_item(key[0], key[1], countdown)
+        finally:
+            countdown.done(key)
+            if self.watches.get(key) is scope:
+                del self.watches[key]
+
+    async def _acknowledge(self, frame_id: str | int | None, countdown: _Countdown) -> None:
+        # After every current state of this frame's subscriptions has been sent.
+        await countdown.finished.wait()
+        await self._send({"type": "subscribed", "id": frame_id})
+
+    def _getter(self, kind: str) -> Callable[[int, str], ItemRecord]:
+        if kind == FUNCTION_CALL:
+            return self.service.get_function_call
+        return self.service.get_human_contact
+
+    async def _send_item(self, item: ItemRecord) -> None:
+        await self._send({"type": "item", "kind": item.kind, "item": render_item(item)})
+
+    async def _watch_item(self, kind: str, call_id: str, countdown: _Countdown) -> None:
+        assert self.principal is not None
+        project_id = self.principal.project_id
+        getter = self._getter(kind)
+        # Subscribed before the first read, so a decision committed in between still wakes us.
+        async with self.service.notifier.subscribe((project_id, kind, call_id)) as subscription:
+            try:
+                item = await in_thread(getter, project_id, call_id)
+            except NotFoundError as exc:  # another project's item too: exactly like a missing one
+                await self._error("not_found", exc.message, kind=kind, call_id=call_id)
+                return
+            except Exception:
+                logger.exception("WebSocket watch of %s %r failed", kind, call_id)
+                await self._error("internal_error", "could not read the item", kind=kind, call_id=call_id)
+                return
+            await self._send_item(item)
+            countdown.done((kind, call_id))
+            while item.state == "pending":
+                await subscription.wait(_recheck_after())
+                item = await in_thread(getter, project_id, call_id)
+                if item.state != "pending":
+                    await self._send_item(item)
+
+    async def _watch_run(self, run_id: str, countdown: _Countdown) -> None:
+        assert self.principal is not None
+        project_id = self.principal.project_id
+        sent: dict[Key, str] = {}
+        async with self.service.notifier.subscribe(project_topic(project_id)) as subscription:
+            while True:
+                for item in await in_thread(self.service.list_run_items, project_id, run_id):
+                    key = (item.kind, item.call_id)
+                    if sent.get(key) != item.state:
+                        sent[key] = item.state
+                        await self._send_item(item)
+                countdown.done((RUN, run_id))
+                await subscription.wait(_recheck_after())
+
+
+class _Countdown:
+    """Set ``finished`` once every key of one subscribe frame has sent its current state."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._seen: set[Key] = set()
+        self.finished = asyncio.Event()
+        if count == 0:
+            self.finished.set()
+
+    def done(self, key: Key) -> None:
+        if key not in self._seen:
+            self._seen.add(key)
+            self._left -= 1
+            if self._left == 0:
+                self.finished.set()
+
+
+def _recheck_after() -> float:
+    # Spread out, so the watchers of one bulk subscription do not all re-read at once.
+    return RECHECK_SECONDS * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
