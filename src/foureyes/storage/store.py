@@ -1,12 +1,15 @@
-"""``Storage``: every query the server makes, behind one class.
+"""``Storage``: every query the server makes, behind one class, on SQLite or PostgreSQL.
 
-Writes are serialised through one in-process lock and each runs in one transaction, so an item,
-its decision and its events change together or not at all. Reads take no lock and run
-concurrently (SQLite in WAL mode lets readers proceed while one writer commits). A change that
-must happen at most once, such as completing an item, is a conditional UPDATE whose row count
-says whether this caller won, which stays correct with several processes or replicas.
+Each write runs in one transaction, so an item, its decision and its events change together or
+not at all. On SQLite writes are also serialised through one in-process lock (SQLite has one
+writer anyway) and reads run concurrently in WAL mode; on PostgreSQL writes run concurrently,
+from any number of replicas. Either way the races are settled by the database, never by the
+lock: a repeated create hits the unique ``(project_id, kind, call_id)`` constraint and returns
+the stored item, a change that must happen at most once (completing an item, leasing a webhook
+delivery) is a conditional UPDATE whose row count says whether this caller won.
 
-Only portable SQL is used here; the SQLite-specific connection set-up lives in ``_sqlite.py``.
+Only portable SQL is used here; the connection set-up of each backend lives in ``_sqlite.py``
+and ``_postgres.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +27,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Row, and_, create_engine, exists, func, or_, select
+from sqlalchemy import Connection, Engine, Row, and_, exists, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from foureyes.storage import _sqlite
+from foureyes.storage import _postgres, _sqlite
 from foureyes.storage.schema import (
     api_keys,
     decisions,
@@ -210,24 +213,36 @@ def _dumps(value: Any) -> str:
 class Storage:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._write_lock = threading.Lock()
+        # SQLite has one writer per database: taking it in the process first keeps threads from
+        # queueing on its busy timeout. PostgreSQL takes row locks, so writes run side by side.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str) -> Storage:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
             return cls(_sqlite.create_sqlite_engine(parsed))
-        return cls(create_engine(parsed, pool_pre_ping=True))
+        if backend in ("postgresql", "postgres"):
+            return cls(_postgres.create_postgres_engine(parsed))
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is already there."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                _postgres.lock_for_migrations(conn)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -236,7 +251,7 @@ class Storage:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self._engine.connect() as conn:
+        with self._write_lock or nullcontext(), self._engine.connect() as conn:
             conn.execution_options(**{_sqlite.WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -249,14 +264,22 @@ class Storage:
     # ------------------------------------------------------------------ projects and keys
 
     def ensure_project(self, slug: str, name: str | None = None, *, now: datetime) -> ProjectRecord:
-        with self._write() as conn:
-            row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
-            if row is not None:
-                return ProjectRecord(row.id, row.slug, row.name)
-            result = conn.execute(projects.insert().values(slug=slug, name=name or slug, created_at=now))
-            (project_id,) = result.inserted_primary_key or (None,)
-            assert isinstance(project_id, int)
-            return ProjectRecord(project_id, slug, name or slug)
+        try:
+            with self._write() as conn:
+                row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
+                if row is not None:
+                    return ProjectRecord(row.id, row.slug, row.name)
+                result = conn.execute(projects.insert().values(slug=slug, name=name or slug, created_at=now))
+                (project_id,) = result.inserted_primary_key or (None,)
+                assert isinstance(project_id, int)
+                return ProjectRecord(project_id, slug, name or slug)
+        except IntegrityError:
+            # Another process created it between our read and our insert.
+            with self._read() as conn:
+                row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
+            if row is None:
+                raise
+            return ProjectRecord(row.id, row.slug, row.name)
 
     def get_project(self, project_id: int) -> ProjectRecord | None:
         with self._read() as conn:
@@ -771,9 +794,10 @@ class Storage:
         """Lease up to ``limit`` due deliveries to the caller until ``lease_until``.
 
         A delivery is due when its time has come, no lease on it is live, and no earlier
-        delivery of the same item to the same endpoint is still pending (order per item). Each
-        row is taken with a conditional UPDATE, so of several workers or replicas exactly one
-        gets it.
+        delivery of the same item to the same endpoint is still pending (order per item). The
+        rows are locked while they are leased (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
+        each lease is a conditional UPDATE, so of several workers or replicas exactly one gets
+        a row until its lease runs out.
         """
         earlier = webhook_deliveries.alias("earlier")
         blocked = exists().where(
@@ -793,27 +817,30 @@ class Storage:
             free,
             enabled,
         )
-        with self._read() as conn:
+        claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
+        with self._write() as conn:
+            # On PostgreSQL, rows another replica is claiming right now are skipped rather than
+            # waited for; SQLite ignores the clause (its write transaction excludes the others).
             candidates = (
                 conn.execute(
                     select(webhook_deliveries.c.id)
                     .where(due, ~blocked)
                     .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
                     .limit(limit)
+                    .with_for_update(skip_locked=True, of=webhook_deliveries)
                 )
                 .scalars()
                 .all()
             )
-        claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
-        for delivery_id in candidates:
-            with self._write() as conn:
+            for delivery_id in candidates:
+                # `due` again: the lease is the guard that outlives this transaction.
                 result = conn.execute(
                     webhook_deliveries.update()
                     .where(webhook_deliveries.c.id == delivery_id, due)
                     .values(locked_until=lease_until)
                 )
                 if result.rowcount != 1:
-                    continue  # another worker took it
+                    continue
                 delivery = self._delivery_record(
                     conn.execute(self._deliveries_query().where(webhook_deliveries.c.id == delivery_id)).one()
                 )
@@ -822,7 +849,7 @@ class Storage:
                         self._endpoints_query().where(webhook_endpoints.c.id == delivery.endpoint_id)
                     ).one()
                 )
-            claimed.append((delivery, endpoint))
+                claimed.append((delivery, endpoint))
         return claimed
 
     def record_attempt(
