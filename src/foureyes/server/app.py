@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Other replicas' decisions wake this one's waiters from here on (PostgreSQL).
+        await asyncio.to_thread(service.notifier.start)
         # Webhooks go out from the outbox on this task, never from a request handler.
         worker = DeliveryWorker(service.storage, settings)
         worker.start()

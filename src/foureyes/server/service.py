@@ -33,7 +33,8 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
-from foureyes.server.notifier import InProcessNotifier, Notifier, Topic, project_topic
+from foureyes.server.notifier import Notifier, Topic, project_topic
+from foureyes.server.pg_notifier import notifier_for
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -144,6 +145,7 @@ class Service:
         self.on_outbox: Callable[[], None] | None = None
 
     def close(self) -> None:
+        self.notifier.close()
         self.storage.close()
 
     # ------------------------------------------------------------------ projects and keys
@@ -673,4 +675,6 @@ def open_service(settings: Settings) -> Service:
     except Exception:
         storage.close()
         raise
-    return Service(storage, InProcessNotifier(), webhook_retry_max_seconds=settings.webhook_retry_max_seconds)
+    return Service(
+        storage, notifier_for(storage), webhook_retry_max_seconds=settings.webhook_retry_max_seconds
+    )
