@@ -216,3 +216,39 @@ def test_postgresql_commits_are_durable(postgres_database_url: str) -> None:
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
     finally:
         storage.close()
+
+
+def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_back(
+    database_url: str,
+) -> None:
+    """On SQLite creates arriving together share one transaction (group commit), each in a
+    savepoint: the bad one fails by itself, the others are stored with their events."""
+    storage = _storage(database_url)
+    try:
+        project = storage.ensure_project("group", now=NOW)
+        racers = 24
+        barrier = threading.Barrier(racers)
+
+        def create(n: int) -> str:
+            # A set is not JSON: this create fails inside the transaction, after its read.
+            spec: dict[str, object] = {"fn": "f", "kwargs": {"n": {n} if n == 7 else n}}
+            new = NewItem(project.id, "function_call", f"c{n}", "r", spec, "rd", "sd", NOW, None, "api")
+            barrier.wait()
+            try:
+                item, created = storage.create_item(new)
+            except TypeError:
+                return "failed"
+            assert created
+            return item.call_id
+
+        with ThreadPoolExecutor(racers) as pool:
+            results = list(pool.map(create, range(racers)))
+        assert results[7] == "failed"
+        assert storage.get_item(project.id, "function_call", "c7") is None
+        for n in (*range(7), *range(8, racers)):
+            found = storage.get_item(project.id, "function_call", f"c{n}")
+            assert found is not None
+            assert found.spec["kwargs"] == {"n": n}
+            assert [e.type for e in storage.list_events(found.id)] == ["created"]
+    finally:
+        storage.close()

@@ -18,16 +18,16 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Row, and_, exists, func, or_, select
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, exists, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -202,6 +202,80 @@ DELIVERY_SUCCEEDED = "succeeded"
 DELIVERY_FAILED = "failed"
 
 
+# The statements of the hot paths (authenticate, create, get), built once: building them per call
+# cost more than running them.
+_SELECT_ITEM = select(items).where(
+    items.c.project_id == bindparam("project_id"),
+    items.c.kind == bindparam("kind"),
+    items.c.call_id == bindparam("call_id"),
+)
+_SELECT_KEY_BY_HASH = (
+    select(api_keys, projects.c.slug.label("project_slug"))
+    .join(projects, projects.c.id == api_keys.c.project_id)
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
+_SELECT_SUBSCRIBED_ENDPOINTS = (
+    select(webhook_endpoints.c.id, webhook_endpoints.c.events)
+    .where(webhook_endpoints.c.project_id == bindparam("project_id"), webhook_endpoints.c.enabled.is_(True))
+    .order_by(webhook_endpoints.c.id)
+)
+
+T = TypeVar("T")
+
+
+class _Pending(Generic[T]):
+    def __init__(self, work: Callable[[Connection], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Leader-follower group commit, with no thread of its own. A caller queues its work, then
+    takes the writer lock; if the holder before it already ran the work, it only collects the
+    result, otherwise it runs everything queued so far in one transaction. Only the holder of
+    the writer lock empties the queue, and it marks its whole batch done before letting go."""
+
+    def __init__(
+        self, writer: threading.Lock, begin: Callable[[], AbstractContextManager[Connection]]
+    ) -> None:
+        self._writer = writer
+        self._begin = begin
+        self._lock = threading.Lock()
+        self._queue: list[_Pending[Any]] = []
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        mine: _Pending[T] = _Pending(work)
+        with self._lock:
+            self._queue.append(mine)
+        with self._writer:
+            if not mine.done:
+                self._run_queue()
+        if mine.error is not None:
+            raise mine.error
+        return mine.result  # type: ignore[return-value]
+
+    def _run_queue(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._begin() as conn:
+                for pending in batch:
+                    try:
+                        with conn.begin_nested():
+                            pending.result = pending.work(conn)
+                    except Exception as exc:
+                        pending.error = exc
+        except BaseException as exc:
+            # The transaction as a whole failed: nothing of the batch is stored.
+            for pending in batch:
+                pending.result, pending.error = None, exc
+        finally:
+            for pending in batch:
+                pending.done = True
+
+
 def new_webhook_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
@@ -216,6 +290,9 @@ class Storage:
         # SQLite has one writer per database: taking it in the process first keeps threads from
         # queueing on its busy timeout. PostgreSQL takes row locks, so writes run side by side.
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self._group = (
+            _GroupCommit(self._write_lock, self._transaction) if self._write_lock is not None else None
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Storage:
@@ -251,10 +328,25 @@ class Storage:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._write_lock or nullcontext(), self._engine.connect() as conn:
+        with self._write_lock or nullcontext(), self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
             conn.execution_options(**{_sqlite.WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+    def _write_grouped(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a write transaction, committed before this returns. On SQLite, work that
+        arrives while another thread holds the writer is queued, and the next writer runs the
+        whole queue in one transaction, each piece in a savepoint of its own, so one fsync
+        covers them all (group commit). A piece that raises is rolled back alone."""
+        if self._group is None:
+            with self._write() as conn:
+                return work(conn)
+        return self._group.run(work)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -313,7 +405,7 @@ class Storage:
 
     def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         with self._read() as conn:
-            row = conn.execute(self._keys_query().where(api_keys.c.key_hash == key_hash)).first()
+            row = conn.execute(_SELECT_KEY_BY_HASH, {"key_hash": key_hash}).first()
         return None if row is None else self._key_record(row)
 
     def list_api_keys(self, project_id: int | None = None) -> list[ApiKeyRecord]:
@@ -356,57 +448,62 @@ class Storage:
     def create_item(self, new: NewItem, outbox: Sequence[OutboxEvent] = ()) -> tuple[ItemRecord, bool]:
         """Insert the item, its ``created`` event and its webhook deliveries, or return the one
         already stored under its call id. The boolean says whether this call created it."""
+
+        def insert(conn: Connection) -> tuple[ItemRecord, bool]:
+            existing = self._select_item(conn, new.project_id, new.kind, new.call_id)
+            if existing is not None:
+                return existing, False
+            result = conn.execute(
+                items.insert(),
+                {
+                    "project_id": new.project_id,
+                    "kind": new.kind,
+                    "call_id": new.call_id,
+                    "run_id": new.run_id,
+                    "spec": _dumps(new.spec),
+                    "request_digest": new.request_digest,
+                    "spec_digest": new.spec_digest,
+                    "state": PENDING,
+                    "requested_at": new.requested_at,
+                },
+            )
+            (item_id,) = result.inserted_primary_key or (None,)
+            assert isinstance(item_id, int)
+            conn.execute(
+                events.insert(),
+                {
+                    "item_id": item_id,
+                    "type": "created",
+                    "data": _dumps({"run_id": new.run_id, "request_digest": new.request_digest}),
+                    "actor_key_id": new.actor_key_id,
+                    "channel": new.channel,
+                    "created_at": new.requested_at,
+                },
+            )
+            self._enqueue(conn, new.project_id, item_id, outbox, now=new.requested_at)
+            record = ItemRecord(
+                id=item_id,
+                project_id=new.project_id,
+                kind=new.kind,
+                call_id=new.call_id,
+                run_id=new.run_id,
+                spec=new.spec,
+                request_digest=new.request_digest,
+                spec_digest=new.spec_digest,
+                state=PENDING,
+                requested_at=new.requested_at,
+                completed_at=None,
+            )
+            return record, True
+
         try:
-            with self._write() as conn:
-                existing = self._select_item(conn, new.project_id, new.kind, new.call_id)
-                if existing is not None:
-                    return existing, False
-                result = conn.execute(
-                    items.insert().values(
-                        project_id=new.project_id,
-                        kind=new.kind,
-                        call_id=new.call_id,
-                        run_id=new.run_id,
-                        spec=_dumps(new.spec),
-                        request_digest=new.request_digest,
-                        spec_digest=new.spec_digest,
-                        state=PENDING,
-                        requested_at=new.requested_at,
-                    )
-                )
-                (item_id,) = result.inserted_primary_key or (None,)
-                assert isinstance(item_id, int)
-                conn.execute(
-                    events.insert().values(
-                        item_id=item_id,
-                        type="created",
-                        data=_dumps({"run_id": new.run_id, "request_digest": new.request_digest}),
-                        actor_key_id=new.actor_key_id,
-                        channel=new.channel,
-                        created_at=new.requested_at,
-                    )
-                )
-                self._enqueue(conn, new.project_id, item_id, outbox, now=new.requested_at)
+            return self._write_grouped(insert)
         except IntegrityError:
             # Another process inserted the same call id between our read and our insert.
             existing = self.get_item(new.project_id, new.kind, new.call_id)
             if existing is None:
                 raise
             return existing, False
-        record = ItemRecord(
-            id=item_id,
-            project_id=new.project_id,
-            kind=new.kind,
-            call_id=new.call_id,
-            run_id=new.run_id,
-            spec=new.spec,
-            request_digest=new.request_digest,
-            spec_digest=new.spec_digest,
-            state=PENDING,
-            requested_at=new.requested_at,
-            completed_at=None,
-        )
-        return record, True
 
     def get_item(self, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
         with self._read() as conn:
@@ -528,11 +625,7 @@ class Storage:
         ]
 
     def _select_item(self, conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
-        row = conn.execute(
-            select(items).where(
-                items.c.project_id == project_id, items.c.kind == kind, items.c.call_id == call_id
-            )
-        ).first()
+        row = conn.execute(_SELECT_ITEM, {"project_id": project_id, "kind": kind, "call_id": call_id}).first()
         if row is None:
             return None
         found = tuple(self._select_decisions(conn, row.id)) if row.state != PENDING else ()
@@ -588,11 +681,7 @@ class Storage:
     ) -> None:
         if not outbox:
             return
-        endpoints = conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.events)
-            .where(webhook_endpoints.c.project_id == project_id, webhook_endpoints.c.enabled.is_(True))
-            .order_by(webhook_endpoints.c.id)
-        ).all()
+        endpoints = conn.execute(_SELECT_SUBSCRIBED_ENDPOINTS, {"project_id": project_id}).all()
         for event in outbox:
             for endpoint in endpoints:
                 if event.type in endpoint.events.split():
