@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same in every replica (pg_advisory_xact_lock key).
 MIGRATION_LOCK_KEY = 0x666F75726579
+POOL_SIZE = 40
 
 
 def normalise_url(url: URL) -> URL:
@@ -31,8 +32,11 @@ def create_postgres_engine(url: URL) -> Engine:
         normalise_url(url),
         # A replica outlives database restarts: a dead pooled connection is replaced, not used.
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        # Sized like SQLite's, for the same reason: connections beyond the pool's size are
+        # closed when returned, and a new PostgreSQL connection costs milliseconds. They are
+        # opened only as the load needs them.
+        pool_size=POOL_SIZE,
+        max_overflow=10,
     )
     event.listen(engine, "connect", _on_connect)
     return engine

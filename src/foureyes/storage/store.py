@@ -907,6 +907,10 @@ class Storage:
             enabled,
         )
         claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
+        with self._read() as conn:
+            # The worker is woken on every create: finding nothing due must not take the writer.
+            if conn.execute(select(webhook_deliveries.c.id).where(due).limit(1)).first() is None:
+                return claimed
         with self._write() as conn:
             # On PostgreSQL, rows another replica is claiming right now are skipped rather than
             # waited for; SQLite ignores the clause (its write transaction excludes the others).
