@@ -95,18 +95,36 @@ class PostgresServer:
         self._admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
-    server = PostgresServer(str(pytestconfig.getoption("--postgres-url")))
+def _needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    fixtures = getattr(item, "fixturenames", ())
+    if callspec is not None and callspec.params.get("database_backend") == "postgresql":
+        return True
+    return "postgres_database_url" in fixtures
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop before the first test, with a clear message, when PostgreSQL is wanted but down."""
+    if "postgresql" not in selected_backends(config) or not any(map(_needs_postgres, items)):
+        return
+    server = PostgresServer(str(config.getoption("--postgres-url")))
     try:
         server.check()
     except OperationalError as exc:
         pytest.exit(
             f"PostgreSQL is not reachable at {server.url.render_as_string()}: {exc.orig}\n"
-            "Start it (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`), "
-            "point --postgres-url at one, or run with --database=sqlite.",
+            "The suite runs on SQLite and PostgreSQL. Start PostgreSQL (as .ci/run does: "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`), "
+            "point --postgres-url at another server, or run with --database=sqlite.",
             returncode=3,
         )
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(pytestconfig: pytest.Config) -> Iterator[PostgresServer]:
+    server = PostgresServer(str(pytestconfig.getoption("--postgres-url")))
     try:
         yield server
     finally:
