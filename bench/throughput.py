@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -44,10 +45,27 @@ class Result:
     creates: int
     seconds: float
     latencies: list[float]
+    # CPU seconds spent in the timed part by the server process and by this (client) process
+    server_cpu: float
+    client_cpu: float
 
     @property
     def rate(self) -> float:
         return self.creates / self.seconds
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, all threads (Linux; 0 where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -115,8 +133,17 @@ def bench(backend: str, url: str, workdir: Path, args: argparse.Namespace) -> li
         results = []
         for run in range(args.runs):
             asyncio.run(load(server, key, args.clients, args.warmup, f"warmup-{run}"))
+            assert server.proc is not None
+            server_before, client_before = process_cpu(server.proc.pid), own_cpu()
             seconds, latencies = asyncio.run(load(server, key, args.clients, args.creates, f"run-{run}"))
-            result = Result(backend, args.creates, seconds, latencies)
+            result = Result(
+                backend,
+                args.creates,
+                seconds,
+                latencies,
+                process_cpu(server.proc.pid) - server_before,
+                own_cpu() - client_before,
+            )
             print(
                 f"  {backend} run {run + 1}: {result.rate:,.0f} creates/s, "
                 f"p50 {percentile(latencies, 50) * 1000:.1f} ms",
@@ -164,19 +191,26 @@ def main() -> None:
         f"{args.warmup} warm-up, one server process; {os.cpu_count()} CPUs, "
         f"{platform.machine()}, Python {platform.python_version()}\n"
     )
-    print("| backend | run | creates/s | p50 ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|---|")
+    print("| backend | run | creates/s | p50 ms | p99 ms | max ms | server CPU ms | client CPU ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for backend, runs in results.items():
         for n, r in enumerate(runs, 1):
             print(
                 f"| {backend} | {n} | {r.rate:,.0f} | {percentile(r.latencies, 50) * 1000:.1f} "
-                f"| {percentile(r.latencies, 99) * 1000:.1f} | {max(r.latencies) * 1000:.1f} |"
+                f"| {percentile(r.latencies, 99) * 1000:.1f} | {max(r.latencies) * 1000:.1f} "
+                f"| {r.server_cpu / r.creates * 1000:.2f} | {r.client_cpu / r.creates * 1000:.2f} |"
             )
+
+        def median(values: Iterator[float], scale: float = 1000, digits: int = 1) -> str:
+            return f"**{statistics.median(values) * scale:,.{digits}f}**"
+
         print(
-            f"| **{backend}** | **median** | **{statistics.median(r.rate for r in runs):,.0f}** "
-            f"| **{statistics.median(percentile(r.latencies, 50) for r in runs) * 1000:.1f}** "
-            f"| **{statistics.median(percentile(r.latencies, 99) for r in runs) * 1000:.1f}** "
-            f"| **{statistics.median(max(r.latencies) for r in runs) * 1000:.1f}** |"
+            f"| **{backend}** | **median** | {median((r.rate for r in runs), 1, 0)} "
+            f"| {median(percentile(r.latencies, 50) for r in runs)} "
+            f"| {median(percentile(r.latencies, 99) for r in runs)} "
+            f"| {median(max(r.latencies) for r in runs)} "
+            f"| {median((r.server_cpu / r.creates for r in runs), digits=2)} "
+            f"| {median((r.client_cpu / r.creates for r in runs), digits=2)} |"
         )
 
 
