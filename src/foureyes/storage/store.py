@@ -290,6 +290,7 @@ class Storage:
         # SQLite has one writer per database: taking it in the process first keeps threads from
         # queueing on its busy timeout. PostgreSQL takes row locks, so writes run side by side.
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self._read_autocommit = self.dialect == "postgresql"
         self._group = (
             _GroupCommit(self._write_lock, self._transaction) if self._write_lock is not None else None
         )
@@ -351,6 +352,11 @@ class Storage:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
+            if self._read_autocommit:
+                # PostgreSQL, READ COMMITTED: every statement sees its own snapshot inside a
+                # transaction too, so reading without one sees the same and saves the BEGIN and
+                # ROLLBACK round trips around each read.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # ------------------------------------------------------------------ projects and keys
