@@ -33,7 +33,11 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Other replicas' decisions wake this one's waiters from here on (PostgreSQL).
-        await asyncio.to_thread(service.notifier.start)
+        try:
+            await asyncio.to_thread(service.notifier.start)
+        except BaseException:
+            service.close()
+            raise
         # Webhooks go out from the outbox on this task, never from a request handler.
         worker = DeliveryWorker(service.storage, settings)
         worker.start()

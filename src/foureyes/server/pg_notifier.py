@@ -164,12 +164,15 @@ class PostgresNotifier:
                     # re-reads its item (on the first connect there are none yet).
                     self._local.wake_all()
                     self._receive(conn)
-            except psycopg.Error as exc:
+            except Exception as exc:
                 if self._stopping.is_set():
                     break
                 self._listening.clear()
                 delay = next(delays)
-                logger.warning("lost the LISTEN connection (%s); reconnecting in %.1f s", exc, delay)
+                if isinstance(exc, psycopg.Error):
+                    logger.warning("lost the LISTEN connection (%s); reconnecting in %.1f s", exc, delay)
+                else:  # a bug here must not leave the replica deaf for good
+                    logger.exception("the listener failed; reconnecting in %.1f s", delay)
                 self._stopping.wait(delay)
         self._listening.clear()
 
@@ -182,6 +185,8 @@ class PostgresNotifier:
                 self._dispatch(notify.payload)
             idle = 0.0 if received else idle + LISTEN_TICK_SECONDS
             if idle >= HEALTH_CHECK_SECONDS:
+                # A notification that arrives meanwhile is kept by psycopg (>= 3.3) for the next
+                # notifies() call.
                 conn.execute("SELECT 1")
                 idle = 0.0
 
