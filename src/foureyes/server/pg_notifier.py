@@ -42,7 +42,7 @@ CHANNEL = "foureyes_wakeups"
 MAX_PAYLOAD_BYTES = 7_000
 # How long the listener blocks before it looks at its stop flag; how often an idle listening
 # connection is checked with a query, so a silently dead one is noticed.
-LISTEN_TICK_SECONDS = 0.5
+LISTEN_TICK_SECONDS = 0.1
 HEALTH_CHECK_SECONDS = 10.0
 RECONNECT_MIN_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 5.0
