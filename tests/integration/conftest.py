@@ -1,4 +1,5 @@
-"""A real foureyes server in a subprocess, on a free port, with its own SQLite database.
+"""A real foureyes server in a subprocess, on a free port, with its own SQLite database (or a
+given database URL).
 
 The server is started with the same command a user runs (`foureyes serve`), so these tests cover
 the CLI, the app factory, migrations and uvicorn together, and can SIGKILL and restart it.
@@ -27,10 +28,11 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, database_url: str | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
-        self.database_url = f"sqlite:///{workdir / 'foureyes.db'}"
+        # SQLite in the work directory unless told otherwise (several replicas share PostgreSQL).
+        self.database_url = database_url or f"sqlite:///{workdir / 'foureyes.db'}"
         self.log = workdir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "HUMANLAYER_"))}

@@ -1,10 +1,10 @@
-"""An in-process app on a fresh SQLite file per test, with keys for two projects."""
+"""An in-process app on a fresh database per test (each backend selected), with keys for two
+projects."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +24,8 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'db' / 'foureyes.db'}", max_body_bytes=4096)
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, max_body_bytes=4096)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ def test_invalid_json(agent: Any, expect_error: Any) -> None:
             expect_error(response, 400, "invalid_json")
 
 
-def test_deeply_nested_json(tmp_path: Path, expect_error: Any) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'big.db'}", max_body_bytes=1 << 20)
+def test_deeply_nested_json(database_url: str, expect_error: Any) -> None:
+    settings = Settings(database_url=database_url, max_body_bytes=1 << 20)
     app = create_app(settings)
     with TestClient(app) as client:
         key = app.state.service.create_api_key().plaintext

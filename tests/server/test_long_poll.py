@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from foureyes.server.notifier import InProcessNotifier, project_topic
+from foureyes.server.pg_notifier import PostgresNotifier
 from foureyes.server.service import Service
 
 API = "/humanlayer/v1"
@@ -90,7 +91,7 @@ def test_wait_on_an_unknown_id_is_404_at_once(agent: Any, expect_error: Any) -> 
 def test_waiters_are_unsubscribed(agent: Any, service: Service, make_function_call: Any) -> None:
     agent.post("/function_calls", make_function_call())
     agent.get("/function_calls/call-1", params={"wait": 0.05})
-    assert isinstance(service.notifier, InProcessNotifier)
+    assert isinstance(service.notifier, InProcessNotifier | PostgresNotifier)
     assert service.notifier.subscriber_count() == 0
 
 
@@ -118,7 +119,7 @@ async def test_waiting_holds_no_worker_thread(
                     for _ in range(20):
                         tg.start_soon(wait)
                     await anyio.sleep(0.3)
-                    assert isinstance(service.notifier, InProcessNotifier)
+                    assert isinstance(service.notifier, InProcessNotifier | PostgresNotifier)
                     assert service.notifier.subscriber_count() == 20
                     answer = await http.post(
                         f"{API}/agent/function_calls/call-1/respond", json={"approved": True}

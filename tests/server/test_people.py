@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from foureyes.server.notifier import InProcessNotifier
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
@@ -54,7 +55,7 @@ def test_invitations_expire(tmp_path: Path) -> None:
     storage = Storage.from_url(f"sqlite:///{tmp_path / 'p.db'}")
     storage.migrate()
     service = Service(
-        storage, _Quiet(), clock=lambda: now[0], settings=Settings(invitation_max_age_seconds=60)
+        storage, InProcessNotifier(), clock=lambda: now[0], settings=Settings(invitation_max_age_seconds=60)
     )
     try:
         link = service.people.invite("bo@example.com", "default", "viewer")
@@ -187,16 +188,6 @@ def test_personal_tokens_are_listed_and_revoked_by_their_owner_only(service: Ser
     assert service.revoke_personal_token(a, token.id)
     with pytest.raises(UnauthorizedError):
         service.authenticate(token.plaintext)
-
-
-class _Quiet:
-    """A notifier nobody listens to."""
-
-    def subscribe(self, topic: Any) -> Any:
-        raise NotImplementedError
-
-    def publish(self, topic: Any) -> None:
-        pass
 
 
 def test_a_password_reset_voids_it_and_every_session(service: Service) -> None:

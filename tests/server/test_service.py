@@ -16,8 +16,8 @@ from foureyes.server.settings import Settings
 
 
 @pytest.fixture
-def svc(tmp_path: Path) -> Any:
-    service = open_service(Settings(database_url=f"sqlite:///{tmp_path / 'svc.db'}"))
+def svc(database_url: str) -> Any:
+    service = open_service(Settings(database_url=database_url))
     yield service
     service.close()
 

@@ -1,8 +1,11 @@
-"""Migrations, SQLite settings and durability across close and reopen."""
+"""Migrations, durability across close and reopen, and races, on every selected backend; the
+SQLite and PostgreSQL connection settings."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,14 +19,18 @@ from foureyes.storage.schema import metadata
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-def _storage(path: Path) -> Storage:
-    storage = Storage.from_url(f"sqlite:///{path}")
+def _storage(url: str) -> Storage:
+    storage = Storage.from_url(url)
     storage.migrate()
     return storage
 
 
-def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(tmp_path: Path) -> None:
-    storage = Storage.from_url(f"sqlite:///{tmp_path / 'm.db'}")
+def _sqlite(path: Path) -> Storage:
+    return _storage(f"sqlite:///{path}")
+
+
+def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_database_url: str) -> None:
+    storage = Storage.from_url(empty_database_url)
     try:
         assert inspect(storage.engine).get_table_names() == []
         storage.migrate()
@@ -44,7 +51,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(tmp_path: Pat
 
 
 def test_sqlite_is_set_up_for_durability(tmp_path: Path) -> None:
-    storage = _storage(tmp_path / "d.db")
+    storage = _sqlite(tmp_path / "d.db")
     try:
         with storage.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -55,9 +62,8 @@ def test_sqlite_is_set_up_for_durability(tmp_path: Path) -> None:
         storage.close()
 
 
-def test_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "p.db"
-    storage = _storage(path)
+def test_data_persists_across_close_and_reopen(database_url: str) -> None:
+    storage = _storage(database_url)
     project = storage.ensure_project("default", now=NOW)
     spec = {"fn": "f", "kwargs": {"a": [1, {"b": None}]}, "state": {"s": "é"}, "extra": True}
     item, created = storage.create_item(
@@ -69,7 +75,7 @@ def test_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
     assert not storage.complete_item(item.id, "rejected", decision, {})
     storage.close()
 
-    reopened = _storage(path)
+    reopened = _storage(database_url)
     try:
         found = reopened.get_item(project.id, "function_call", "c1")
         assert found is not None
@@ -85,8 +91,8 @@ def test_data_persists_across_close_and_reopen(tmp_path: Path) -> None:
         reopened.close()
 
 
-def test_naive_datetimes_are_refused(tmp_path: Path) -> None:
-    storage = _storage(tmp_path / "n.db")
+def test_naive_datetimes_are_refused(database_url: str) -> None:
+    storage = _storage(database_url)
     try:
         with pytest.raises(Exception, match="naive"):
             storage.ensure_project("x", now=datetime(2025, 1, 1))
@@ -110,3 +116,140 @@ def test_relative_sqlite_path_is_under_the_working_directory(
 def test_in_memory_sqlite_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="in-memory"):
         Storage.from_url(url)
+
+
+def test_timestamps_come_back_in_utc_whatever_offset_they_went_in_with(database_url: str) -> None:
+    storage = _storage(database_url)
+    try:
+        tokyo = NOW.astimezone(timezone(timedelta(hours=9)))
+        project = storage.ensure_project("tz", now=tokyo)
+        item, _ = storage.create_item(
+            NewItem(project.id, "function_call", "tz", "r", {"fn": "f"}, "rd", "sd", tokyo, None, "api")
+        )
+        found = storage.get_item(project.id, "function_call", "tz")
+        assert found is not None
+        assert found.requested_at == NOW
+        assert found.requested_at.utcoffset() == timedelta(0)
+        assert item.id == found.id
+    finally:
+        storage.close()
+
+
+def test_racing_creates_of_one_call_id_store_one_item(database_url: str) -> None:
+    """Two replicas (here: two Storage objects, each with its own pool) post the same call id."""
+    first, second = _storage(database_url), _storage(database_url)
+    try:
+        project = first.ensure_project("race", now=NOW)
+        racers = 8
+        barrier = threading.Barrier(racers)
+
+        def create(n: int) -> tuple[int, bool]:
+            storage = first if n % 2 else second
+            new = NewItem(project.id, "function_call", "same", "r", {"fn": "f"}, "rd", "sd", NOW, None, "api")
+            barrier.wait()
+            item, created = storage.create_item(new)
+            return item.id, created
+
+        with ThreadPoolExecutor(racers) as pool:
+            results = list(pool.map(create, range(racers)))
+        assert len({item_id for item_id, _ in results}) == 1
+        assert [created for _, created in results].count(True) == 1
+        (item_id, _) = results[0]
+        assert [e.type for e in first.list_events(item_id)] == ["created"]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_racing_project_creation_makes_one_project(database_url: str) -> None:
+    first, second = _storage(database_url), _storage(database_url)
+    try:
+        barrier = threading.Barrier(6)
+
+        def ensure(n: int) -> int:
+            barrier.wait()
+            return (first if n % 2 else second).ensure_project("new", now=NOW).id
+
+        with ThreadPoolExecutor(6) as pool:
+            assert len(set(pool.map(ensure, range(6)))) == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_storage_reports_its_dialect(database_url: str, database_backend: str) -> None:
+    storage = Storage.from_url(database_url)
+    try:
+        assert storage.dialect == database_backend
+    finally:
+        storage.close()
+
+
+def test_unsupported_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported database"):
+        Storage.from_url("mysql://localhost/x")
+
+
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    from sqlalchemy.engine import make_url
+
+    from foureyes.storage._postgres import normalise_url
+
+    assert normalise_url(make_url("postgresql://u@h/db")).drivername == "postgresql+psycopg"
+    assert normalise_url(make_url("postgres://u@h/db")).drivername == "postgresql+psycopg"
+    assert normalise_url(make_url("postgresql+psycopg://u@h/db")).drivername == "postgresql+psycopg"
+
+
+def test_postgresql_commits_are_durable(postgres_database_url: str) -> None:
+    database_url = postgres_database_url
+    admin = _storage(database_url)
+    try:
+        with admin.engine.connect() as conn:
+            name = conn.exec_driver_sql("SELECT current_database()").scalar()
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+            conn.commit()
+    finally:
+        admin.close()
+    # The database now acknowledges commits before they are flushed; ours switch that back.
+    storage = _storage(database_url)
+    try:
+        with storage.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        storage.close()
+
+
+def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_back(
+    database_url: str,
+) -> None:
+    """On SQLite creates arriving together share one transaction (group commit), each in a
+    savepoint: the bad one fails by itself, the others are stored with their events."""
+    storage = _storage(database_url)
+    try:
+        project = storage.ensure_project("group", now=NOW)
+        racers = 24
+        barrier = threading.Barrier(racers)
+
+        def create(n: int) -> str:
+            # A set is not JSON: this create fails inside the transaction, after its read.
+            spec: dict[str, object] = {"fn": "f", "kwargs": {"n": {n} if n == 7 else n}}
+            new = NewItem(project.id, "function_call", f"c{n}", "r", spec, "rd", "sd", NOW, None, "api")
+            barrier.wait()
+            try:
+                item, created = storage.create_item(new)
+            except TypeError:
+                return "failed"
+            assert created
+            return item.call_id
+
+        with ThreadPoolExecutor(racers) as pool:
+            results = list(pool.map(create, range(racers)))
+        assert results[7] == "failed"
+        assert storage.get_item(project.id, "function_call", "c7") is None
+        for n in (*range(7), *range(8, racers)):
+            found = storage.get_item(project.id, "function_call", f"c{n}")
+            assert found is not None
+            assert found.spec["kwargs"] == {"n": n}
+            assert [e.type for e in storage.list_events(found.id)] == ["created"]
+    finally:
+        storage.close()

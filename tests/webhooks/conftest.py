@@ -1,11 +1,11 @@
-"""A service on a fresh SQLite file, a delivery worker on a controllable clock, and a receiver."""
+"""A service on a fresh database (each backend selected), a delivery worker on a controllable
+clock, and a receiver."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,10 +70,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, clock: Clock, receiver: Receiver) -> AsyncIterator[World]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'w.db'}", webhook_allow_private=True, webhook_timeout_seconds=5
-    )
+async def world(database_url: str, clock: Clock, receiver: Receiver) -> AsyncIterator[World]:
+    settings = Settings(database_url=database_url, webhook_allow_private=True, webhook_timeout_seconds=5)
     storage = Storage.from_url(settings.database_url)
     storage.migrate()
     service = Service(storage, InProcessNotifier(), clock=clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Other replicas' decisions wake this one's waiters from here on (PostgreSQL).
+        try:
+            await asyncio.to_thread(service.notifier.start)
+        except BaseException:
+            service.close()
+            raise
         # Webhooks go out from the outbox on this task, never from a request handler.
         worker = DeliveryWorker(service.storage, settings)
         worker.start()

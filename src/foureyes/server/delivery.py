@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 
@@ -48,9 +49,23 @@ JITTER = 0.2
 BATCH = 20
 USER_AGENT = "foureyes-webhooks"
 
+T = TypeVar("T")
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn`` on a worker thread. Cancelled (the worker is stopping), it still waits for ``fn``:
+    a storage call cut loose would hand its connection back after the pool was closed."""
+    future = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
 
 
 def retry_delay(failures: int, rng: Callable[[], float] = random.random) -> timedelta:
@@ -107,7 +122,7 @@ class DeliveryWorker:
         # Longer than one attempt can take (resolving and POSTing are both bounded by the
         # timeout), short enough that a killed worker's rows are soon picked up again.
         lease = timedelta(seconds=2 * self.settings.webhook_timeout_seconds + 5)
-        claimed = await asyncio.to_thread(
+        claimed = await _in_thread(
             self.storage.claim_due_deliveries, now=now, lease_until=now + lease, limit=BATCH
         )
         await asyncio.gather(*(self._attempt(d, e, now) for d, e in claimed))
@@ -144,7 +159,7 @@ class DeliveryWorker:
         else:
             outcome = DELIVERY_PENDING
             next_at = min(now + retry_delay(delivery.attempts + 1, self._rng), delivery.expires_at)
-        await asyncio.to_thread(
+        await _in_thread(
             self.storage.record_attempt,
             delivery.id,
             attempted_at=now,

@@ -8,8 +8,9 @@ source of truth and lets a lost or duplicate wake-up do no harm.
 An item's topic is ``(project_id, kind, call_id)``; ``project_topic(project_id)`` is published
 too on every change in a project.
 
-``Notifier`` is the interface; ``InProcessNotifier`` serves one process. Several replicas will need
-another implementation (e.g. PostgreSQL LISTEN/NOTIFY) behind the same two methods.
+``Notifier`` is the interface; ``InProcessNotifier`` serves one process (SQLite), and
+``pg_notifier.PostgresNotifier`` carries topics between replicas on one PostgreSQL database.
+``notifier_for`` in ``pg_notifier`` picks one for a storage.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ class Notifier(Protocol):
     def publish(self, topic: Topic) -> None:
         """Wake every subscriber of ``topic``. Safe to call from any thread."""
         ...
+
+    def start(self) -> None:
+        """Begin receiving other processes' wake-ups, if there are any; blocking, call it on a
+        worker thread before serving."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class _Waiter:
@@ -94,6 +102,19 @@ class InProcessNotifier:
             waiters = list(self._waiters.get(topic, ()))
         for waiter in waiters:
             waiter.wake()
+
+    def wake_all(self) -> None:
+        """Wake every subscriber of every topic: for when wake-ups may have been lost."""
+        with self._lock:
+            waiters = [w for topic_waiters in self._waiters.values() for w in topic_waiters]
+        for waiter in waiters:
+            waiter.wake()
+
+    def start(self) -> None:
+        """Nothing to receive: every publisher is in this process."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     def subscriber_count(self) -> int:
         with self._lock:

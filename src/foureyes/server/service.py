@@ -32,8 +32,9 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
-from foureyes.server.notifier import InProcessNotifier, Notifier, Topic, project_topic
+from foureyes.server.notifier import Notifier, Topic, project_topic
 from foureyes.server.people import People
+from foureyes.server.pg_notifier import notifier_for
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -149,6 +150,7 @@ class Service:
         self.on_outbox: Callable[[], None] | None = None
 
     def close(self) -> None:
+        self.notifier.close()
         self.storage.close()
 
     # ------------------------------------------------------------------ projects and keys
@@ -739,7 +741,7 @@ def open_service(settings: Settings) -> Service:
         raise
     return Service(
         storage,
-        InProcessNotifier(),
+        notifier_for(storage),
         webhook_retry_max_seconds=settings.webhook_retry_max_seconds,
         settings=settings,
     )

@@ -34,7 +34,8 @@ class Settings:
     database_url: str = _setting(
         "sqlite:///.foureyes/foureyes.db",
         "FOUREYES_DATABASE_URL",
-        "SQLAlchemy URL of the database. A relative SQLite path is relative to the working "
+        "SQLAlchemy URL of the database: sqlite:///PATH, or postgresql+psycopg://... for "
+        "several replicas on one database. A relative SQLite path is relative to the working "
         "directory; its parent directory is created if missing.",
     )
     max_body_bytes: int = _setting(

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 WRITE_OPTION = "foureyes_write"
 
 BUSY_TIMEOUT_MS = 10_000
+POOL_SIZE = 40
 
 
 def create_sqlite_engine(url: URL) -> Engine:
@@ -32,8 +33,11 @@ def create_sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-        pool_size=10,
-        max_overflow=20,
+        # Enough for every worker thread (anyio runs up to 40) to keep its connection: a
+        # connection beyond the pool's size is closed when returned and reopened with its
+        # pragmas on the next burst, which cost more than the query itself under load.
+        pool_size=POOL_SIZE,
+        max_overflow=10,
     )
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)

@@ -1,12 +1,15 @@
-"""``Storage``: every query the server makes, behind one class.
+"""``Storage``: every query the server makes, behind one class, on SQLite or PostgreSQL.
 
-Writes are serialised through one in-process lock and each runs in one transaction, so an item,
-its decision and its events change together or not at all. Reads take no lock and run
-concurrently (SQLite in WAL mode lets readers proceed while one writer commits). A change that
-must happen at most once, such as completing an item, is a conditional UPDATE whose row count
-says whether this caller won, which stays correct with several processes or replicas.
+Each write runs in one transaction, so an item, its decision and its events change together or
+not at all. On SQLite writes are also serialised through one in-process lock (SQLite has one
+writer anyway) and reads run concurrently in WAL mode; on PostgreSQL writes run concurrently,
+from any number of replicas. Either way the races are settled by the database, never by the
+lock: a repeated create hits the unique ``(project_id, kind, call_id)`` constraint and returns
+the stored item, a change that must happen at most once (completing an item, leasing a webhook
+delivery) is a conditional UPDATE whose row count says whether this caller won.
 
-Only portable SQL is used here; the SQLite-specific connection set-up lives in ``_sqlite.py``.
+Only portable SQL is used here; the connection set-up of each backend lives in ``_sqlite.py``
+and ``_postgres.py``.
 """
 
 from __future__ import annotations
@@ -15,20 +18,20 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Row, and_, create_engine, exists, func, or_, select
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, exists, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from foureyes.storage import _sqlite
+from foureyes.storage import _postgres, _sqlite
 from foureyes.storage.schema import (
     api_keys,
     decisions,
@@ -225,6 +228,80 @@ def decision_record(row: Row[Any]) -> DecisionRecord:
     )
 
 
+# The statements of the hot paths (authenticate, create, get), built once: building them per call
+# cost more than running them.
+_SELECT_ITEM = select(items).where(
+    items.c.project_id == bindparam("project_id"),
+    items.c.kind == bindparam("kind"),
+    items.c.call_id == bindparam("call_id"),
+)
+_SELECT_KEY_BY_HASH = (
+    select(api_keys, projects.c.slug.label("project_slug"))
+    .join(projects, projects.c.id == api_keys.c.project_id)
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
+_SELECT_SUBSCRIBED_ENDPOINTS = (
+    select(webhook_endpoints.c.id, webhook_endpoints.c.events)
+    .where(webhook_endpoints.c.project_id == bindparam("project_id"), webhook_endpoints.c.enabled.is_(True))
+    .order_by(webhook_endpoints.c.id)
+)
+
+T = TypeVar("T")
+
+
+class _Pending(Generic[T]):
+    def __init__(self, work: Callable[[Connection], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Leader-follower group commit, with no thread of its own. A caller queues its work, then
+    takes the writer lock; if the holder before it already ran the work, it only collects the
+    result, otherwise it runs everything queued so far in one transaction. Only the holder of
+    the writer lock empties the queue, and it marks its whole batch done before letting go."""
+
+    def __init__(
+        self, writer: threading.Lock, begin: Callable[[], AbstractContextManager[Connection]]
+    ) -> None:
+        self._writer = writer
+        self._begin = begin
+        self._lock = threading.Lock()
+        self._queue: list[_Pending[Any]] = []
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        mine: _Pending[T] = _Pending(work)
+        with self._lock:
+            self._queue.append(mine)
+        with self._writer:
+            if not mine.done:
+                self._run_queue()
+        if mine.error is not None:
+            raise mine.error
+        return mine.result  # type: ignore[return-value]
+
+    def _run_queue(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._begin() as conn:
+                for pending in batch:
+                    try:
+                        with conn.begin_nested():
+                            pending.result = pending.work(conn)
+                    except Exception as exc:
+                        pending.error = exc
+        except BaseException as exc:
+            # The transaction as a whole failed: nothing of the batch is stored.
+            for pending in batch:
+                pending.result, pending.error = None, exc
+        finally:
+            for pending in batch:
+                pending.done = True
+
+
 def new_webhook_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
@@ -236,24 +313,40 @@ def _dumps(value: Any) -> str:
 class Storage:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._write_lock = threading.Lock()
+        # SQLite has one writer per database: taking it in the process first keeps threads from
+        # queueing on its busy timeout. PostgreSQL takes row locks, so writes run side by side.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self._read_autocommit = self.dialect == "postgresql"
+        self._group = (
+            _GroupCommit(self._write_lock, self._transaction) if self._write_lock is not None else None
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Storage:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
             return cls(_sqlite.create_sqlite_engine(parsed))
-        return cls(create_engine(parsed, pool_pre_ping=True))
+        if backend in ("postgresql", "postgres"):
+            return cls(_postgres.create_postgres_engine(parsed))
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is already there."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                _postgres.lock_for_migrations(conn)
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -262,27 +355,55 @@ class Storage:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self._engine.connect() as conn:
+        with self._write_lock or nullcontext(), self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
             conn.execution_options(**{_sqlite.WRITE_OPTION: True})
             with conn.begin():
                 yield conn
 
+    def _write_grouped(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a write transaction, committed before this returns. On SQLite, work that
+        arrives while another thread holds the writer is queued, and the next writer runs the
+        whole queue in one transaction, each piece in a savepoint of its own, so one fsync
+        covers them all (group commit). A piece that raises is rolled back alone."""
+        if self._group is None:
+            with self._write() as conn:
+                return work(conn)
+        return self._group.run(work)
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
+            if self._read_autocommit:
+                # PostgreSQL, READ COMMITTED: every statement sees its own snapshot inside a
+                # transaction too, so reading without one sees the same and saves the BEGIN and
+                # ROLLBACK round trips around each read.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     # ------------------------------------------------------------------ projects and keys
 
     def ensure_project(self, slug: str, name: str | None = None, *, now: datetime) -> ProjectRecord:
-        with self._write() as conn:
-            row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
-            if row is not None:
-                return ProjectRecord(row.id, row.slug, row.name)
-            result = conn.execute(projects.insert().values(slug=slug, name=name or slug, created_at=now))
-            (project_id,) = result.inserted_primary_key or (None,)
-            assert isinstance(project_id, int)
-            return ProjectRecord(project_id, slug, name or slug)
+        try:
+            with self._write() as conn:
+                row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
+                if row is not None:
+                    return ProjectRecord(row.id, row.slug, row.name)
+                result = conn.execute(projects.insert().values(slug=slug, name=name or slug, created_at=now))
+                (project_id,) = result.inserted_primary_key or (None,)
+                assert isinstance(project_id, int)
+                return ProjectRecord(project_id, slug, name or slug)
+        except IntegrityError:
+            # Another process created it between our read and our insert.
+            with self._read() as conn:
+                row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
+            if row is None:
+                raise
+            return ProjectRecord(row.id, row.slug, row.name)
 
     def get_project(self, project_id: int) -> ProjectRecord | None:
         with self._read() as conn:
@@ -318,7 +439,7 @@ class Storage:
 
     def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         with self._read() as conn:
-            row = conn.execute(self._keys_query().where(api_keys.c.key_hash == key_hash)).first()
+            row = conn.execute(_SELECT_KEY_BY_HASH, {"key_hash": key_hash}).first()
         return None if row is None else self._key_record(row)
 
     def list_api_keys(self, project_id: int | None = None) -> list[ApiKeyRecord]:
@@ -362,57 +483,62 @@ class Storage:
     def create_item(self, new: NewItem, outbox: Sequence[OutboxEvent] = ()) -> tuple[ItemRecord, bool]:
         """Insert the item, its ``created`` event and its webhook deliveries, or return the one
         already stored under its call id. The boolean says whether this call created it."""
+
+        def insert(conn: Connection) -> tuple[ItemRecord, bool]:
+            existing = self._select_item(conn, new.project_id, new.kind, new.call_id)
+            if existing is not None:
+                return existing, False
+            result = conn.execute(
+                items.insert(),
+                {
+                    "project_id": new.project_id,
+                    "kind": new.kind,
+                    "call_id": new.call_id,
+                    "run_id": new.run_id,
+                    "spec": _dumps(new.spec),
+                    "request_digest": new.request_digest,
+                    "spec_digest": new.spec_digest,
+                    "state": PENDING,
+                    "requested_at": new.requested_at,
+                },
+            )
+            (item_id,) = result.inserted_primary_key or (None,)
+            assert isinstance(item_id, int)
+            conn.execute(
+                events.insert(),
+                {
+                    "item_id": item_id,
+                    "type": "created",
+                    "data": _dumps({"run_id": new.run_id, "request_digest": new.request_digest}),
+                    "actor_key_id": new.actor_key_id,
+                    "channel": new.channel,
+                    "created_at": new.requested_at,
+                },
+            )
+            self._enqueue(conn, new.project_id, item_id, outbox, now=new.requested_at)
+            record = ItemRecord(
+                id=item_id,
+                project_id=new.project_id,
+                kind=new.kind,
+                call_id=new.call_id,
+                run_id=new.run_id,
+                spec=new.spec,
+                request_digest=new.request_digest,
+                spec_digest=new.spec_digest,
+                state=PENDING,
+                requested_at=new.requested_at,
+                completed_at=None,
+            )
+            return record, True
+
         try:
-            with self._write() as conn:
-                existing = self._select_item(conn, new.project_id, new.kind, new.call_id)
-                if existing is not None:
-                    return existing, False
-                result = conn.execute(
-                    items.insert().values(
-                        project_id=new.project_id,
-                        kind=new.kind,
-                        call_id=new.call_id,
-                        run_id=new.run_id,
-                        spec=_dumps(new.spec),
-                        request_digest=new.request_digest,
-                        spec_digest=new.spec_digest,
-                        state=PENDING,
-                        requested_at=new.requested_at,
-                    )
-                )
-                (item_id,) = result.inserted_primary_key or (None,)
-                assert isinstance(item_id, int)
-                conn.execute(
-                    events.insert().values(
-                        item_id=item_id,
-                        type="created",
-                        data=_dumps({"run_id": new.run_id, "request_digest": new.request_digest}),
-                        actor_key_id=new.actor_key_id,
-                        channel=new.channel,
-                        created_at=new.requested_at,
-                    )
-                )
-                self._enqueue(conn, new.project_id, item_id, outbox, now=new.requested_at)
+            return self._write_grouped(insert)
         except IntegrityError:
             # Another process inserted the same call id between our read and our insert.
             existing = self.get_item(new.project_id, new.kind, new.call_id)
             if existing is None:
                 raise
             return existing, False
-        record = ItemRecord(
-            id=item_id,
-            project_id=new.project_id,
-            kind=new.kind,
-            call_id=new.call_id,
-            run_id=new.run_id,
-            spec=new.spec,
-            request_digest=new.request_digest,
-            spec_digest=new.spec_digest,
-            state=PENDING,
-            requested_at=new.requested_at,
-            completed_at=None,
-        )
-        return record, True
 
     def get_item(self, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
         with self._read() as conn:
@@ -551,11 +677,7 @@ class Storage:
         ]
 
     def _select_item(self, conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
-        row = conn.execute(
-            select(items).where(
-                items.c.project_id == project_id, items.c.kind == kind, items.c.call_id == call_id
-            )
-        ).first()
+        row = conn.execute(_SELECT_ITEM, {"project_id": project_id, "kind": kind, "call_id": call_id}).first()
         if row is None:
             return None
         found = tuple(self._select_decisions(conn, row.id)) if row.state != PENDING else ()
@@ -601,11 +723,7 @@ class Storage:
     ) -> None:
         if not outbox:
             return
-        endpoints = conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.events)
-            .where(webhook_endpoints.c.project_id == project_id, webhook_endpoints.c.enabled.is_(True))
-            .order_by(webhook_endpoints.c.id)
-        ).all()
+        endpoints = conn.execute(_SELECT_SUBSCRIBED_ENDPOINTS, {"project_id": project_id}).all()
         for event in outbox:
             for endpoint in endpoints:
                 if event.type in endpoint.events.split():
@@ -807,9 +925,10 @@ class Storage:
         """Lease up to ``limit`` due deliveries to the caller until ``lease_until``.
 
         A delivery is due when its time has come, no lease on it is live, and no earlier
-        delivery of the same item to the same endpoint is still pending (order per item). Each
-        row is taken with a conditional UPDATE, so of several workers or replicas exactly one
-        gets it.
+        delivery of the same item to the same endpoint is still pending (order per item). The
+        rows are locked while they are leased (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
+        each lease is a conditional UPDATE, so of several workers or replicas exactly one gets
+        a row until its lease runs out.
         """
         earlier = webhook_deliveries.alias("earlier")
         blocked = exists().where(
@@ -829,27 +948,34 @@ class Storage:
             free,
             enabled,
         )
+        claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
         with self._read() as conn:
+            # The worker is woken on every create: finding nothing due must not take the writer.
+            if conn.execute(select(webhook_deliveries.c.id).where(due).limit(1)).first() is None:
+                return claimed
+        with self._write() as conn:
+            # On PostgreSQL, rows another replica is claiming right now are skipped rather than
+            # waited for; SQLite ignores the clause (its write transaction excludes the others).
             candidates = (
                 conn.execute(
                     select(webhook_deliveries.c.id)
                     .where(due, ~blocked)
                     .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
                     .limit(limit)
+                    .with_for_update(skip_locked=True, of=webhook_deliveries)
                 )
                 .scalars()
                 .all()
             )
-        claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
-        for delivery_id in candidates:
-            with self._write() as conn:
+            for delivery_id in candidates:
+                # `due` again: the lease is the guard that outlives this transaction.
                 result = conn.execute(
                     webhook_deliveries.update()
                     .where(webhook_deliveries.c.id == delivery_id, due)
                     .values(locked_until=lease_until)
                 )
                 if result.rowcount != 1:
-                    continue  # another worker took it
+                    continue
                 delivery = self._delivery_record(
                     conn.execute(self._deliveries_query().where(webhook_deliveries.c.id == delivery_id)).one()
                 )
@@ -858,7 +984,7 @@ class Storage:
                         self._endpoints_query().where(webhook_endpoints.c.id == delivery.endpoint_id)
                     ).one()
                 )
-            claimed.append((delivery, endpoint))
+                claimed.append((delivery, endpoint))
         return claimed
 
     def record_attempt(

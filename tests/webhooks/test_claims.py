@@ -1,0 +1,47 @@
+"""Several workers (threads here, replicas in production) claiming from one outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from foureyes.storage import Storage
+
+from .conftest import World
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_racing_claims_never_lease_one_delivery_twice(world: World, database_url: str) -> None:
+    world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    for n in range(30):
+        world.function_call(f"call-{n}")
+    # A second pool on the same database, as a second replica would have.
+    stores = [world.service.storage, Storage.from_url(database_url)]
+    now = world.clock()
+    racers = 4
+    barrier = threading.Barrier(racers)
+
+    def claim_all(store: Storage) -> list[int]:
+        barrier.wait()
+        taken: list[int] = []
+        while claimed := store.claim_due_deliveries(now=now, lease_until=now + timedelta(minutes=1), limit=3):
+            taken.extend(delivery.id for delivery, _ in claimed)
+        return taken
+
+    try:
+        results = await asyncio.gather(*(asyncio.to_thread(claim_all, stores[n % 2]) for n in range(racers)))
+    finally:
+        stores[1].close()
+    counts = Counter(delivery_id for taken in results for delivery_id in taken)
+    assert len(counts) == 30
+    assert set(counts.values()) == {1}
+    # Leased rows stay out of reach until the lease runs out, then come back once.
+    assert world.service.storage.claim_due_deliveries(now=now, lease_until=now, limit=50) == []
+    later = now + timedelta(minutes=2)
+    again = world.service.storage.claim_due_deliveries(now=later, lease_until=later, limit=50)
+    assert len(again) == 30
