@@ -253,3 +253,37 @@ def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_ba
             assert [e.type for e in storage.list_events(found.id)] == ["created"]
     finally:
         storage.close()
+
+
+def test_concurrent_decisions_each_win_once_and_are_all_stored(database_url: str) -> None:
+    """Decisions arriving together (group commit on SQLite): each of 12 items is decided by two
+    racers at once; exactly one wins each, and every winner's decision and event are stored."""
+    storage = _storage(database_url)
+    try:
+        project = storage.ensure_project("decide", now=NOW)
+        ids = []
+        for n in range(12):
+            new = NewItem(project.id, "function_call", f"d{n}", "r", {"fn": "f"}, "rd", "sd", NOW, None, "a")
+            ids.append(storage.create_item(new)[0].id)
+        racers = [(item_id, verdict) for item_id in ids for verdict in ("approved", "rejected")]
+        barrier = threading.Barrier(len(racers))
+
+        def decide(racer: tuple[int, str]) -> bool:
+            item_id, verdict = racer
+            decision = NewDecision(verdict, verdict, None, None, None, "api", NOW, "sd")
+            barrier.wait()
+            return storage.complete_item(item_id, verdict, decision, {"verdict": verdict})
+
+        with ThreadPoolExecutor(len(racers)) as pool:
+            won = list(pool.map(decide, racers))
+        for n, item_id in enumerate(ids):
+            pair = won[2 * n : 2 * n + 2]
+            assert sorted(pair) == [False, True]
+            winner = racers[2 * n + pair.index(True)][1]
+            found = storage.get_item(project.id, "function_call", f"d{n}")
+            assert found is not None
+            assert found.state == winner
+            assert [d.verdict for d in found.decisions] == [winner]
+            assert [e.type for e in storage.list_events(item_id)] == ["created", "decided"]
+    finally:
+        storage.close()

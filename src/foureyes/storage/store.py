@@ -554,8 +554,10 @@ class Storage:
     ) -> bool:
         """Record the decision that completes a pending item, and queue its webhooks. False, with
         nothing written, when the item was no longer pending: exactly one of several racing
-        deciders gets True."""
-        with self._write() as conn:
+        deciders gets True. On SQLite, decisions arriving together share one commit (see
+        ``_write_grouped``), as creates do."""
+
+        def record(conn: Connection) -> bool:
             result = conn.execute(
                 items.update()
                 .where(items.c.id == item_id, items.c.state == PENDING)
@@ -593,6 +595,8 @@ class Storage:
                 ).scalar_one()
                 self._enqueue(conn, project_id, item_id, outbox, now=decision.decided_at)
             return True
+
+        return self._write_grouped(record)
 
     def add_event_if_pending(
         self,
