@@ -105,15 +105,14 @@ def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> d
     }
 
 
-@router.get("/p/{slug}")
-async def pending(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
+async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending: bool) -> Response:
     project, role = await _project(request, reviewer, slug)
     filters = Filters.from_request(request)
-    rows = await _rows(request, project, filters, pending=True)
+    rows = await _rows(request, project, filters, pending=pending)
     return page(
         request,
-        "pending.html",
-        title=f"Pending · {project.slug}",
+        "pending.html" if pending else "history.html",
+        title=f"{'Pending' if pending else 'History'} · {project.slug}",
         reviewer=reviewer,
         project=project,
         role=role,
@@ -121,24 +120,16 @@ async def pending(request: Request, slug: str, reviewer: SignedInReviewer) -> Re
         item_url=lambda item: item_url(project, item),
         **_list_context(request, rows, filters),
     )
+
+
+@router.get("/p/{slug}")
+async def pending(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
+    return await _list_page(request, slug, reviewer, pending=True)
 
 
 @router.get("/p/{slug}/history")
 async def history(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
-    project, role = await _project(request, reviewer, slug)
-    filters = Filters.from_request(request)
-    rows = await _rows(request, project, filters, pending=False)
-    return page(
-        request,
-        "history.html",
-        title=f"History · {project.slug}",
-        reviewer=reviewer,
-        project=project,
-        role=role,
-        is_admin=role == ADMIN,
-        item_url=lambda item: item_url(project, item),
-        **_list_context(request, rows, filters),
-    )
+    return await _list_page(request, slug, reviewer, pending=False)
 
 
 async def _item_page(
