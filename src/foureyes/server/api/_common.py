@@ -80,10 +80,6 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
-
-
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a clear 400/422."""
     if not raw.strip():
