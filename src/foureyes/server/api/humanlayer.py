@@ -29,7 +29,7 @@ from foureyes.server.api._common import (
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
 from foureyes.server.errors import ValidationFailedError, field_error
-from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT
+from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT, PendingPage
 from foureyes.server.wire import render_item, render_page
 from foureyes.storage import ItemRecord
 
@@ -47,16 +47,7 @@ CHANNEL = "api"
 
 @router.post("/function_calls")
 async def create_function_call(request: Request, credentials: Agent) -> JSONResponse:
-    raw = await request.body()
-    service = service_of(request)
-    item = await as_principal(
-        request,
-        credentials,
-        lambda p: service.create_function_call(
-            p.project_id, parse_json_object(raw), actor_key_id=p.key_id, channel=CHANNEL
-        ),
-    )
-    return JSONResponse(render_item(item))
+    return await _create(request, credentials, service_of(request).create_function_call)
 
 
 @router.get("/function_calls/{call_id:path}")
@@ -94,31 +85,12 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/function_calls/{call_id:path}/escalate_email")
 async def escalate_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    raw = await request.body()
-    service = service_of(request)
-    item = await as_principal(
-        request,
-        credentials,
-        lambda p: service.escalate_function_call(
-            p.project_id, call_id, parse_json_object(raw), channel=CHANNEL, actor_key_id=p.key_id
-        ),
-    )
-    return JSONResponse(render_item(item))
+    return await _escalate(request, credentials, call_id, service_of(request).escalate_function_call)
 
 
 @router.get("/agent/function_calls/pending")
 async def pending_function_calls(request: Request, credentials: Reader) -> JSONResponse:
-    service = service_of(request)
-    page = await as_principal(
-        request,
-        credentials,
-        lambda p: service.list_pending_function_calls(
-            p.project_id,
-            limit=int_param(request, "limit", DEFAULT_PAGE_SIZE),
-            offset=int_param(request, "offset", 0),
-        ),
-    )
-    return JSONResponse(render_page(page))
+    return await _pending(request, credentials, service_of(request).list_pending_function_calls)
 
 
 # ---------------------------------------------------------------- human contacts
@@ -128,16 +100,7 @@ async def pending_function_calls(request: Request, credentials: Reader) -> JSONR
 @router.post("/contact_requests")
 @router.post("/human_contacts")
 async def create_human_contact(request: Request, credentials: Agent) -> JSONResponse:
-    raw = await request.body()
-    service = service_of(request)
-    item = await as_principal(
-        request,
-        credentials,
-        lambda p: service.create_human_contact(
-            p.project_id, parse_json_object(raw), actor_key_id=p.key_id, channel=CHANNEL
-        ),
-    )
-    return JSONResponse(render_item(item))
+    return await _create(request, credentials, service_of(request).create_human_contact)
 
 
 @router.get("/contact_requests/{call_id:path}")
@@ -170,31 +133,12 @@ async def respond_to_human_contact(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/human_contacts/{call_id:path}/escalate_email")
 async def escalate_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    raw = await request.body()
-    service = service_of(request)
-    item = await as_principal(
-        request,
-        credentials,
-        lambda p: service.escalate_human_contact(
-            p.project_id, call_id, parse_json_object(raw), channel=CHANNEL, actor_key_id=p.key_id
-        ),
-    )
-    return JSONResponse(render_item(item))
+    return await _escalate(request, credentials, call_id, service_of(request).escalate_human_contact)
 
 
 @router.get("/agent/human_contacts/pending")
 async def pending_human_contacts(request: Request, credentials: Reader) -> JSONResponse:
-    service = service_of(request)
-    page = await as_principal(
-        request,
-        credentials,
-        lambda p: service.list_pending_human_contacts(
-            p.project_id,
-            limit=int_param(request, "limit", DEFAULT_PAGE_SIZE),
-            offset=int_param(request, "offset", 0),
-        ),
-    )
-    return JSONResponse(render_page(page))
+    return await _pending(request, credentials, service_of(request).list_pending_human_contacts)
 
 
 # ---------------------------------------------------------------- project
@@ -206,6 +150,50 @@ async def project(request: Request, credentials: Reader) -> JSONResponse:
     found = await as_principal(request, credentials, lambda p: service.get_project(p.project_id))
     # A self-hosted server has no organisations; hlyr only checks the key works.
     return JSONResponse({"name": found.name, "slug": found.slug, "organization": "foureyes"})
+
+
+# ---------------------------------------------------------------- shared by both kinds
+
+
+async def _create(
+    request: Request, credentials: Credentials, create: Callable[..., ItemRecord]
+) -> JSONResponse:
+    raw = await request.body()
+    item = await as_principal(
+        request,
+        credentials,
+        lambda p: create(p.project_id, parse_json_object(raw), actor_key_id=p.key_id, channel=CHANNEL),
+    )
+    return JSONResponse(render_item(item))
+
+
+async def _escalate(
+    request: Request, credentials: Credentials, call_id: str, escalate: Callable[..., ItemRecord]
+) -> JSONResponse:
+    raw = await request.body()
+    item = await as_principal(
+        request,
+        credentials,
+        lambda p: escalate(
+            p.project_id, call_id, parse_json_object(raw), channel=CHANNEL, actor_key_id=p.key_id
+        ),
+    )
+    return JSONResponse(render_item(item))
+
+
+async def _pending(
+    request: Request, credentials: Credentials, list_pending: Callable[..., PendingPage]
+) -> JSONResponse:
+    page = await as_principal(
+        request,
+        credentials,
+        lambda p: list_pending(
+            p.project_id,
+            limit=int_param(request, "limit", DEFAULT_PAGE_SIZE),
+            offset=int_param(request, "offset", 0),
+        ),
+    )
+    return JSONResponse(render_page(page))
 
 
 # ---------------------------------------------------------------- long-poll
