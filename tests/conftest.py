@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -141,18 +142,25 @@ def database_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@contextmanager
+def _postgres_database(request: pytest.FixtureRequest, *, migrated: bool) -> Iterator[str]:
+    """A fresh PostgreSQL database (a copy of the migrated template, or empty), dropped after."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.migrated_database() if migrated else server.create()
+    try:
+        yield server.url_of(name).render_as_string(hide_password=False)
+    finally:
+        server.drop(name)
+
+
 @pytest.fixture
 def database_url(database_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database for this test: empty SQLite, or PostgreSQL already migrated."""
     if database_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'foureyes.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.migrated_database()
-    try:
-        yield server.url_of(name).render_as_string(hide_password=False)
-    finally:
-        server.drop(name)
+    with _postgres_database(request, migrated=True) as url:
+        yield url
 
 
 @pytest.fixture
@@ -163,12 +171,8 @@ def empty_database_url(
     if database_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create()
-    try:
-        yield server.url_of(name).render_as_string(hide_password=False)
-    finally:
-        server.drop(name)
+    with _postgres_database(request, migrated=False) as url:
+        yield url
 
 
 @pytest.fixture
@@ -177,9 +181,5 @@ def postgres_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     replicas, LISTEN/NOTIFY); skipped when the run is limited to SQLite."""
     if "postgresql" not in selected_backends(request.config):
         pytest.skip("PostgreSQL is not selected (--database)")
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.migrated_database()
-    try:
-        yield server.url_of(name).render_as_string(hide_password=False)
-    finally:
-        server.drop(name)
+    with _postgres_database(request, migrated=True) as url:
+        yield url
