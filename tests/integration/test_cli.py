@@ -13,6 +13,9 @@ import foureyes
 
 from .conftest import LiveServer
 
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
+
 
 def reviewer_cli(server: LiveServer, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     server.env["FOUREYES_REVIEWER_KEY"] = key

@@ -13,6 +13,9 @@ import pytest
 from .conftest import LiveServer
 from .test_sdk_compat import Reviewer
 
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

@@ -14,6 +14,9 @@ import foureyes
 from .conftest import LiveServer
 from .test_sdk_compat import Reviewer
 
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
+
 
 def test_acknowledged_creates_survive_sigkill(live_server: LiveServer) -> None:
     hl = foureyes.HumanLayer(api_key=live_server.create_key("agent"), api_base_url=live_server.api_base)

@@ -22,6 +22,9 @@ import foureyes
 
 from .conftest import LiveServer
 
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
+
 SDKS = {"humanlayer": humanlayer, "foureyes": foureyes}
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from .conftest import LiveServer
+
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
 
 
 def test_first_start_prints_a_setup_link_that_works_once(live_server: LiveServer) -> None:

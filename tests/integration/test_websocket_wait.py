@@ -28,6 +28,9 @@ from foureyes.server.ws_hub import WebSocketHub
 from .conftest import LiveServer, free_port
 from .test_sdk_compat import Reviewer
 
+# Real server processes (or SIGKILLed ones): part of the full suite, not of --fast.
+pytestmark = pytest.mark.slow
+
 T = TypeVar("T")
 HANG_GUARD = 60.0
 
