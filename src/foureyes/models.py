@@ -3,6 +3,8 @@
 Field names, defaults and helper methods follow the HumanLayer 0.7.9 SDK so that code written
 against ``humanlayer`` works unchanged with ``foureyes`` and both SDKs speak the same JSON. Every
 model ignores unknown fields, which lets the server add fields beside the compatible ones.
+Booleans are strict (``true``/``false`` only): the server parses requests with these models, and
+``"approved": "yes"`` must not pass for an approval.
 
 This module imports nothing else from foureyes.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, StrictBool, field_validator
 
 
 class SlackContactChannel(BaseModel):
@@ -22,7 +24,7 @@ class SlackContactChannel(BaseModel):
     context_about_channel_or_user: str | None = None
     bot_token: str | None = None
     allowed_responder_ids: list[str] | None = None
-    experimental_slack_blocks: bool | None = None
+    experimental_slack_blocks: StrictBool | None = None
     thread_ts: str | None = None
 
     @field_validator("allowed_responder_ids")
@@ -117,7 +119,7 @@ class ResponseOption(BaseModel):
     title: str | None = None
     description: str | None = None
     prompt_fill: str | None = None
-    interactive: bool = False
+    interactive: StrictBool = False
 
 
 class RespondedBy(BaseModel):
@@ -144,7 +146,7 @@ class FunctionCallSpec(BaseModel):  # type: ignore[no-redef]
 class FunctionCallStatus(BaseModel):
     requested_at: datetime | None = None
     responded_at: datetime | None = None
-    approved: bool | None = None
+    approved: StrictBool | None = None
     comment: str | None = None
     reject_option_name: str | None = None
     slack_message_ts: str | None = None
@@ -237,7 +239,7 @@ class Page(BaseModel):
     total: int
     limit: int
     offset: int
-    has_more: bool
+    has_more: StrictBool
 
 
 class ErrorBody(BaseModel):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from foureyes.server import inbox
@@ -15,6 +15,7 @@ from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.delivery import DeliveryWorker
 from foureyes.server.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.input_policy import check_request_text
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
 from foureyes.server.ws_hub import WebSocketHub
@@ -67,12 +68,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.service = service
     app.state.ws_hub = hub
     install_error_handlers(app)
-    app.include_router(humanlayer.router, prefix=API_PREFIX)
+    app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])
     app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds
+    )
     app.add_middleware(CatchUnhandled)
     setup_link = service.people.setup_link_if_needed()
     if setup_link is not None:

@@ -73,6 +73,11 @@ class MethodNotAllowedError(ApiError):
     code = "method_not_allowed"
 
 
+class RequestTimeoutError(ApiError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class ConflictError(ApiError):
     status_code = 409
     code = "conflict"
@@ -128,6 +133,7 @@ _HTTP_STATUS_ERRORS: dict[int, type[ApiError]] = {
     403: ForbiddenError,
     404: NotFoundError,
     405: MethodNotAllowedError,
+    408: RequestTimeoutError,
     409: ConflictError,
     413: PayloadTooLargeError,
     422: ValidationFailedError,

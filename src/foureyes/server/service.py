@@ -63,6 +63,8 @@ HUMAN_CONTACT = "human_contact"
 MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+# Far past any real list, and far inside the 64-bit integers both databases take for OFFSET.
+MAX_OFFSET = 2**31 - 1
 MAX_RUN_ITEMS = 1000
 
 WEBHOOK_EVENTS = (
@@ -725,8 +727,8 @@ class Service:
     def _pending(self, project_id: int, kind: str, limit: int, offset: int) -> PendingPage:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        if offset < 0:
-            raise InvalidParameterError("offset must be >= 0")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidParameterError(f"offset must be between 0 and {MAX_OFFSET}")
         found, total = self.storage.list_pending(project_id, kind, limit, offset)
         return PendingPage(found, total, limit, offset)
 

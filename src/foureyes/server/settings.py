@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Values nested deeper than this could not be rendered back (``foureyes.server.renderable``).
+MAX_JSON_DEPTH_CEILING = 200
+
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -41,7 +44,20 @@ class Settings:
     max_body_bytes: int = _setting(
         1_048_576,
         "FOUREYES_MAX_BODY_BYTES",
-        "Largest request body accepted; larger ones get 413 before they are parsed.",
+        "Largest request body accepted; larger ones get 413 before they are parsed. This is "
+        "also the size limit of every JSON value a client sends.",
+    )
+    max_json_depth: int = _setting(
+        64,
+        "FOUREYES_MAX_JSON_DEPTH",
+        "Deepest nesting of objects and arrays accepted in a JSON body (the body itself is level "
+        f"1); deeper ones get 422 before anything is stored. At most {MAX_JSON_DEPTH_CEILING}.",
+    )
+    body_timeout_seconds: float = _setting(
+        30.0,
+        "FOUREYES_BODY_TIMEOUT_SECONDS",
+        "Time allowed for a request body to arrive in full, counted from the end of its headers; "
+        "a slower one gets 408 and its connection is closed.",
     )
     long_poll_max_seconds: float = _setting(
         55.0,
@@ -123,9 +139,18 @@ class Settings:
             raise ValueError(f"port must be between 1 and 65535, not {self.port}")
         if self.max_body_bytes <= 0:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
+        if not 1 <= self.max_json_depth <= MAX_JSON_DEPTH_CEILING:
+            raise ValueError(
+                f"max_json_depth must be between 1 and {MAX_JSON_DEPTH_CEILING}, not {self.max_json_depth}"
+            )
         if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
             raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
-        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds", "ws_heartbeat_seconds"):
+        for name in (
+            "webhook_timeout_seconds",
+            "webhook_poll_interval_seconds",
+            "ws_heartbeat_seconds",
+            "body_timeout_seconds",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")

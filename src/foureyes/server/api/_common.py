@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -21,6 +21,7 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
+from foureyes.server.input_policy import load_json
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
@@ -75,21 +76,11 @@ async def as_principal(request: Request, credentials: Credentials, work: Callabl
     return await in_thread(run)
 
 
-def _no_constants(name: str) -> Any:
-    # NaN and Infinity are not JSON; accepting them would fail later, when echoing them back.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a clear 400/422."""
+def parse_json_object(raw: bytes, max_depth: int) -> dict[str, Any]:
+    """The body as a JSON object within the input policy, or a clear 400/422."""
     if not raw.strip():
         raise InvalidJsonError("the request body is empty; send a JSON object")
-    try:
-        value = json.loads(raw, parse_constant=_no_constants)
-    except RecursionError:
-        raise InvalidJsonError("the request body is nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidJsonError(f"the request body is not valid JSON: {exc}") from None
+    value = load_json(raw, max_depth)
     if not isinstance(value, dict):
         raise ValidationFailedError(
             "the request body must be a JSON object",
@@ -121,11 +112,15 @@ def wait_seconds(request: Request) -> float | None:
     return value
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def int_param(request: Request, name: str, default: int) -> int:
+    """A query parameter as an integer of at most 18 digits (so it always fits in a 64-bit
+    column); the service checks the range that makes sense for it."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameterError(f"{name} must be an integer") from None
+    if not _INTEGER.fullmatch(raw):
+        raise InvalidParameterError(f"{name} must be an integer of at most 18 digits")
+    return int(raw)

@@ -29,6 +29,7 @@ from foureyes.server.api._common import (
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
 from foureyes.server.errors import ValidationFailedError, field_error
+from foureyes.server.input_policy import max_depth_of
 from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT, PendingPage
 from foureyes.server.wire import render_item, render_page
 from foureyes.storage import ItemRecord
@@ -60,10 +61,11 @@ async def get_function_call(request: Request, call_id: str, credentials: Agent) 
 @router.post("/agent/function_calls/{call_id:path}/respond")
 async def respond_to_function_call(request: Request, call_id: str, credentials: Responder) -> JSONResponse:
     raw = await request.body()
+    depth = max_depth_of(request)
     service = service_of(request)
 
     def decide(p: Principal) -> ItemRecord:
-        status = parse_model(FunctionCallStatus, parse_json_object(raw))
+        status = parse_model(FunctionCallStatus, parse_json_object(raw, depth))
         if status.approved is None:
             raise ValidationFailedError(
                 "approved must be true or false",
@@ -114,10 +116,11 @@ async def get_human_contact(request: Request, call_id: str, credentials: Agent) 
 @router.post("/agent/human_contacts/{call_id:path}/respond")
 async def respond_to_human_contact(request: Request, call_id: str, credentials: Responder) -> JSONResponse:
     raw = await request.body()
+    depth = max_depth_of(request)
     service = service_of(request)
 
     def answer(p: Principal) -> ItemRecord:
-        status = parse_model(HumanContactStatus, parse_json_object(raw))
+        status = parse_model(HumanContactStatus, parse_json_object(raw, depth))
         return service.answer_human_contact(
             p.project_id,
             call_id,
@@ -159,10 +162,11 @@ async def _create(
     request: Request, credentials: Credentials, create: Callable[..., ItemRecord]
 ) -> JSONResponse:
     raw = await request.body()
+    depth = max_depth_of(request)
     item = await as_principal(
         request,
         credentials,
-        lambda p: create(p.project_id, parse_json_object(raw), actor_key_id=p.key_id, channel=CHANNEL),
+        lambda p: create(p.project_id, parse_json_object(raw, depth), actor_key_id=p.key_id, channel=CHANNEL),
     )
     return JSONResponse(render_item(item))
 
@@ -171,11 +175,12 @@ async def _escalate(
     request: Request, credentials: Credentials, call_id: str, escalate: Callable[..., ItemRecord]
 ) -> JSONResponse:
     raw = await request.body()
+    depth = max_depth_of(request)
     item = await as_principal(
         request,
         credentials,
         lambda p: escalate(
-            p.project_id, call_id, parse_json_object(raw), channel=CHANNEL, actor_key_id=p.key_id
+            p.project_id, call_id, parse_json_object(raw, depth), channel=CHANNEL, actor_key_id=p.key_id
         ),
     )
     return JSONResponse(render_item(item))

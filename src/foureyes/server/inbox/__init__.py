@@ -7,11 +7,12 @@ service, render a template. See docs/inbox.md.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from foureyes.server.errors import ApiError, error_response
+from foureyes.server.input_policy import check_request_text
 
 from . import account, items, live
 from .render import STATIC, page
@@ -43,10 +44,12 @@ async def _root() -> RedirectResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(account.router, prefix=PREFIX)
-    app.include_router(live.router, prefix=PREFIX)
+    # Every path, query parameter and form field is checked against the input policy first.
+    checked = [Depends(check_request_text)]
+    app.include_router(account.router, prefix=PREFIX, dependencies=checked)
+    app.include_router(live.router, prefix=PREFIX, dependencies=checked)
     # Last: its item routes end in a catch-all path.
-    app.include_router(items.router, prefix=PREFIX)
+    app.include_router(items.router, prefix=PREFIX, dependencies=checked)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(ApiError, _inbox_or_api_error)
