@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from foureyes.server.renderable import renderable
 from foureyes.storage import DecisionRecord, ItemRecord
 
 if TYPE_CHECKING:  # the service renders webhook bodies with render_item, so no runtime import back
@@ -45,7 +46,9 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
         }
     # A foureyes extension beside the compatible fields; HumanLayer's SDK ignores it.
     status["responded_by"] = None if decision is None else responded_by(decision)
-    return {"run_id": item.run_id, "call_id": item.call_id, "spec": item.spec, "status": status}
+    # What storage holds from before the input limits may not render: that part becomes a placeholder.
+    spec = renderable(item.spec)
+    return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}
 
 
 def responded_by(decision: DecisionRecord) -> dict[str, Any]:

@@ -1,16 +1,17 @@
 """Presentation: what the templates show, computed in Python so templates stay plain.
 
 Agent-written text is passed to the templates as plain strings; Jinja2's autoescaping makes it
-literal text. Nothing here builds HTML.
+literal text. Nothing here builds HTML. Stored JSON is shown through ``renderable.json_text``, so
+a value that cannot be rendered shows as a placeholder instead of failing the page.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from foureyes.server.renderable import json_text
 from foureyes.storage import DecisionRecord, ItemRecord
 
 FOLD_CHARACTERS = 240
@@ -35,7 +36,7 @@ class Argument:
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return json_text(value, indent=2)
 
 
 def arguments(kwargs: dict[str, Any]) -> list[Argument]:
@@ -97,7 +98,7 @@ def preview(item: ItemRecord, limit: int = 160) -> str:
     """The arguments in one short line, for lists; the item's page shows them in full."""
     if item.kind != "function_call":
         return ""
-    text = json.dumps(item.spec.get("kwargs") or {}, ensure_ascii=False, separators=(", ", ": "))
+    text = json_text(item.spec.get("kwargs") or {}, separators=(", ", ": "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
