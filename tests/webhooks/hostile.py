@@ -120,9 +120,7 @@ class TricklingReceiver(_SocketReceiver):
     def __init__(self, *, interval: float = 0.5, body: bytes = b"x" * 200) -> None:
         self.interval = interval
         self.answer_bytes = (
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
-            + f"content-length: {len(body)}\r\n\r\n".encode()
-            + body
+b"HTTP/1.1 200 OK\r\n" + f"content-length: {len(body)}\r\n\r\n".encode() + body
         )
         super().__init__()
 
