@@ -735,7 +735,7 @@ class Service:
 
 def open_service(settings: Settings) -> Service:
     """A Service on the configured database, migrated, for commands that do not run the server."""
-    storage = Storage.from_url(settings.database_url)
+    storage = Storage.from_url(settings.database_url, secret_key_file=settings.secret_key_file or None)
     try:
         storage.migrate()
     except Exception:

@@ -41,6 +41,14 @@ class Settings:
         "several replicas on one database. A relative SQLite path is relative to the working "
         "directory; its parent directory is created if missing.",
     )
+    secret_key_file: str = _setting(
+        "",
+        "FOUREYES_SECRET_KEY_FILE",
+        "File holding the key that seals webhook signing secrets in the database, created (0600) "
+        "on first start. Empty means beside a SQLite database (`foureyes.db.key`), else "
+        "`.foureyes/secret.key` in the working directory; every replica on one PostgreSQL "
+        "database must use the same file.",
+    )
     max_body_bytes: int = _setting(
         1_048_576,
         "FOUREYES_MAX_BODY_BYTES",
@@ -68,7 +76,20 @@ class Settings:
     webhook_timeout_seconds: float = _setting(
         10.0,
         "FOUREYES_WEBHOOK_TIMEOUT_SECONDS",
-        "Time allowed for one webhook delivery attempt (connect, send, answer).",
+        "Time allowed for one whole webhook delivery attempt: resolving, connecting, sending and "
+        "reading the answer together, however slowly the receiver trickles it.",
+    )
+    webhook_max_response_bytes: int = _setting(
+        65_536,
+        "FOUREYES_WEBHOOK_MAX_RESPONSE_BYTES",
+        "Most bytes of a receiver's answer body read per attempt; the rest is not read (the "
+        "connection is closed). Only the status code decides success.",
+    )
+    webhook_endpoint_concurrency: int = _setting(
+        4,
+        "FOUREYES_WEBHOOK_ENDPOINT_CONCURRENCY",
+        "Most delivery attempts in flight to one webhook endpoint at once; other endpoints' "
+        "deliveries never wait for a slow one.",
     )
     webhook_poll_interval_seconds: float = _setting(
         1.0,
@@ -163,6 +184,9 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")
+        for name in ("webhook_max_response_bytes", "webhook_endpoint_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.login_max_failures < 1:
             raise ValueError(f"login_max_failures must be >= 1, not {self.login_max_failures}")
         for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):

@@ -9,11 +9,16 @@ another process (e.g. ``foureyes keys create``) wrote in between.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
+
+logger = logging.getLogger(__name__)
 
 # Execution option set on a connection by Storage._write.
 WRITE_OPTION = "foureyes_write"
@@ -29,7 +34,7 @@ def create_sqlite_engine(url: URL) -> Engine:
             "an in-memory SQLite database cannot be shared between threads; use a file, "
             "e.g. sqlite:///.foureyes/foureyes.db"
         )
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    create_private_file(Path(database))
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -42,6 +47,24 @@ def create_sqlite_engine(url: URL) -> Engine:
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """The database file, 0600 (new directories 0700), before SQLite opens it: it holds the
+    whole approval history, and SQLite gives its -wal and -shm files the same mode. An existing
+    file open to other users is narrowed to its owner."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            try:
+                os.fchmod(fd, mode & 0o700)
+                logger.warning("%s could be read by other users: narrowed to mode %o", path, mode & 0o700)
+            except OSError as exc:
+                logger.warning("%s can be read by other users (mode %o): %s", path, mode, exc)
+    finally:
+        os.close(fd)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

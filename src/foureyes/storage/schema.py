@@ -136,6 +136,11 @@ events = Table(
 
 # ---------------------------------------------------------------- webhooks (migration 0002)
 
+# A sealed secret is longer than a plain one's 100 characters: TEXT since 0005 on PostgreSQL.
+# SQLite never enforced the length, and changing the declared type there would mean rebuilding
+# a table other rows refer to, so it keeps VARCHAR(100) in name only.
+_SEALED = Text().with_variant(String(100), "sqlite")
+
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
@@ -145,10 +150,12 @@ webhook_endpoints = Table(
     # space-separated event types, e.g. "function_call.created function_call.completed"
     Column("events", String(500), nullable=False),
     Column("enabled", Boolean(name="ck_webhook_endpoints_enabled"), nullable=False),
-    # Kept in the clear: the server needs it to sign. Shown to the operator once, at creation.
-    Column("secret", String(100), nullable=False),
+    # Sealed with the key file's key (sealing.py, migration 0005): the server needs the secret
+    # itself to sign, but a copy of the database alone must not be enough to. Shown to the
+    # operator once, at creation.
+    Column("secret", _SEALED, nullable=False),
     # After a rotation the old secret also signs until previous_secret_expires_at.
-    Column("previous_secret", String(100), nullable=True),
+    Column("previous_secret", _SEALED, nullable=True),
     Column("previous_secret_expires_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
 )

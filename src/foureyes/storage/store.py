@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +43,7 @@ from foureyes.storage.schema import (
     webhook_deliveries,
     webhook_endpoints,
 )
+from foureyes.storage.sealing import SecretBox, key_file_for
 
 logger = logging.getLogger(__name__)
 
@@ -311,8 +312,12 @@ def _dumps(value: Any) -> str:
 
 
 class Storage:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, box: SecretBox | None = None) -> None:
         self._engine = engine
+        # Seals webhook secrets before they are written and opens them when read (sealing.py).
+        self._box = box or SecretBox.from_file(
+            key_file_for(engine.url.database if engine.dialect.name == "sqlite" else None)
+        )
         # SQLite has one writer per database: taking it in the process first keeps threads from
         # queueing on its busy timeout. PostgreSQL takes row locks, so writes run side by side.
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
@@ -322,14 +327,22 @@ class Storage:
         )
 
     @classmethod
-    def from_url(cls, url: str) -> Storage:
+    def from_url(cls, url: str, *, secret_key_file: str | Path | None = None) -> Storage:
+        """``secret_key_file``: the key that seals webhook secrets; by default beside a SQLite
+        database, else ``.foureyes/secret.key`` (created on first use)."""
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            return cls(_sqlite.create_sqlite_engine(parsed))
-        if backend in ("postgresql", "postgres"):
-            return cls(_postgres.create_postgres_engine(parsed))
-        raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+            engine = _sqlite.create_sqlite_engine(parsed)
+        elif backend in ("postgresql", "postgres"):
+            engine = _postgres.create_postgres_engine(parsed)
+        else:
+            raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+        try:
+            return cls(engine, SecretBox.from_file(Path(secret_key_file)) if secret_key_file else None)
+        except BaseException:
+            engine.dispose()
+            raise
 
     @property
     def engine(self) -> Engine:
@@ -348,7 +361,12 @@ class Storage:
             if self.dialect == "postgresql":
                 _postgres.lock_for_migrations(conn)
             config.attributes["connection"] = conn
+            config.attributes["secret_box"] = self._box  # 0005 seals the secrets already stored
             command.upgrade(config, "head")
+            # A wrong key file fails here, before the server opens its port, not at delivery.
+            stored = conn.execute(select(webhook_endpoints.c.secret).limit(1)).scalar()
+            if stored is not None:
+                self._box.open(stored)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -756,7 +774,7 @@ class Storage:
                     url=url,
                     events=" ".join(events),
                     enabled=True,
-                    secret=secret,
+                    secret=self._box.seal(secret),
                     created_at=now,
                 )
             )
@@ -772,8 +790,7 @@ class Storage:
             projects, projects.c.id == webhook_endpoints.c.project_id
         )
 
-    @staticmethod
-    def _endpoint_record(row: Row[Any]) -> WebhookEndpointRecord:
+    def _endpoint_record(self, row: Row[Any]) -> WebhookEndpointRecord:
         return WebhookEndpointRecord(
             id=row.id,
             project_id=row.project_id,
@@ -781,8 +798,8 @@ class Storage:
             url=row.url,
             events=tuple(row.events.split()),
             enabled=bool(row.enabled),
-            secret=row.secret,
-            previous_secret=row.previous_secret,
+            secret=self._box.open(row.secret),
+            previous_secret=None if row.previous_secret is None else self._box.open(row.previous_secret),
             previous_secret_expires_at=row.previous_secret_expires_at,
             created_at=row.created_at,
         )
@@ -816,7 +833,7 @@ class Storage:
                 .values(
                     previous_secret=webhook_endpoints.c.secret,
                     previous_secret_expires_at=previous_expires_at,
-                    secret=new_secret,
+                    secret=self._box.seal(new_secret),
                 )
             )
             return result.rowcount == 1
@@ -924,7 +941,13 @@ class Storage:
             return result.rowcount == 1
 
     def claim_due_deliveries(
-        self, *, now: datetime, lease_until: datetime, limit: int
+        self,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        busy: Mapping[int, int] | None = None,
+        per_endpoint: int | None = None,
     ) -> list[tuple[DeliveryRecord, WebhookEndpointRecord]]:
         """Lease up to ``limit`` due deliveries to the caller until ``lease_until``.
 
@@ -933,7 +956,13 @@ class Storage:
         rows are locked while they are leased (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
         each lease is a conditional UPDATE, so of several workers or replicas exactly one gets
         a row until its lease runs out.
+
+        With ``per_endpoint``, no endpoint gets more than that many leases counting the
+        caller's attempts already in flight (``busy``, per endpoint id): a slow endpoint's
+        backlog is left in the outbox rather than leased to wait behind it.
         """
+        taken = dict(busy or {})
+        full = [key for key, count in taken.items() if per_endpoint is not None and count >= per_endpoint]
         earlier = webhook_deliveries.alias("earlier")
         blocked = exists().where(
             earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
@@ -951,6 +980,7 @@ class Storage:
             webhook_deliveries.c.next_attempt_at <= now,
             free,
             enabled,
+            webhook_deliveries.c.endpoint_id.not_in(full),
         )
         claimed: list[tuple[DeliveryRecord, WebhookEndpointRecord]] = []
         with self._read() as conn:
@@ -960,18 +990,19 @@ class Storage:
         with self._write() as conn:
             # On PostgreSQL, rows another replica is claiming right now are skipped rather than
             # waited for; SQLite ignores the clause (its write transaction excludes the others).
-            candidates = (
-                conn.execute(
-                    select(webhook_deliveries.c.id)
-                    .where(due, ~blocked)
-                    .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True, of=webhook_deliveries)
-                )
-                .scalars()
-                .all()
-            )
-            for delivery_id in candidates:
+            candidates = conn.execute(
+                select(webhook_deliveries.c.id, webhook_deliveries.c.endpoint_id)
+                .where(due, ~blocked)
+                .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
+                # room to skip the rows of endpoints whose slots this lease fills
+                .limit(limit if per_endpoint is None else limit * 4)
+                .with_for_update(skip_locked=True, of=webhook_deliveries)
+            ).all()
+            for delivery_id, endpoint_id in candidates:
+                if len(claimed) >= limit:
+                    break
+                if per_endpoint is not None and taken.get(endpoint_id, 0) >= per_endpoint:
+                    continue
                 # `due` again: the lease is the guard that outlives this transaction.
                 result = conn.execute(
                     webhook_deliveries.update()
@@ -989,6 +1020,7 @@ class Storage:
                     ).one()
                 )
                 claimed.append((delivery, endpoint))
+                taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
         return claimed
 
     def record_attempt(
