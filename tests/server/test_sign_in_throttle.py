@@ -132,6 +132,24 @@ def test_forty_racing_wrong_passwords_check_five_hashes(clocked: Clocked) -> Non
     assert clocked.sign_in("ann@example.com", PASSWORD, "10.0.0.2") == "ok"
 
 
+def test_racing_right_and_wrong_passwords_from_one_address_all_get_an_answer(clocked: Clocked) -> None:
+    # Successes give back what they reserved while failures reserve on the same rows: every
+    # attempt ends in an answer (no deadlock, no error), and the right ones get in.
+    people = [f"p{i}@example.com" for i in range(8)]
+    for email in people:
+        _person(clocked.service, email)
+    barrier = threading.Barrier(32)
+
+    def attempt(i: int) -> tuple[int, str]:
+        barrier.wait()
+        return i, clocked.sign_in(people[i % 8], PASSWORD if i % 2 else WRONG, "10.0.0.1")
+
+    with ThreadPoolExecutor(32) as pool:
+        outcomes = dict(pool.map(attempt, range(32)))
+    assert {o for i, o in outcomes.items() if i % 2} == {"ok"}
+    assert {o for i, o in outcomes.items() if not i % 2} == {"wrong"}
+
+
 def test_a_right_password_clears_what_it_reserved(clocked: Clocked) -> None:
     _person(clocked.service, "bob@example.com")
     for _ in range(4):

@@ -119,14 +119,18 @@ class ThrottleStore:
         failure back from the ``give_back`` ones (unlocking one that it alone brought to its
         limit)."""
         table = login_throttle
+        cleared = {c.key for c in clear}
         with self._storage._write() as conn:
-            if clear:
-                conn.execute(table.delete().where(table.c.key.in_([c.key for c in clear])))
-            for counter in give_back:
+            # The rows in the order reserve takes them, so the two cannot deadlock.
+            for counter in sorted([*clear, *give_back], key=lambda c: c.key):
+                row = table.c.key == counter.key
+                if counter.key in cleared:
+                    conn.execute(table.delete().where(row))
+                    continue
                 failures = table.c.failures - 1
                 conn.execute(
                     table.update()
-                    .where(table.c.key == counter.key, table.c.failures > 0)
+                    .where(row, table.c.failures > 0)
                     .values(
                         failures=failures,
                         locked_until=case((failures < counter.limit, None), else_=table.c.locked_until),
