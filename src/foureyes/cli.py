@@ -97,19 +97,35 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FOUREYES_FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed "
+            "('*' for any) [default: none: the client address is the connection's peer].",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the server.")] = "info",
 ) -> None:
     """Run the foureyes server."""
     import uvicorn
 
-    from foureyes.server.app import create_app
+    from foureyes.server.app import create_app, uvicorn_config
     from foureyes.server.settings import Settings
 
     # The server's own loggers (one INFO line per state change) are shown here, at the edge:
     # library code never installs handlers.
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     overrides: dict[str, Any] = {
-        k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "database_url": database_url,
+            "forwarded_allow_ips": forwarded_allow_ips,
+        }.items()
+        if v is not None
     }
     settings = Settings.from_env(**overrides)
     err.print(
@@ -126,10 +142,7 @@ def serve(
             await app.state.ws_hub.close_all()
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=5
-    )
-    Server(config).run()
+    Server(uvicorn_config(app, settings, log_level=log_level)).run()
 
 
 def _redact(url: str) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ..fast_hashing import FAST_HASHING_ENV
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -37,6 +39,7 @@ class LiveServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("FOUREYES_", "HUMANLAYER_"))}
         self.env["FOUREYES_DATABASE_URL"] = self.database_url
+        self.env.update(FAST_HASHING_ENV)
         self.env["COLUMNS"] = "250"  # so Rich tables do not fold the text the tests look for
 
     @property

@@ -14,6 +14,8 @@ import pytest
 from foureyes.server.service import Service, open_service
 from foureyes.server.settings import Settings
 
+from ..fast_hashing import FAST_HASHING
+
 if TYPE_CHECKING:
     from .conftest import LiveServer
 
@@ -44,7 +46,7 @@ class Site:
 
     def __init__(self, server: LiveServer) -> None:
         self.server = server
-        self.service: Service = open_service(Settings(database_url=server.database_url))
+        self.service: Service = open_service(Settings(database_url=server.database_url, **FAST_HASHING))
         self._clients: list[httpx.Client] = []
 
     def close(self) -> None:

@@ -15,6 +15,8 @@ from foureyes.server.app import create_app
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
+from ..fast_hashing import FAST_HASHING
+
 API = "/humanlayer/v1"
 
 
@@ -25,7 +27,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, max_body_bytes=4096)
+    return Settings(database_url=database_url, max_body_bytes=4096, **FAST_HASHING)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from foureyes.server.inbox.security import CSP
 from foureyes.server.service import Service
 
+from ..fast_hashing import FAST_HASHING
 from .inbox_helpers import PASSWORD, Browser, csrf_of, make_person
 
 
@@ -68,7 +69,9 @@ def test_cookies_are_secure_when_configured(tmp_path: Any) -> None:
     from foureyes.server.app import create_app
     from foureyes.server.settings import Settings
 
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", cookie_secure=True))
+    app = create_app(
+        Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", cookie_secure=True, **FAST_HASHING)
+    )
     with TestClient(app, base_url="https://testserver") as client:
         make_person(app.state.service, "sec@example.com", "default", "reviewer")
         form = client.get("/inbox/login")

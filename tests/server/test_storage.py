@@ -39,6 +39,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             *("alembic_version", "projects", "api_keys", "items", "decisions", "events"),
             *("webhook_endpoints", "webhook_deliveries", "webhook_attempts"),
             *("users", "memberships", "invitations", "sessions"),
+            "login_throttle",
         }
         storage.migrate()
         with storage.engine.connect() as conn:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
@@ -83,3 +84,21 @@ def create_app(settings: Settings) -> FastAPI:
         logger.warning("no users yet: create the first admin at this one-time link: %s", setup_link)
     logger.info("foureyes server ready (API under %s)", API_PREFIX)
     return app
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info") -> uvicorn.Config:
+    """How ``foureyes serve`` runs the app. uvicorn believes ``X-Forwarded-For`` from 127.0.0.1
+    unless told otherwise, which would let anyone on the host (or behind a local proxy that
+    passes the header on) pick the client address that sign-in throttling counts. The headers
+    are believed only from ``settings.forwarded_allow_ips``; by default not at all."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        proxy_headers=bool(trusted),
+        # Always given: left out, uvicorn reads $FORWARDED_ALLOW_IPS, else trusts 127.0.0.1.
+        forwarded_allow_ips=trusted or [],
+    )

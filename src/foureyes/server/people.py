@@ -48,11 +48,14 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-# argon2-cffi's defaults are argon2id with RFC 9106's low-memory profile.
-_hasher = PasswordHasher()
-# Verified against when the account does not exist, so a wrong address costs as long as a
-# wrong password and the timing does not tell which addresses have accounts.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id; the defaults are argon2-cffi's (RFC 9106's low-memory profile)."""
+    return PasswordHasher(
+        time_cost=settings.password_hash_time_cost,
+        memory_cost=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
 
 
 def hash_secret(token: str) -> str:
@@ -110,9 +113,16 @@ class People:
         self._storage = storage
         self._settings = settings
         self._clock = clock
+        self.hasher = password_hasher(settings)
+        # Verified against when the account does not exist, so a wrong address costs as long as
+        # a wrong password and the timing does not tell which addresses have accounts.
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
         self.throttle = LoginThrottle(
+            storage,
             clock,
             max_failures=settings.login_max_failures,
+            max_per_address=settings.login_max_failures_per_address,
+            max_per_account=settings.login_max_failures_per_account,
             base_seconds=settings.login_lockout_seconds,
             ceiling_seconds=settings.login_lockout_max_seconds,
         )
@@ -237,7 +247,7 @@ class People:
             raise InvitationError("an account with this address exists already; sign in instead")
         if not self.store.use_invitation(invitation.id, now=self._clock()):
             raise InvitationError("this link was used already or has expired")
-        password_hash = _hasher.hash(password)
+        password_hash = self.hasher.hash(password)
         if user is None:
             try:
                 user = self.store.insert_user(address, name[:200], password_hash, now=self._clock())
@@ -263,25 +273,26 @@ class People:
 
     def sign_in(self, email: str, password: str, address: str) -> NewSession:
         """A new session, or UnauthorizedError (one message for every wrong detail), or
-        LockedOutError while this account and address are throttled."""
+        LockedOutError while this account or address is throttled (see ``throttle``).
+        The failure is counted before the slow hash is checked, and given back when it is right."""
         account = email.strip().lower()
-        wait = self.throttle.locked_for(account, address)
+        wait = self.throttle.reserve(account, address)
         if wait > 0:
+            logger.info("sign-in for %r from %s refused: locked out", account, address)
             raise LockedOutError(wait)
         user = self.store.find_user(account)
-        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        stored = user.password_hash if user is not None and user.password_hash else self._dummy_hash
         try:
-            _hasher.verify(stored, password)
+            self.hasher.verify(stored, password)
             ok = user is not None and user.password_hash is not None
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            self.throttle.failed(account, address)
             logger.info("failed sign-in for %r from %s", account, address)
             raise UnauthorizedError("wrong email address or password")
         self.throttle.succeeded(account, address)
-        if user.password_hash is not None and _hasher.check_needs_rehash(user.password_hash):
-            self.store.set_password(user.id, _hasher.hash(password))
+        if user.password_hash is not None and self.hasher.check_needs_rehash(user.password_hash):
+            self.store.set_password(user.id, self.hasher.hash(password))
         return self.start_session(user)
 
     def start_session(self, user: UserRecord) -> NewSession:

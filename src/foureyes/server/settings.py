@@ -136,7 +136,19 @@ class Settings:
     login_max_failures: int = _setting(
         5,
         "FOUREYES_LOGIN_MAX_FAILURES",
-        "Failed sign-ins allowed for one account from one address before it is locked out.",
+        "Failed sign-ins allowed for one account from one client address before that pair is locked out.",
+    )
+    login_max_failures_per_address: int = _setting(
+        100,
+        "FOUREYES_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "Failed sign-ins allowed from one client address (an IPv6 /64), whatever the accounts, "
+        "before the address is locked out.",
+    )
+    login_max_failures_per_account: int = _setting(
+        100,
+        "FOUREYES_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        "Failed sign-ins allowed for one account, whatever the addresses, before the account is "
+        "locked out everywhere.",
     )
     login_lockout_seconds: float = _setting(
         30.0,
@@ -146,7 +158,30 @@ class Settings:
     login_lockout_max_seconds: float = _setting(
         3_600.0,
         "FOUREYES_LOGIN_LOCKOUT_MAX_SECONDS",
-        "The longest a sign-in lockout grows to.",
+        "The longest a sign-in lockout grows to; failures are forgotten this long after the "
+        "last one (or after the lock ends).",
+    )
+    forwarded_allow_ips: str = _setting(
+        "",
+        "FOUREYES_FORWARDED_ALLOW_IPS",
+        "Comma-separated addresses (or `*`) of reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` headers are believed. Empty: the client address is the connection's "
+        "peer, whatever the headers say.",
+    )
+    password_hash_time_cost: int = _setting(
+        3,
+        "FOUREYES_PASSWORD_HASH_TIME_COST",
+        "argon2id passes over memory when hashing a password.",
+    )
+    password_hash_memory_kib: int = _setting(
+        65_536,
+        "FOUREYES_PASSWORD_HASH_MEMORY_KIB",
+        "argon2id memory per password hash, in KiB (64 MiB); at least 8 per lane.",
+    )
+    password_hash_parallelism: int = _setting(
+        4,
+        "FOUREYES_PASSWORD_HASH_PARALLELISM",
+        "argon2id lanes (threads) per password hash.",
     )
     ws_heartbeat_seconds: float = _setting(
         20.0,
@@ -184,11 +219,22 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")
-        for name in ("webhook_max_response_bytes", "webhook_endpoint_concurrency"):
+        for name in (
+            "webhook_max_response_bytes",
+            "webhook_endpoint_concurrency",
+            "login_max_failures",
+            "login_max_failures_per_address",
+            "login_max_failures_per_account",
+            "password_hash_time_cost",
+            "password_hash_parallelism",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
-        if self.login_max_failures < 1:
-            raise ValueError(f"login_max_failures must be >= 1, not {self.login_max_failures}")
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                "password_hash_memory_kib must be at least 8 per lane "
+                f"({8 * self.password_hash_parallelism}), not {self.password_hash_memory_kib}"
+            )
         for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):

@@ -255,3 +255,20 @@ sessions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+# ---------------------------------------------------------------- sign-in throttling (migration 0004)
+
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    # SHA-256 of the scope and what it counts (an account, an address, or both): no address or
+    # typed-in name is kept in clear, and any input fits the column
+    Column("key", String(64), primary_key=True),
+    # "account+address", "address" or "account"
+    Column("scope", String(16), nullable=False),
+    # failed sign-ins counted, including those whose password is still being checked
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    # when the row is forgotten (and pruned): a while after the last failure or the lock's end
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)

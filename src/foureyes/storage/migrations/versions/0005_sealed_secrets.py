@@ -1,7 +1,7 @@
 """Webhook signing secrets sealed with the key file's key, no longer stored in the clear.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ from alembic import context, op
 from foureyes.storage.sealing import PREFIX, SecretBox
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
