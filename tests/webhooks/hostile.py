@@ -119,9 +119,7 @@ class TricklingReceiver(_SocketReceiver):
 
     def __init__(self, *, interval: float = 0.5, body: bytes = b"x" * 200) -> None:
         self.interval = interval
-        self.answer_bytes = (
-b"HTTP/1.1 200 OK\r\n" + f"content-length: {len(body)}\r\n\r\n".encode() + body
-        )
+        self.answer_bytes = b"HTTP/1.1 200 OK\r\n" + f"content-length: {len(body)}\r\n\r\n".encode() + body
         super().__init__()
 
     def answer(self, conn: socket.socket) -> None:
