@@ -117,6 +117,24 @@ class Settings:
         "How often the WebSocket endpoint sends a `ping` frame; a client silent for two intervals "
         "is disconnected.",
     )
+    ws_max_subscriptions_per_connection: int = _setting(
+        10_000,
+        "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        "Items and runs one WebSocket connection may watch at once; a subscribe that would go "
+        "over it is refused whole with a `too_many_subscriptions` error frame.",
+    )
+    ws_max_subscriptions_per_key: int = _setting(
+        20_000,
+        "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_KEY",
+        "Items and runs one API key may watch at once over all its WebSocket connections to one "
+        "server process (not across replicas).",
+    )
+    ws_max_connections_per_key: int = _setting(
+        100,
+        "FOUREYES_WS_MAX_CONNECTIONS_PER_KEY",
+        "Open WebSocket connections one API key may hold on one server process (not across "
+        "replicas); one more is closed with code 4429.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -138,6 +156,13 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")
+        for name in (
+            "ws_max_subscriptions_per_connection",
+            "ws_max_subscriptions_per_key",
+            "ws_max_connections_per_key",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
         if self.login_max_failures < 1:
             raise ValueError(f"login_max_failures must be >= 1, not {self.login_max_failures}")
         for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
