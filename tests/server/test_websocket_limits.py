@@ -165,3 +165,12 @@ def test_limits_come_from_the_environment_and_must_be_positive(name: str) -> Non
     assert getattr(Settings.from_env({env: "7"}), name) == 7
     with pytest.raises(ValueError, match=name):
         Settings.from_env({env: "0"})
+
+
+def test_the_sdk_defaults_are_the_servers() -> None:
+    """A client talking to a server that announces nothing stays within the server's defaults."""
+    from foureyes import _push
+    from foureyes.server.api.ws_frames import MAX_IDS_PER_FRAME
+
+    assert _push.MAX_IDS_PER_FRAME == MAX_IDS_PER_FRAME
+    assert Settings().ws_max_subscriptions_per_connection == _push.MAX_SUBSCRIPTIONS_PER_CONNECTION
