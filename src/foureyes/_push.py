@@ -12,9 +12,17 @@ current state, so a decision made while the connection was down arrives after th
 
 The channel reports itself *unavailable* (and every wait goes on by long-poll) when the server
 answers the upgrade with an HTTP status (404 from an old server or the official wire, 403, ...),
-is not a WebSocket server, closes with 4401/4403, or cannot be reached ``GIVE_UP_AFTER`` times
-in a row before it ever connected; it tries again ``RETRY_UNAVAILABLE_AFTER`` seconds later. A
-channel that did connect once keeps reconnecting through a server restart.
+is not a WebSocket server, closes with 4401/4403/4429, or cannot be reached ``GIVE_UP_AFTER``
+times in a row before it ever connected; it tries again ``RETRY_UNAVAILABLE_AFTER`` seconds
+later. A channel that did connect once keeps reconnecting through a server restart.
+
+The channel stays within the server's limits, which the ``ready`` frame announces (or, from a
+server that does not, the defaults below): at most ``subscriptions_per_connection`` items are
+watched at once, the waits beyond them go on by long-poll, and no frame names more than
+``ids_per_frame`` ids. When the server refuses a subscribe anyway (``too_many_subscriptions``:
+the key's other connections hold the rest of its allowance), the waits of that frame go on by
+long-poll, and the server's message is logged as a warning and becomes their ``PushUnavailable``
+reason.
 
 The channel never interprets a decision: it only checks that an item is no longer pending (the
 wire rule: ``status.approved`` / ``status.response`` not null) and passes the raw JSON on; the
@@ -43,8 +51,10 @@ Key = tuple[str, str]  # (kind, call_id)
 GIVE_UP_AFTER = 3
 RETRY_UNAVAILABLE_AFTER = 60.0
 IDLE_CLOSE = 15.0  # a connection with nothing to watch is closed after this long
-MAX_IDS_PER_FRAME = 10_000
-REFUSING_CLOSE_CODES = frozenset({4401, 4403})
+# The server's defaults (server/settings.py, server/api/ws_frames.py); a server announces its own.
+MAX_IDS_PER_FRAME = 20_000
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000
+REFUSING_CLOSE_CODES = frozenset({4401, 4403, 4429})
 BASE_DELAY = 0.25
 MAX_DELAY = 10.0
 COMPLETED_TTL = 60.0
@@ -56,6 +66,14 @@ def websocket_url(api_base_url: str) -> str:
     if base.startswith("https://"):
         return "wss://" + base.removeprefix("https://") + "/ws"
     return "ws://" + base.removeprefix("http://") + "/ws"
+
+
+def _limit(limits: dict[str, Any], name: str, default: int) -> int:
+    """One limit from a ``ready`` frame; ``default`` from a server that does not announce it."""
+    value = limits.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return default
 
 
 def _is_completed(kind: str, item: Any) -> bool:
@@ -78,6 +96,11 @@ class PushChannel:
         self._waiters: dict[Key, set[asyncio.Future[PushOutcome]]] = {}
         self._completed: dict[Key, tuple[float, bytes]] = {}  # pushed while nobody was waiting
         self._server_has: set[Key] = set()
+        self._ids_per_frame = MAX_IDS_PER_FRAME
+        self._max_watched = MAX_SUBSCRIPTIONS_PER_CONNECTION
+        self._in_flight: dict[int, list[Key]] = {}  # subscribe frame id -> its keys, until answered
+        self._frame_ids = 0
+        self._refused: str | None = None  # the error frame before a close that refuses us
         self._dirty: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._unavailable: tuple[float, str] | None = None  # (until, why)
@@ -179,7 +202,10 @@ class PushChannel:
                 return
             except ConnectionClosed as exc:
                 if exc.rcvd is not None and exc.rcvd.code in REFUSING_CLOSE_CODES:
-                    self._give_up(f"the server closed the WebSocket: {exc.rcvd.code} {exc.rcvd.reason}")
+                    why = f"the server closed the WebSocket: {exc.rcvd.code} {exc.rcvd.reason}"
+                    if self._refused:
+                        why += f" ({self._refused})"
+                    self._give_up(why)
                     return
                 problem = str(exc)
             except (OSError, TimeoutError, InvalidHandshake) as exc:
@@ -202,14 +228,24 @@ class PushChannel:
         self._resolve_all(PushUnavailable(why))
 
     async def _expect_ready(self, ws: ClientConnection) -> None:
+        self._refused = None
         async with asyncio.timeout(self._open_timeout):
             frame = json.loads(await ws.recv())
+        if isinstance(frame, dict) and frame.get("type") == "error":
+            self._refused = f"{frame.get('code')}: {frame.get('message')}"
+            logger.warning("push channel to %s refused: %s", self.url, self._refused)
+            await ws.recv()  # the close that follows: raises ConnectionClosed
         if not isinstance(frame, dict) or frame.get("type") != "ready":
             raise _UnavailableError(f"unexpected first frame {str(frame)[:100]!r}")
+        limits = frame.get("limits")
+        limits = limits if isinstance(limits, dict) else {}
+        self._ids_per_frame = _limit(limits, "ids_per_frame", MAX_IDS_PER_FRAME)
+        self._max_watched = _limit(limits, "subscriptions_per_connection", MAX_SUBSCRIPTIONS_PER_CONNECTION)
 
     async def _serve(self, ws: ClientConnection) -> None:
         """Read and subscribe until the connection drops, or until idle for IDLE_CLOSE."""
         self._server_has = set()
+        self._in_flight = {}
         reader = asyncio.create_task(self._read(ws))
         try:
             while True:
@@ -239,18 +275,32 @@ class PushChannel:
 
     async def _sync_subscriptions(self, ws: ClientConnection) -> None:
         wanted = set(self._waiters)
-        changes = (("subscribe", wanted - self._server_has), ("unsubscribe", self._server_has - wanted))
+        gone = self._server_has - wanted
+        kept = self._server_has & wanted
+        new = sorted(wanted - self._server_has)
+        room = max(0, self._max_watched - len(kept))
+        new, over = new[:room], new[room:]
+        for key in over:  # beyond what the server lets one connection watch
+            self._resolve(
+                key,
+                PushUnavailable(
+                    f"the server lets one connection watch at most {self._max_watched} items at once"
+                ),
+            )
         # Updated before sending: the reader may drop a completed item meanwhile.
-        self._server_has = wanted
-        for frame_type, keys in changes:
-            ordered = sorted(keys)
-            for start in range(0, len(ordered), MAX_IDS_PER_FRAME):
-                chunk = ordered[start : start + MAX_IDS_PER_FRAME]
-                frame = {
+        self._server_has = kept | set(new)
+        for frame_type, keys in (("unsubscribe", sorted(gone)), ("subscribe", new)):
+            for start in range(0, len(keys), self._ids_per_frame):
+                chunk = keys[start : start + self._ids_per_frame]
+                frame: dict[str, Any] = {
                     "type": frame_type,
                     "function_calls": [c for k, c in chunk if k == "function_call"],
                     "human_contacts": [c for k, c in chunk if k == "human_contact"],
                 }
+                if frame_type == "subscribe":
+                    self._frame_ids += 1
+                    frame["id"] = self._frame_ids
+                    self._in_flight[self._frame_ids] = chunk
                 await ws.send(json.dumps(frame, separators=(",", ":")))
 
     async def _read(self, ws: ClientConnection) -> None:
@@ -270,8 +320,21 @@ class PushChannel:
                 key = (str(frame.get("kind")), str(frame.get("call_id")))
                 self._server_has.discard(key)
                 self._resolve(key, PushUnavailable(str(frame.get("message", "not found"))))
+            elif kind == "subscribed":
+                self._in_flight.pop(frame.get("id"), None)  # type: ignore[arg-type]
+            elif kind == "error" and frame.get("code") == "too_many_subscriptions":
+                self._on_refused(frame)
             elif kind == "error":
                 logger.warning("push channel: the server reported %s", frame)
+
+    def _on_refused(self, frame: dict[str, Any]) -> None:
+        """The server watches nothing of that subscribe frame: its waits go on by long-poll."""
+        keys = self._in_flight.pop(frame.get("id"), [])  # type: ignore[arg-type]
+        why = f"the server refused the subscription: {frame.get('message')}"
+        logger.warning("push channel to %s: %s; %d wait(s) go on by long-poll", self.url, why, len(keys))
+        for key in keys:
+            self._server_has.discard(key)
+            self._resolve(key, PushUnavailable(why))
 
     def _on_item(self, frame: dict[str, Any]) -> None:
         kind, item = frame.get("kind"), frame.get("item")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,9 +14,10 @@ import anyio
 import anyio.to_thread
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
-from foureyes.server.notifier import InProcessNotifier, project_topic
+from foureyes.server.notifier import InProcessNotifier, project_topic, run_topic
 from foureyes.server.pg_notifier import PostgresNotifier
 from foureyes.server.service import Service
 
@@ -147,7 +151,7 @@ async def test_notifier_publish_from_a_thread() -> None:
     notifier.publish(topic)  # nobody listening: a no-op
 
 
-def test_project_topic_is_published_on_create_and_on_completion(
+def test_run_and_project_topics_are_published_on_create_and_on_completion(
     agent: Any, service: Service, make_function_call: Any
 ) -> None:
     published: list[tuple[int, str, str]] = []
@@ -158,9 +162,71 @@ def test_project_topic_is_published_on_create_and_on_completion(
         real_publish(topic)
 
     service.notifier.publish = record  # type: ignore[method-assign]
+    run, project = run_topic(agent.project_id, "run-1"), project_topic(agent.project_id)
     agent.post("/function_calls", make_function_call())
-    assert published == [project_topic(agent.project_id)]
+    assert published == [run, project]
     agent.post("/function_calls", make_function_call())  # idempotent retry: nothing changed
-    assert published == [project_topic(agent.project_id)]
+    assert published == [run, project]
     service.decide_function_call(agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None)
-    assert published[1:] == [(agent.project_id, "function_call", "call-1"), project_topic(agent.project_id)]
+    assert published[2:] == [(agent.project_id, "function_call", "call-1"), run, project]
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[int]:
+    """``app`` behind a real uvicorn on a free port (lifespan is the fixtures' business), so a
+    client can really hang up."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, port=port, lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _until(lambda: server.started)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _until(condition: Any) -> None:
+    """Poll ``condition`` (a hang guard of 10 s, not a timing assertion)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met within 10 s"
+        time.sleep(0.01)
+
+
+def test_an_abandoned_long_poll_stops_when_the_client_hangs_up(
+    app: FastAPI, service: Service, agent: Any, make_function_call: Any
+) -> None:
+    agent.post("/function_calls", make_function_call())
+    notifier = service.notifier
+    assert isinstance(notifier, InProcessNotifier | PostgresNotifier)
+    with served(app) as port:
+        clients = []
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", port))
+            request = (
+                f"GET {API}/function_calls/call-1?wait=50 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {agent.key}\r\n\r\n"
+            )
+            client.sendall(request.encode())
+            clients.append(client)
+        _until(lambda: notifier.subscriber_count() == 3)
+        clients.pop().close()
+        _until(lambda: notifier.subscriber_count() == 2)
+        for client in clients:
+            client.close()
+        # Each waiter is gone long before its 50 s `wait` ends.
+        _until(lambda: notifier.subscriber_count() == 0)
+        # The server still answers, and a wait that nobody abandons still gets its decision.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=agent.headers) as http:
+            threading.Timer(
+                0.2,
+                service.decide_function_call,
+                args=(agent.project_id, "call-1"),
+                kwargs={"approved": True, "channel": "cli", "actor_key_id": None},
+            ).start()
+            answer = http.get(f"{API}/function_calls/call-1", params={"wait": 30}, timeout=30)
+            assert answer.json()["status"]["approved"] is True

@@ -53,7 +53,16 @@ def decide(service: Service, caller: Any, call_id: str, approved: bool = True) -
 
 def test_header_key_is_accepted_and_ready_names_the_heartbeat(client: TestClient, agent: Any) -> None:
     with connect(client, agent.key) as ws:
-        assert ready(ws) == {"type": "ready", "heartbeat_seconds": 20.0}
+        assert ready(ws) == {
+            "type": "ready",
+            "heartbeat_seconds": 20.0,
+            "limits": {
+                "subscriptions_per_connection": 10_000,
+                "subscriptions_per_key": 20_000,
+                "connections_per_key": 100,
+                "ids_per_frame": 20_000,
+            },
+        }
 
 
 def test_auth_frame_is_the_fallback_for_clients_that_cannot_set_headers(

@@ -20,6 +20,7 @@ from foureyes.server.input_policy import check_request_text
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
 from foureyes.server.ws_hub import WebSocketHub
+from foureyes.server.ws_limits import KeyLimits
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.ws_limits = KeyLimits(settings)
     app.state.ws_hub = hub
     install_error_handlers(app)
     app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])

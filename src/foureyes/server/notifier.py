@@ -5,8 +5,10 @@ The service publishes a topic after it commits a change; a waiter subscribes to 
 A notification carries no data: the waiter re-reads the item, which keeps the database the only
 source of truth and lets a lost or duplicate wake-up do no harm.
 
-An item's topic is ``(project_id, kind, call_id)``; ``project_topic(project_id)`` is published
-too on every change in a project.
+An item's topic is ``(project_id, kind, call_id)``; ``run_topic(project_id, run_id)`` and
+``project_topic(project_id)`` are published too on every create and completion, so a watcher of
+a run is woken only by its own run's changes: waking costs O(matching subscribers), whatever the
+number of topics subscribed (the notifier is the index from topic to subscribers).
 
 ``Notifier`` is the interface; ``InProcessNotifier`` serves one process (SQLite), and
 ``pg_notifier.PostgresNotifier`` carries topics between replicas on one PostgreSQL database.
@@ -25,12 +27,18 @@ from typing import Protocol
 Topic = tuple[int, str, str]  # (project_id, kind, call_id)
 
 PROJECT = "project"
+RUN = "run"
 
 
 def project_topic(project_id: int) -> Topic:
     """Published on every create and every completion in a project, beside the item's own topic:
     for watchers of a whole run or inbox, which re-read what they show."""
     return (project_id, PROJECT, "")
+
+
+def run_topic(project_id: int, run_id: str) -> Topic:
+    """Published on every create and every completion of an item of ``run_id``."""
+    return (project_id, RUN, run_id)
 
 
 class Subscription(Protocol):

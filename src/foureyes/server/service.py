@@ -32,7 +32,7 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
-from foureyes.server.notifier import Notifier, Topic, project_topic
+from foureyes.server.notifier import Notifier, Topic, project_topic, run_topic
 from foureyes.server.people import People
 from foureyes.server.pg_notifier import notifier_for
 from foureyes.server.settings import Settings
@@ -605,6 +605,7 @@ class Service:
         item, created = self.storage.create_item(new, self._outbox(f"{kind}.created", as_stored, now))
         if created:
             logger.info("%s %r created in project %d", kind.replace("_", " "), call_id, project_id)
+            self.notifier.publish(run_topic(project_id, item.run_id))
             self.notifier.publish(project_topic(project_id))
             self._outbox_written()
         elif item.request_digest != request_digest:
@@ -689,6 +690,7 @@ class Service:
             decision.actor_user_id,
         )
         self.notifier.publish(self.topic(item))
+        self.notifier.publish(run_topic(item.project_id, item.run_id))
         self.notifier.publish(project_topic(item.project_id))
         self._outbox_written()
         return self._get(item.project_id, item.kind, item.call_id)

@@ -189,6 +189,24 @@ class Settings:
         "How often the WebSocket endpoint sends a `ping` frame; a client silent for two intervals "
         "is disconnected.",
     )
+    ws_max_subscriptions_per_connection: int = _setting(
+        10_000,
+        "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        "Items and runs one WebSocket connection may watch at once; a subscribe that would go "
+        "over it is refused whole with a `too_many_subscriptions` error frame.",
+    )
+    ws_max_subscriptions_per_key: int = _setting(
+        20_000,
+        "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_KEY",
+        "Items and runs one API key may watch at once over all its WebSocket connections to one "
+        "server process (not across replicas).",
+    )
+    ws_max_connections_per_key: int = _setting(
+        100,
+        "FOUREYES_WS_MAX_CONNECTIONS_PER_KEY",
+        "Open WebSocket connections one API key may hold on one server process (not across "
+        "replicas); one more is closed with code 4429.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -221,6 +239,9 @@ class Settings:
                 raise ValueError(f"{name} must be > 0, not {value}")
         for name in (
             "webhook_max_response_bytes",
+            "ws_max_subscriptions_per_connection",
+            "ws_max_subscriptions_per_key",
+            "ws_max_connections_per_key",
             "webhook_endpoint_concurrency",
             "login_max_failures",
             "login_max_failures_per_address",

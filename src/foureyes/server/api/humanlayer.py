@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
@@ -218,17 +219,33 @@ async def _read_waiting(
     if not wait or item.state != "pending":
         return item
     deadline = time.monotonic() + wait
-    # Read again once subscribed, so a decision committed between the first read and the
-    # subscription still wakes us.
-    async with service_of(request).notifier.subscribe((principal.project_id, kind, call_id)) as subscription:
-        item = await in_thread(getter, principal.project_id, call_id)
-        while item.state == "pending":
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            woken = await subscription.wait(remaining)
-            # Re-read even after a timeout: another process may have decided without telling us.
+    topic = (principal.project_id, kind, call_id)
+    # A client that goes away ends its wait at once (nobody would read the answer).
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_cancel_on_disconnect, request, tasks.cancel_scope)
+        # Read again once subscribed, so a decision committed between the first read and the
+        # subscription still wakes us.
+        async with service_of(request).notifier.subscribe(topic) as subscription:
             item = await in_thread(getter, principal.project_id, call_id)
-            if not woken:
-                break
+            while item.state == "pending":
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                woken = await subscription.wait(remaining)
+                # Re-read even after a timeout: another process may have decided without telling us.
+                item = await in_thread(getter, principal.project_id, call_id)
+                if not woken:
+                    break
+        tasks.cancel_scope.cancel()
     return item
+
+
+async def _cancel_on_disconnect(request: Request, scope: anyio.CancelScope) -> None:
+    """Cancel ``scope`` when the client disconnects. A GET has no body to read, so what arrives
+    after it is the disconnect (servers send it also once the answer is complete)."""
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # e.g. a body over the size limit: stop listening, the wait goes on
+        return
+    scope.cancel()

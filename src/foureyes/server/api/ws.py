@@ -3,9 +3,11 @@
 A session authenticates (``Authorization`` header, else a first ``auth`` frame), then serves
 ``subscribe`` / ``unsubscribe`` frames. Each subscribed item is watched by one small task that
 subscribes to the item's notifier topic *before* reading it, sends its current state, and
-re-reads on every wake-up until it completes; a run is watched through the project topic. The
-notifier only says "look again": what is sent is always re-read from the service and rendered
-exactly as the REST API renders it. See docs/protocol.md for the frames and close codes.
+re-reads on every wake-up until it completes; a run is watched through its run topic, so an
+event wakes only the watchers it concerns. The notifier only says "look again": what is sent is
+always re-read from the service and rendered exactly as the REST API renders it. What one
+connection and one key may hold is bounded (``ws_limits``). See docs/protocol.md for the frames
+and close codes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 from anyio.abc import TaskGroup
@@ -25,14 +27,23 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from foureyes.server.api._common import in_thread
-from foureyes.server.api.ws_frames import Auth, FrameError, Ping, Subscribe, Unsubscribe, parse_frame
+from foureyes.server.api.ws_frames import (
+    MAX_IDS_PER_FRAME,
+    Auth,
+    FrameError,
+    Ping,
+    Subscribe,
+    Unsubscribe,
+    parse_frame,
+)
 from foureyes.server.auth import AGENT, Principal
 from foureyes.server.errors import ApiError, NotFoundError
-from foureyes.server.notifier import project_topic
+from foureyes.server.notifier import run_topic
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
 from foureyes.server.ws_hub import WebSocketHub
+from foureyes.server.ws_limits import KeyLimits
 from foureyes.storage import ItemRecord
 
 logger = logging.getLogger(__name__)
@@ -42,14 +53,14 @@ router = APIRouter()
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 HEARTBEAT_TIMEOUT = 4408
+TOO_MANY_CONNECTIONS = 4429
 AUTH_FRAME_TIMEOUT = 10.0
-# A connection may watch this many items and runs at once.
-MAX_SUBSCRIPTIONS = 100_000
 # Watchers re-read this often even without a wake-up, in case a notification was lost.
 RECHECK_SECONDS = 60.0
 RUN = "run"
 
 Key = tuple[str, str]  # (kind, call_id) or (RUN, run_id)
+T = TypeVar("T")
 
 
 @router.websocket("/ws")
@@ -60,16 +71,20 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         cast(Service, app.state.service),
         cast(WebSocketHub, app.state.ws_hub),
         cast(Settings, app.state.settings).ws_heartbeat_seconds,
+        cast(KeyLimits, app.state.ws_limits),
     )
     await session.run()
 
 
 class Session:
-    def __init__(self, websocket: WebSocket, service: Service, hub: WebSocketHub, heartbeat: float) -> None:
+    def __init__(
+        self, websocket: WebSocket, service: Service, hub: WebSocketHub, heartbeat: float, limits: KeyLimits
+    ) -> None:
         self.ws = websocket
         self.service = service
         self.hub = hub
         self.heartbeat = heartbeat
+        self.limits = limits
         self.principal: Principal | None = None
         self.watches: dict[Key, anyio.CancelScope] = {}
         self._send_lock = asyncio.Lock()
@@ -84,6 +99,11 @@ class Session:
         self.principal = await self._authenticate()
         if self.principal is None:
             return
+        refusal = self.limits.open(self.principal.key_id, self)
+        if refusal is not None:
+            await self._send(refusal.frame("too_many_connections"))
+            await self.close(TOO_MANY_CONNECTIONS, "too many connections for this API key")
+            return
         self.hub.add(self)
         logger.info("WebSocket session opened (key %d)", self.principal.key_id)
         try:
@@ -91,10 +111,13 @@ class Session:
             # for any reason (disconnect, close, cancellation) stops them all.
             async with anyio.create_task_group() as self._tasks:
                 self._tasks.start_soon(self._heartbeat)
-                await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat})
+                limits = {**self.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
+                await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat, "limits": limits})
                 await self._read()
                 self._tasks.cancel_scope.cancel()
         finally:
+            self.watches.clear()  # watchers cancelled before they started: counted no more
+            self.limits.close(self.principal.key_id, self)
             self.hub.discard(self)
             logger.info("WebSocket session closed (key %d)", self.principal.key_id)
 
@@ -215,15 +238,17 @@ class Session:
             *((RUN, run_id) for run_id in frame.runs),
         ]
 
+    @property
+    def subscription_count(self) -> int:
+        return len(self.watches)
+
     async def _subscribe(self, frame: Subscribe) -> None:
+        assert self.principal is not None
         keys = list(dict.fromkeys(self._keys(frame)))
-        new = [k for k in keys if k not in self.watches]
-        if len(self.watches) + len(new) > MAX_SUBSCRIPTIONS:
-            await self._error(
-                "too_many_subscriptions",
-                f"a connection may watch at most {MAX_SUBSCRIPTIONS} items and runs",
-                id=frame.id,
-            )
+        new = sum(1 for k in keys if k not in self.watches)
+        refusal = self.limits.check_subscribe(self.principal.key_id, self, new)
+        if refusal is not None:
+            await self._send(refusal.frame("too_many_subscriptions", id=frame.id))
             return
         assert self._tasks is not None
         countdown = _Countdown(len(keys))
@@ -265,6 +290,11 @@ class Session:
             return self.service.get_function_call
         return self.service.get_human_contact
 
+    async def _read_one(self, fn: Callable[[int, str], T], project_id: int, name: str) -> T:
+        assert self.principal is not None
+        async with self.limits.reads(self.principal.key_id):
+            return await in_thread(fn, project_id, name)
+
     async def _send_item(self, item: ItemRecord) -> None:
         await self._send({"type": "item", "kind": item.kind, "item": render_item(item)})
 
@@ -275,7 +305,7 @@ class Session:
         # Subscribed before the first read, so a decision committed in between still wakes us.
         async with self.service.notifier.subscribe((project_id, kind, call_id)) as subscription:
             try:
-                item = await in_thread(getter, project_id, call_id)
+                item = await self._read_one(getter, project_id, call_id)
             except NotFoundError as exc:  # another project's item too: exactly like a missing one
                 await self._error("not_found", exc.message, kind=kind, call_id=call_id)
                 return
@@ -287,7 +317,7 @@ class Session:
             countdown.done((kind, call_id))
             while item.state == "pending":
                 await subscription.wait(_recheck_after())
-                item = await in_thread(getter, project_id, call_id)
+                item = await self._read_one(getter, project_id, call_id)
                 if item.state != "pending":
                     await self._send_item(item)
 
@@ -295,9 +325,9 @@ class Session:
         assert self.principal is not None
         project_id = self.principal.project_id
         sent: dict[Key, str] = {}
-        async with self.service.notifier.subscribe(project_topic(project_id)) as subscription:
+        async with self.service.notifier.subscribe(run_topic(project_id, run_id)) as subscription:
             while True:
-                for item in await in_thread(self.service.list_run_items, project_id, run_id):
+                for item in await self._read_one(self.service.list_run_items, project_id, run_id):
                     key = (item.kind, item.call_id)
                     if sent.get(key) != item.state:
                         sent[key] = item.state
