@@ -38,9 +38,11 @@ HANG_GUARD = 60.0
 class ThreadedServer:
     """uvicorn serving create_app() on its own event loop in a thread of the test process."""
 
-    def __init__(self, tmp_path: Path, *, refuse_websockets: bool = False) -> None:
+    def __init__(
+        self, tmp_path: Path, *, refuse_websockets: bool = False, settings: Settings | None = None
+    ) -> None:
         self.port = free_port()
-        self.app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'threaded.db'}"))
+        self.app = create_app(settings or Settings(database_url=f"sqlite:///{tmp_path / 'threaded.db'}"))
         served: Any = _refusing_websockets(self.app) if refuse_websockets else self.app
         config = uvicorn.Config(served, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

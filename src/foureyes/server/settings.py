@@ -117,6 +117,12 @@ class Settings:
         "How often the WebSocket endpoint sends a `ping` frame; a client silent for two intervals "
         "is disconnected.",
     )
+    revocation_recheck_seconds: float = _setting(
+        10.0,
+        "FOUREYES_REVOCATION_RECHECK_SECONDS",
+        "How often open WebSockets and inbox streams are re-checked against the database even "
+        "without a revocation notice; a revoked key or removed person's stream ends within this.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -125,7 +131,12 @@ class Settings:
             raise ValueError(f"max_body_bytes must be positive, not {self.max_body_bytes}")
         if not (math.isfinite(self.long_poll_max_seconds) and self.long_poll_max_seconds >= 0):
             raise ValueError(f"long_poll_max_seconds must be >= 0, not {self.long_poll_max_seconds}")
-        for name in ("webhook_timeout_seconds", "webhook_poll_interval_seconds", "ws_heartbeat_seconds"):
+        for name in (
+            "webhook_timeout_seconds",
+            "webhook_poll_interval_seconds",
+            "ws_heartbeat_seconds",
+            "revocation_recheck_seconds",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0, not {value}")

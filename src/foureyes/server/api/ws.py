@@ -29,6 +29,7 @@ from foureyes.server.api.ws_frames import Auth, FrameError, Ping, Subscribe, Uns
 from foureyes.server.auth import AGENT, Principal
 from foureyes.server.errors import ApiError, NotFoundError
 from foureyes.server.notifier import project_topic
+from foureyes.server.revocations import KeyGrant
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
@@ -42,6 +43,7 @@ router = APIRouter()
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 HEARTBEAT_TIMEOUT = 4408
+REVOKED_REASON = "this API key has been revoked"
 AUTH_FRAME_TIMEOUT = 10.0
 # A connection may watch this many items and runs at once.
 MAX_SUBSCRIPTIONS = 100_000
@@ -85,6 +87,9 @@ class Session:
         if self.principal is None:
             return
         self.hub.add(self)
+        # Closed at once (4401) when the key is revoked, through whichever replica.
+        grant = KeyGrant(self.principal.key_id)
+        watched = self.service.revocations.add(grant, self._revoked)
         logger.info("WebSocket session opened (key %d)", self.principal.key_id)
         try:
             # Every task of the session (heartbeat, watchers) lives in this group, so leaving it
@@ -95,6 +100,7 @@ class Session:
                 await self._read()
                 self._tasks.cancel_scope.cancel()
         finally:
+            self.service.revocations.discard(watched)
             self.hub.discard(self)
             logger.info("WebSocket session closed (key %d)", self.principal.key_id)
 
@@ -107,6 +113,9 @@ class Session:
                 await self.ws.close(code, reason)
         if self._tasks is not None:
             self._tasks.cancel_scope.cancel()
+
+    async def _revoked(self) -> None:
+        await self.close(UNAUTHORIZED, REVOKED_REASON)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
@@ -193,6 +202,11 @@ class Session:
                 elif isinstance(frame, Unsubscribe):
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
+                    # Checked again for every new subscription, not only by the revocation sweep.
+                    assert self.principal is not None
+                    if not await self.service.revocations.still_allowed(KeyGrant(self.principal.key_id)):
+                        await self._revoked()
+                        return
                     await self._subscribe(frame)
                 elif isinstance(frame, Auth):
                     await self._error("invalid_frame", "already authenticated")
