@@ -6,6 +6,7 @@ the revocation notice can have ended a stream.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,10 @@ def server(database_url: str, tmp_path: Path) -> Iterator[ThreadedServer]:
         served.stop()
 
 
+def url(server: ThreadedServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
 def sign_in(service: Service, *projects: str) -> str:
     """A session of a reviewer of ``projects``; its cookie."""
     for project in projects:
@@ -45,9 +50,9 @@ def sign_in(service: Service, *projects: str) -> str:
 
 
 @contextmanager
-def stream(server: ThreadedServer, cookie: str, project: str) -> Iterator[Iterator[list[str]]]:
-    """The stream's events, each as its lines; keep-alive comments left out."""
-    base = f"http://127.0.0.1:{server.port}"
+def stream(base: str, cookie: str, project: str) -> Iterator[Iterator[list[str]]]:
+    """The events of ``project``'s stream on the server at ``base``, each as its lines;
+    keep-alive comments left out."""
     with (
         httpx.Client(base_url=base, cookies={SESSION_COOKIE: cookie}, timeout=HANG_GUARD) as http,
         http.stream("GET", f"/inbox/p/{project}/events") as response,
@@ -57,12 +62,16 @@ def stream(server: ThreadedServer, cookie: str, project: str) -> Iterator[Iterat
 
         def events() -> Iterator[list[str]]:
             block: list[str] = []
+            since = time.monotonic()
             for line in response.iter_lines():
                 if line:
                     block.append(line)
                     continue
                 if block and not block[0].startswith(":"):
                     yield block
+                    since = time.monotonic()
+                # Keep-alives come every 15 s, so a stream that should have ended fails here.
+                assert time.monotonic() - since < HANG_GUARD, "no event within the hang-guard"
                 block = []
 
         found = events()
@@ -82,7 +91,7 @@ def test_the_stream_ends_when_access_does(server: ThreadedServer, how: str) -> N
     service = server.service
     cookie = sign_in(service, "default")
     agent = service.authenticate(server.key())
-    with stream(server, cookie, "default") as events:
+    with stream(url(server), cookie, "default") as events:
         service.create_function_call(agent.project_id, function_call("before"))
         assert next(events) == ["event: changed", "data: {}"]
 
@@ -99,7 +108,7 @@ def test_losing_one_project_ends_only_that_projects_stream(server: ThreadedServe
     service = server.service
     cookie = sign_in(service, "default", "other")
     agent = service.authenticate(server.key())
-    with stream(server, cookie, "default") as kept, stream(server, cookie, "other") as lost:
+    with stream(url(server), cookie, "default") as kept, stream(url(server), cookie, "other") as lost:
         assert service.revocations.open_count == 2
         assert service.people.remove_user(EMAIL, "other")
         assert next(lost) == ["event: revoked", "data: {}"]
@@ -113,6 +122,5 @@ def test_a_stream_opened_after_removal_is_refused(server: ThreadedServer) -> Non
     service = server.service
     cookie = sign_in(service, "default")
     service.people.remove_user(EMAIL, "default")
-    base = f"http://127.0.0.1:{server.port}"
-    with httpx.Client(base_url=base, cookies={SESSION_COOKIE: cookie}, timeout=HANG_GUARD) as http:
+    with httpx.Client(base_url=url(server), cookies={SESSION_COOKIE: cookie}, timeout=HANG_GUARD) as http:
         assert http.get("/inbox/p/default/events").status_code == 404
