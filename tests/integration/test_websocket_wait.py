@@ -38,9 +38,18 @@ HANG_GUARD = 60.0
 class ThreadedServer:
     """uvicorn serving create_app() on its own event loop in a thread of the test process."""
 
-    def __init__(self, tmp_path: Path, *, refuse_websockets: bool = False, **settings: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        refuse_websockets: bool = False,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> None:
         self.port = free_port()
-        self.app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'threaded.db'}", **settings))
+        if settings is None:
+            settings = Settings(database_url=f"sqlite:///{tmp_path / 'threaded.db'}", **overrides)
+        self.app = create_app(settings)
         served: Any = _refusing_websockets(self.app) if refuse_websockets else self.app
         config = uvicorn.Config(served, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,9 +49,14 @@ def create_app(settings: Settings) -> FastAPI:
         worker = DeliveryWorker(service.storage, settings)
         worker.start()
         service.on_outbox = worker.wake
+        # Closes open streams whose key or access is revoked (through any replica).
+        revocations = asyncio.create_task(service.revocations.run(), name="foureyes-revocations")
         try:
             yield
         finally:
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await revocations
             await hub.close_all()
             service.on_outbox = None
             await worker.stop()

@@ -108,7 +108,13 @@ class SignedIn:
 
 
 class People:
-    def __init__(self, storage: Storage, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        on_revoked: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store = PeopleStore(storage)
         self._storage = storage
         self._settings = settings
@@ -117,6 +123,8 @@ class People:
         # Verified against when the account does not exist, so a wrong address costs as long as
         # a wrong password and the timing does not tell which addresses have accounts.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        # Called after a commit that ends someone's access, so their open streams are closed.
+        self._on_revoked = on_revoked
         self.throttle = LoginThrottle(
             storage,
             clock,
@@ -156,6 +164,7 @@ class People:
             raise ValueError(f"{user.email} has no role in any project; give them one with users add")
         self.store.clear_password(user.id)
         logger.info("password of user %d reset; sessions ended", user.id)
+        self._on_revoked()
         first = memberships[0]
         return self._link(user.email, first.project_slug, first.role, INVITE)
 
@@ -164,7 +173,11 @@ class People:
         found = self.store.find_project(project)
         if user is None or found is None:
             return False
-        return self.store.remove_role(user.id, found.id)
+        removed = self.store.remove_role(user.id, found.id, now=self._clock())
+        if removed:
+            logger.info("user %d removed from project %r; their tokens there revoked", user.id, found.slug)
+            self._on_revoked()
+        return removed
 
     def role_in(self, user_id: int, project_id: int) -> str | None:
         return self.store.role_in(user_id, project_id)
@@ -318,6 +331,7 @@ class People:
 
     def sign_out(self, token: str) -> None:
         self.store.delete_session(hash_secret(token))
+        self._on_revoked()
 
     # ------------------------------------------------------------------ personal tokens
 

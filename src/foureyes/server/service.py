@@ -35,6 +35,7 @@ from foureyes.server.errors import (
 from foureyes.server.notifier import Notifier, Topic, project_topic, run_topic
 from foureyes.server.people import People
 from foureyes.server.pg_notifier import notifier_for
+from foureyes.server.revocations import Revocations
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -144,7 +145,10 @@ class Service:
         self.storage = storage
         self.notifier = notifier
         self._clock = clock
-        self.people = People(storage, settings or Settings(), clock)
+        settings = settings or Settings()
+        # Closes open streams whose key or access is revoked; the app runs its checks.
+        self.revocations = Revocations(storage, notifier, clock, settings.revocation_recheck_seconds)
+        self.people = People(storage, settings, clock, on_revoked=self.revocations.announce)
         self._inbox = InboxStore(storage)
         self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
         # Called after a commit that queued webhooks, so the delivery worker need not wait for
@@ -191,6 +195,7 @@ class Service:
         revoked = self.storage.revoke_api_key(key_id, now=self._clock())
         if revoked:
             logger.info("API key %d revoked", key_id)
+            self.revocations.announce()
         return revoked
 
     def authenticate(self, token: str) -> auth.Principal:
@@ -199,6 +204,9 @@ class Service:
             raise UnauthorizedError("unknown API key")
         if key.revoked_at is not None:
             raise UnauthorizedError("this API key has been revoked")
+        if key.user_id is not None and self.people.role_in(key.user_id, key.project_id) is None:
+            # A personal token reads and decides only while its owner has a role in the project.
+            raise UnauthorizedError("the owner of this token no longer has a role in its project")
         return auth.Principal(
             key_id=key.id, project_id=key.project_id, scopes=frozenset(key.scopes), user_id=key.user_id
         )

@@ -207,6 +207,12 @@ class Settings:
         "Open WebSocket connections one API key may hold on one server process (not across "
         "replicas); one more is closed with code 4429.",
     )
+    revocation_recheck_seconds: float = _setting(
+        10.0,
+        "FOUREYES_REVOCATION_RECHECK_SECONDS",
+        "How often open WebSockets and inbox streams are re-checked against the database even "
+        "without a revocation notice; a revoked key or removed person's stream ends within this.",
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -224,6 +230,7 @@ class Settings:
             "webhook_poll_interval_seconds",
             "ws_heartbeat_seconds",
             "body_timeout_seconds",
+            "revocation_recheck_seconds",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from foureyes.storage.schema import invitations, memberships, projects, sessions, users
+from foureyes.storage.schema import api_keys, invitations, memberships, projects, sessions, users
 from foureyes.storage.store import ProjectRecord, Storage
 
 
@@ -134,12 +134,23 @@ class PeopleStore:
                     )
                 )
 
-    def remove_role(self, user_id: int, project_id: int) -> bool:
+    def remove_role(self, user_id: int, project_id: int, *, now: datetime) -> bool:
+        """Take the role away, and with it the person's personal tokens for the project: they
+        are revoked (kept for the record), so adding the person again does not revive them."""
         with self._storage._write() as conn:
             result = conn.execute(
                 memberships.delete().where(
                     memberships.c.user_id == user_id, memberships.c.project_id == project_id
                 )
+            )
+            conn.execute(
+                api_keys.update()
+                .where(
+                    api_keys.c.user_id == user_id,
+                    api_keys.c.project_id == project_id,
+                    api_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
             )
             return result.rowcount == 1
 

@@ -9,7 +9,7 @@ worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import anyio
@@ -20,7 +20,6 @@ from foureyes.models import FunctionCallStatus, HumanContactStatus
 from foureyes.server.api._common import (
     Credentials,
     as_principal,
-    in_thread,
     int_param,
     parse_json_object,
     parse_model,
@@ -219,6 +218,12 @@ async def _read_waiting(
     if not wait or item.state != "pending":
         return item
     deadline = time.monotonic() + wait
+
+    def reread() -> Awaitable[ItemRecord]:
+        # The key is checked again with every read: one revoked during the wait gets 401, not
+        # the decision.
+        return as_principal(request, credentials, lambda p: getter(p.project_id, call_id))
+
     topic = (principal.project_id, kind, call_id)
     # A client that goes away ends its wait at once (nobody would read the answer).
     async with anyio.create_task_group() as tasks:
@@ -226,14 +231,14 @@ async def _read_waiting(
         # Read again once subscribed, so a decision committed between the first read and the
         # subscription still wakes us.
         async with service_of(request).notifier.subscribe(topic) as subscription:
-            item = await in_thread(getter, principal.project_id, call_id)
+            item = await reread()
             while item.state == "pending":
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 woken = await subscription.wait(remaining)
                 # Re-read even after a timeout: another process may have decided without telling us.
-                item = await in_thread(getter, principal.project_id, call_id)
+                item = await reread()
                 if not woken:
                     break
         tasks.cancel_scope.cancel()

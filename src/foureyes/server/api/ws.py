@@ -39,6 +39,7 @@ from foureyes.server.api.ws_frames import (
 from foureyes.server.auth import AGENT, Principal
 from foureyes.server.errors import ApiError, NotFoundError
 from foureyes.server.notifier import run_topic
+from foureyes.server.revocations import KeyGrant
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
@@ -54,6 +55,7 @@ UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 HEARTBEAT_TIMEOUT = 4408
 TOO_MANY_CONNECTIONS = 4429
+REVOKED_REASON = "this API key has been revoked"
 AUTH_FRAME_TIMEOUT = 10.0
 # Watchers re-read this often even without a wake-up, in case a notification was lost.
 RECHECK_SECONDS = 60.0
@@ -105,6 +107,9 @@ class Session:
             await self.close(TOO_MANY_CONNECTIONS, "too many connections for this API key")
             return
         self.hub.add(self)
+        # Closed at once (4401) when the key is revoked, through whichever replica.
+        grant = KeyGrant(self.principal.key_id)
+        watched = self.service.revocations.add(grant, self._revoked)
         logger.info("WebSocket session opened (key %d)", self.principal.key_id)
         try:
             # Every task of the session (heartbeat, watchers) lives in this group, so leaving it
@@ -118,6 +123,7 @@ class Session:
         finally:
             self.watches.clear()  # watchers cancelled before they started: counted no more
             self.limits.close(self.principal.key_id, self)
+            self.service.revocations.discard(watched)
             self.hub.discard(self)
             logger.info("WebSocket session closed (key %d)", self.principal.key_id)
 
@@ -130,6 +136,9 @@ class Session:
                 await self.ws.close(code, reason)
         if self._tasks is not None:
             self._tasks.cancel_scope.cancel()
+
+    async def _revoked(self) -> None:
+        await self.close(UNAUTHORIZED, REVOKED_REASON)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
@@ -216,6 +225,11 @@ class Session:
                 elif isinstance(frame, Unsubscribe):
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
+                    # Checked again for every new subscription, not only by the revocation sweep.
+                    assert self.principal is not None
+                    if not await self.service.revocations.still_allowed(KeyGrant(self.principal.key_id)):
+                        await self._revoked()
+                        return
                     await self._subscribe(frame)
                 elif isinstance(frame, Auth):
                     await self._error("invalid_frame", "already authenticated")

@@ -57,6 +57,12 @@
 
   var source = new EventSource(main.getAttribute("data-live"));
   source.addEventListener("changed", refresh);
+  // Access to this project ended (removed, signed out, session expired): stop listening, and
+  // load the page again so it says so (the sign-in page, or "not found").
+  source.addEventListener("revoked", function () {
+    source.close();
+    window.location.reload();
+  });
   // Whatever changed between rendering this page (or a dropped stream) and this connection
   // sent no event to us: look once more.
   source.addEventListener("open", function () {
