@@ -111,6 +111,8 @@ async def test_waiting_holds_no_worker_thread(
     limiter = anyio.to_thread.current_default_thread_limiter()
     old_tokens, limiter.total_tokens = limiter.total_tokens, 2
     results: list[Any] = []
+    assert isinstance(service.notifier, InProcessNotifier | PostgresNotifier)
+    standing = service.notifier.subscriber_count()  # the app's revocation check
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers) as http:
@@ -126,7 +128,7 @@ async def test_waiting_holds_no_worker_thread(
                         tg.start_soon(wait)
                     await anyio.sleep(0.3)
                     assert isinstance(service.notifier, InProcessNotifier | PostgresNotifier)
-                    assert service.notifier.subscriber_count() == 20
+                    assert service.notifier.subscriber_count() == standing + 20
                     answer = await http.post(
                         f"{API}/agent/function_calls/call-1/respond", json={"approved": True}
                     )
@@ -205,6 +207,7 @@ def test_an_abandoned_long_poll_stops_when_the_client_hangs_up(
     agent.post("/function_calls", make_function_call())
     notifier = service.notifier
     assert isinstance(notifier, InProcessNotifier | PostgresNotifier)
+    standing = notifier.subscriber_count()  # the app's revocation check
     with served(app) as port:
         clients = []
         for _ in range(3):
@@ -215,13 +218,13 @@ def test_an_abandoned_long_poll_stops_when_the_client_hangs_up(
             )
             client.sendall(request.encode())
             clients.append(client)
-        _until(lambda: notifier.subscriber_count() == 3)
+        _until(lambda: notifier.subscriber_count() == standing + 3)
         clients.pop().close()
-        _until(lambda: notifier.subscriber_count() == 2)
+        _until(lambda: notifier.subscriber_count() == standing + 2)
         for client in clients:
             client.close()
         # Each waiter is gone long before its 50 s `wait` ends.
-        _until(lambda: notifier.subscriber_count() == 0)
+        _until(lambda: notifier.subscriber_count() == standing + 0)
         # The server still answers, and a wait that nobody abandons still gets its decision.
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=agent.headers) as http:
             threading.Timer(

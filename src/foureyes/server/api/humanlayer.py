@@ -8,6 +8,7 @@ worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -225,23 +226,28 @@ async def _read_waiting(
         return as_principal(request, credentials, lambda p: getter(p.project_id, call_id))
 
     topic = (principal.project_id, kind, call_id)
-    # A client that goes away ends its wait at once (nobody would read the answer).
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_cancel_on_disconnect, request, tasks.cancel_scope)
-        # Read again once subscribed, so a decision committed between the first read and the
-        # subscription still wakes us.
-        async with service_of(request).notifier.subscribe(topic) as subscription:
-            item = await reread()
-            while item.state == "pending":
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                woken = await subscription.wait(remaining)
-                # Re-read even after a timeout: another process may have decided without telling us.
+    # A client that goes away ends its wait at once (nobody would read the answer). The watcher
+    # is a task of its own, not a task group's, so an error of a re-read (a key revoked during
+    # the wait: 401) reaches the error handler as itself.
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(request, scope))
+        try:
+            # Read again once subscribed, so a decision committed between the first read and the
+            # subscription still wakes us.
+            async with service_of(request).notifier.subscribe(topic) as subscription:
                 item = await reread()
-                if not woken:
-                    break
-        tasks.cancel_scope.cancel()
+                while item.state == "pending":
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    woken = await subscription.wait(remaining)
+                    # Re-read even after a timeout: another process may have decided without
+                    # telling us.
+                    item = await reread()
+                    if not woken:
+                        break
+        finally:
+            watcher.cancel()
     return item
 
 
