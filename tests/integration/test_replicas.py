@@ -42,6 +42,8 @@ def replicas(postgres_database_url: str, tmp_path: Path) -> Iterator[tuple[LiveS
             "FOUREYES_WEBHOOK_ALLOW_PRIVATE": "true",
             "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1",
             "FOUREYES_WEBHOOK_TIMEOUT_SECONDS": "2",
+            # one key file for every replica, as the docs require
+            "FOUREYES_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
         }
         servers.append(server)
     a, b = servers
@@ -157,7 +159,9 @@ def test_two_replicas_deliver_each_webhook_once(
     received = Counter(r.headers["webhook-id"] for r in receiver.snapshot())
     assert len(received) == expected
     assert set(received.values()) == {1}, "a delivery was sent twice"
-    service = open_service(Settings(database_url=postgres_database_url))
+    service = open_service(
+        Settings(database_url=postgres_database_url, secret_key_file=a.env["FOUREYES_SECRET_KEY_FILE"])
+    )
     try:
         deliveries = service.list_deliveries(limit=500)
         assert len(deliveries) == expected
