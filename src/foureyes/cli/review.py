@@ -1,0 +1,218 @@
+"""The reviewer commands: ``pending``, ``approve``, ``reject``, ``answer`` and ``watch``.
+
+They talk to a running server over HTTP with a ``respond``-scoped key, through the same API and
+service path as every other channel, so they need nothing of the server installed beyond what
+the SDK needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from foureyes._exceptions import APIError, TransportError, api_error_for
+from foureyes.cli._common import fail, out, untrusted
+
+DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
+
+ApiBase = Annotated[
+    str,
+    typer.Option(
+        "--api-base",
+        envvar=["FOUREYES_API_BASE", "HUMANLAYER_API_BASE"],
+        help="Base URL of the server's HumanLayer-compatible API.",
+        show_default=True,
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar=["FOUREYES_REVIEWER_KEY", "FOUREYES_API_KEY"],
+        help="A key with the 'respond' scope (env FOUREYES_REVIEWER_KEY, then FOUREYES_API_KEY).",
+        show_default=False,
+    ),
+]
+CallId = Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the function call.")]
+
+_TO_ANSWER = "to answer a question, use: foureyes answer ID TEXT"
+_TO_DECIDE = "approvals are decided with: foureyes approve ID / foureyes reject ID --comment TEXT"
+
+
+class Reviewer:
+    """A small HTTP client for the reviewer commands, speaking the same API as the SDK."""
+
+    def __init__(self, api_base: str, api_key: str | None) -> None:
+        if not api_key:
+            raise fail(
+                "no API key: pass --api-key or set FOUREYES_REVIEWER_KEY to a key with the 'respond' "
+                "scope (create one with: foureyes keys create --scopes respond)"
+            )
+        self.api_base = api_base.rstrip("/")
+        self.http = httpx.Client(headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.api_base}{path}"
+        try:
+            response = self.http.request(method, url, json=body)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"cannot reach the foureyes server at {self.api_base}: {exc}") from exc
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise api_error_for(
+                response.status_code,
+                str(error.get("code", "http_error")),
+                str(error.get("message", response.text[:200])),
+                data,
+            )
+        if not isinstance(data, dict):
+            raise TransportError(f"{url} answered with something that is not a JSON object")
+        return data
+
+
+def _run(fn: Callable[[], None], not_found_hint: str = "") -> None:
+    """Run a reviewer action; the SDK's errors become one red line (with a hint for a 404)."""
+    try:
+        fn()
+    except APIError as exc:
+        hint = f" ({not_found_hint})" if exc.status_code == 404 and not_found_hint else ""
+        raise fail(f"{exc.message}{hint}") from None
+    except TransportError as exc:
+        raise fail(str(exc)) from None
+
+
+def describe_call(spec: dict[str, Any]) -> Text:
+    """A function call as a reviewer reads it: name, every argument as JSON, the reject options."""
+    body = untrusted(f"{spec['fn']}({json.dumps(spec['kwargs'], indent=2, ensure_ascii=False)})")
+    return _with_options(body, "reject options", spec.get("reject_options"))
+
+
+def describe_question(spec: dict[str, Any]) -> Text:
+    body = untrusted(f"[{spec['subject']}] {spec['msg']}" if spec.get("subject") else spec["msg"])
+    return _with_options(body, "options", spec.get("response_options"))
+
+
+def _with_options(body: Text, label: str, options: list[dict[str, Any]] | None) -> Text:
+    if options:
+        body.append_text(Text(f"\n{label}: ", style="dim"))
+        body.append_text(untrusted(", ".join(o["name"] for o in options)))
+    return body
+
+
+def _table(
+    title: str, what: str, items: list[dict[str, Any]], describe: Callable[[dict[str, Any]], Text]
+) -> Table:
+    table = Table(title=f"{title} ({len(items)})", show_lines=True)
+    for column in ("call id", what, "run", "requested"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            untrusted(item["call_id"]), describe(item["spec"]), untrusted(item["run_id"]), _age(item)
+        )
+    return table
+
+
+def _age(item: dict[str, Any]) -> str:
+    """How long ago the item was requested, e.g. '42s ago', '3m ago', '2h ago'."""
+    stamp = (item.get("status") or {}).get("requested_at")
+    if not stamp:
+        return ""
+    seconds = max(0, int((datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _path_id(call_id: str) -> str:
+    return quote(call_id, safe="")
+
+
+def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+    """List the approvals and questions waiting for a human."""
+    reviewer = Reviewer(api_base, api_key)
+
+    def go() -> None:
+        calls = reviewer.request("GET", "/agent/function_calls/pending")["items"]
+        contacts = reviewer.request("GET", "/agent/human_contacts/pending")["items"]
+        if not calls and not contacts:
+            out.print("Nothing is waiting for a decision.")
+            return
+        if calls:
+            out.print(_table("Approvals waiting", "function and arguments", calls, describe_call))
+        if contacts:
+            out.print(_table("Questions waiting", "question", contacts, describe_question))
+
+    _run(go)
+
+
+def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], done: str) -> None:
+    reviewer.request("POST", f"/agent/{kind}/{_path_id(call_id)}/respond", body)
+    out.print(Text.assemble(f"{done} ", untrusted(call_id), "."))
+
+
+def approve(
+    call_id: CallId,
+    comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Approve a function call: the agent runs it."""
+    reviewer = Reviewer(api_base, api_key)
+    body = {"approved": True, "comment": comment}
+    _run(lambda: _respond(reviewer, "function_calls", call_id, body, "Approved"), _TO_ANSWER)
+
+
+def reject(
+    call_id: CallId,
+    comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")],
+    option: Annotated[
+        str | None, typer.Option(help="The name of one of the request's reject options.")
+    ] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Reject a function call with a comment for the agent."""
+    if not comment.strip():
+        raise fail("a rejection needs a comment: the agent is told why")
+    reviewer = Reviewer(api_base, api_key)
+    body = {"approved": False, "comment": comment, "reject_option_name": option}
+    _run(lambda: _respond(reviewer, "function_calls", call_id, body, "Rejected"), _TO_ANSWER)
+
+
+def answer(
+    call_id: Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the question.")],
+    text: Annotated[
+        str | None, typer.Argument(metavar="TEXT", help="The answer (optional when --option is given).")
+    ] = None,
+    option: Annotated[str | None, typer.Option(help="The name of one of the question's options.")] = None,
+    api_base: ApiBase = DEFAULT_API_BASE,
+    api_key: ApiKey = None,
+) -> None:
+    """Answer a question an agent asked."""
+    if text is None and option is None:
+        raise fail("give the answer text, or --option NAME, or both")
+    reviewer = Reviewer(api_base, api_key)
+    body = {"response": text, "response_option_name": option}
+    _run(lambda: _respond(reviewer, "human_contacts", call_id, body, "Answered"), _TO_DECIDE)
+
+
+def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+    """A live inbox in the terminal: see requests as they arrive and decide them by keyboard."""
+    # The terminal inbox (termios, Rich Live) is loaded only by the command that uses it.
+    from foureyes import watch as inbox
+
+    reviewer = Reviewer(api_base, api_key)
+    _run(lambda: inbox.run(reviewer.request, untrusted, out))
