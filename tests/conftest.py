@@ -1,11 +1,13 @@
 """The database backends the suite runs on: ``--database=sqlite|postgresql|both`` (default both).
 
 A test that asks for ``database_url`` (directly or through a fixture) runs once per selected
-backend, on a database of its own: a fresh SQLite file, or a fresh PostgreSQL database copied
-from a template migrated once per session, dropped after the test. ``--postgres-url`` (or env
-``FOUREYES_TEST_POSTGRES_URL``) names the PostgreSQL server, reached as a superuser; the default
-is the local one these machines run. When PostgreSQL is wanted but unreachable the run stops with
-a message saying so: the suite is never silently reduced to SQLite.
+backend, on a database of its own, already migrated: a copy of a SQLite file migrated once per
+session, or a fresh PostgreSQL database copied from a template migrated once per session,
+dropped after the test. (Running the migrations takes a SQLite file a dozen fsyncs; a copy
+takes none. What a first start does to a missing file is tested on paths of the tests' own.)
+``--postgres-url`` (or env ``FOUREYES_TEST_POSTGRES_URL``) names the PostgreSQL server, reached
+as a superuser; the default is the local one these machines run. When PostgreSQL is wanted but
+unreachable the run stops with a message saying so: the suite is never silently reduced to SQLite.
 """
 
 from __future__ import annotations
@@ -153,11 +155,33 @@ def _postgres_database(request: pytest.FixtureRequest, *, migrated: bool) -> Ite
         server.drop(name)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of a SQLite database at the newest migration, made once per session."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    storage = Storage.from_url(f"sqlite:///{path}")
+    try:
+        storage.migrate()
+    finally:
+        storage.close()
+    # The last connection's close checkpoints the write-ahead log into the file itself.
+    assert not path.with_name("template.db-wal").exists()
+    return path.read_bytes()
+
+
+def _copy_of(database: bytes, path: Path) -> None:
+    path.parent.mkdir(mode=0o700)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(database)
+
+
 @pytest.fixture
 def database_url(database_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh database for this test: empty SQLite, or PostgreSQL already migrated."""
+    """A fresh database for this test, already migrated (its own key file is made on first use)."""
     if database_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'foureyes.db'}"
+        path = tmp_path / "db" / "foureyes.db"
+        _copy_of(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
         return
     with _postgres_database(request, migrated=True) as url:
         yield url

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import argon2
 import pytest
 
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
@@ -187,3 +188,22 @@ def test_a_password_reset_voids_it_and_every_session(service: Service) -> None:
     assert service.people.sign_in("jo@example.com", "a brand new password", "10.0.0.1").user.email == (
         "jo@example.com"
     )
+
+
+def test_production_hashes_passwords_at_full_cost(tmp_path: Path) -> None:
+    """The suite hashes with cheap parameters (tests/fast_hashing.py); a server on the default
+    settings stores argon2id hashes at argon2-cffi's RFC 9106 low-memory profile. This is the one
+    test that pays for a hash at that cost."""
+    storage = Storage.from_url(f"sqlite:///{tmp_path / 'p.db'}")
+    storage.migrate()
+    service = Service(storage, InProcessNotifier(), settings=Settings())
+    try:
+        _, link = service.people.add_user("ann@example.com", "default", "reviewer")
+        assert link
+        service.people.accept_invitation(_token(link), None, "Ann", PASSWORD)
+        user = service.people.store.find_user("ann@example.com")
+        assert user is not None
+        assert user.password_hash
+        assert argon2.extract_parameters(user.password_hash) == argon2.profiles.RFC_9106_LOW_MEMORY
+    finally:
+        service.close()

@@ -91,6 +91,8 @@ def costs(
     }
 
 
+# 20,000 subscriptions over one WebSocket take seconds to set up: left out of scripts/test --fast.
+@pytest.mark.slow
 def test_an_event_costs_the_same_with_10_or_20000_runs_watched(
     client: TestClient, service: Service, agent: Any, reviewer: Any, make_function_call: Any
 ) -> None:

@@ -18,6 +18,7 @@ from foureyes.server.inbox.security import SESSION_COOKIE
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
+from ..fast_hashing import FAST_HASHING
 from ..integration.test_websocket_wait import HANG_GUARD, ThreadedServer
 from .conftest import function_call
 from .inbox_helpers import make_person
@@ -27,7 +28,7 @@ EMAIL = "lee@example.com"
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[ThreadedServer]:
-    settings = Settings(database_url=database_url, revocation_recheck_seconds=3600.0)
+    settings = Settings(database_url=database_url, revocation_recheck_seconds=3600.0, **FAST_HASHING)
     served = ThreadedServer(tmp_path, settings=settings)
     served.start()
     try:

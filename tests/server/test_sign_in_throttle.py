@@ -225,6 +225,8 @@ def _without_fsync(url: str) -> None:
         admin.dispose()
 
 
+# 10,000 sign-ins take seconds even without fsync: left out of scripts/test --fast.
+@pytest.mark.slow
 def test_failures_on_ten_thousand_made_up_names_do_not_unlock_a_real_account(
     database_url: str,
 ) -> None:

@@ -8,6 +8,7 @@ of a server with no users) whose token is stored only as a SHA-256 hash, as are 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -120,9 +121,6 @@ class People:
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)
-        # Verified against when the account does not exist, so a wrong address costs as long as
-        # a wrong password and the timing does not tell which addresses have accounts.
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
         # Called after a commit that ends someone's access, so their open streams are closed.
         self._on_revoked = on_revoked
         self.throttle = LoginThrottle(
@@ -284,6 +282,14 @@ class People:
 
     # ------------------------------------------------------------------ sign-in and sessions
 
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        """Verified against when the account does not exist, so a wrong address costs as long as
+        a wrong password and the timing does not tell which addresses have accounts. Made on the
+        first sign-in, not at start: one hash at the production cost takes a good part of a
+        second, which every CLI command and every test opening a service would pay."""
+        return self.hasher.hash(secrets.token_urlsafe(16))
+
     def sign_in(self, email: str, password: str, address: str) -> NewSession:
         """A new session, or UnauthorizedError (one message for every wrong detail), or
         LockedOutError while this account or address is throttled (see ``throttle``).
@@ -293,8 +299,9 @@ class People:
         if wait > 0:
             logger.info("sign-in for %r from %s refused: locked out", account, address)
             raise LockedOutError(wait)
+        dummy = self._dummy_hash  # before the look-up: the first sign-in is as slow either way
         user = self.store.find_user(account)
-        stored = user.password_hash if user is not None and user.password_hash else self._dummy_hash
+        stored = user.password_hash if user is not None and user.password_hash else dummy
         try:
             self.hasher.verify(stored, password)
             ok = user is not None and user.password_hash is not None
