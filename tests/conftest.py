@@ -5,6 +5,9 @@ backend, on a database of its own, already migrated: a copy of a SQLite file mig
 session, or a fresh PostgreSQL database copied from a template migrated once per session,
 dropped after the test. (Running the migrations takes a SQLite file a dozen fsyncs; a copy
 takes none. What a first start does to a missing file is tested on paths of the tests' own.)
+The SQLite copies live in RAM (/dev/shm) where there is such a file system: the server still
+asks for a durable commit (synchronous=FULL), which costs milliseconds of fsync on a disk and
+nothing there; what a kill does to a commit is tested with real processes on real files.
 ``--postgres-url`` (or env ``FOUREYES_TEST_POSTGRES_URL``) names the PostgreSQL server, reached
 as a superuser; the default is the local one these machines run. When PostgreSQL is wanted but
 unreachable the run stops with a message saying so: the suite is never silently reduced to SQLite.
@@ -13,6 +16,8 @@ unreachable the run stops with a message saying so: the suite is never silently 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,19 +174,32 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-def _copy_of(database: bytes, path: Path) -> None:
-    path.parent.mkdir(mode=0o700)
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-        f.write(database)
+RAM_DIR = Path("/dev/shm")
+
+
+@contextmanager
+def _sqlite_copy(database: bytes, tmp_path: Path) -> Iterator[Path]:
+    """A copy of ``database`` in a directory of its own (0700, the file 0600, as the server
+    makes them), in RAM when possible; removed afterwards."""
+    in_ram = RAM_DIR.is_dir() and os.access(RAM_DIR, os.W_OK)
+    directory = Path(tempfile.mkdtemp(prefix="foureyes-test-", dir=RAM_DIR)) if in_ram else tmp_path / "db"
+    try:
+        directory.mkdir(mode=0o700, exist_ok=in_ram)
+        path = directory / "foureyes.db"
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            f.write(database)
+        yield path
+    finally:
+        if in_ram:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
 def database_url(database_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database for this test, already migrated (its own key file is made on first use)."""
     if database_backend == "sqlite":
-        path = tmp_path / "db" / "foureyes.db"
-        _copy_of(request.getfixturevalue("migrated_sqlite"), path)
-        yield f"sqlite:///{path}"
+        with _sqlite_copy(request.getfixturevalue("migrated_sqlite"), tmp_path) as path:
+            yield f"sqlite:///{path}"
         return
     with _postgres_database(request, migrated=True) as url:
         yield url
