@@ -63,19 +63,19 @@ async def child(rounds: int, interval: float) -> dict[str, Any]:
         storage.migrate()
         service = Service(storage, InProcessNotifier())
         project = storage.ensure_project("default", now=datetime.now(UTC))
-        service.add_webhook("default", slow.url, ["human_contact.created"], allow_private=True)
-        service.add_webhook("default", healthy.url, ["function_call.created"], allow_private=True)
+        service.webhooks.add_webhook("default", slow.url, ["human_contact.created"], allow_private=True)
+        service.webhooks.add_webhook("default", healthy.url, ["function_call.created"], allow_private=True)
         worker = DeliveryWorker(storage, Settings(database_url=url, webhook_allow_private=True))
         worker.start()
         service.on_outbox = worker.wake
         try:
             for n in range(1, rounds + 1):
                 question = {"run_id": "bench", "call_id": f"hc-{n}", "spec": {"msg": "?"}}
-                service.create_human_contact(project.id, question)
+                service.items.create_human_contact(project.id, question)
                 await bounded(lambda n=n: slow.count("request") == n, "the trickling request")
                 started = time.perf_counter()
                 call = {"run_id": "bench", "call_id": f"fc-{n}", "spec": {"fn": "f", "kwargs": {}}}
-                service.create_function_call(project.id, call)
+                service.items.create_function_call(project.id, call)
                 await bounded(lambda n=n: len(healthy.snapshot()) == n, "the healthy delivery")
                 latencies.append(time.perf_counter() - started)
                 await bounded(lambda n=n: slow.count("done") + slow.count("cut") == n, "the trickle to end")

@@ -28,7 +28,7 @@ def test_deeply_nested_json(database_url: str, expect_error: Any) -> None:
     settings = Settings(database_url=database_url, max_body_bytes=1 << 20)
     app = create_app(settings)
     with TestClient(app) as client:
-        key = app.state.service.create_api_key().plaintext
+        key = app.state.service.keys.create_api_key().plaintext
         nested = b"[" * 200_000 + b"]" * 200_000
         response = client.post(
             f"{API}/function_calls", content=nested, headers={"Authorization": f"Bearer {key}"}

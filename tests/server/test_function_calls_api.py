@@ -185,7 +185,7 @@ def test_second_decision_is_a_conflict_and_changes_nothing(
     again = reviewer.post("/agent/function_calls/call-1/respond", {"approved": True})
     expect_error(again, 409, "conflict")
     assert agent.get("/function_calls/call-1").json() == decided
-    item = service.get_function_call(agent.project_id, "call-1")
+    item = service.items.get_function_call(agent.project_id, "call-1")
     assert len(service.storage.list_decisions(item.id)) == 1
 
 
@@ -252,7 +252,7 @@ def test_escalate_records_an_event(
     response = agent.post("/agent/function_calls/call-1/escalate_email", escalation)
     assert response.status_code == 200
     assert response.json() == created
-    item = service.get_function_call(agent.project_id, "call-1")
+    item = service.items.get_function_call(agent.project_id, "call-1")
     events = service.storage.list_events(item.id)
     assert [e.type for e in events] == ["created", "escalated"]
     assert events[1].data == escalation
@@ -302,5 +302,5 @@ def test_racing_responders_over_http_get_one_decision(
     with ThreadPoolExecutor(max_workers=6) as pool:
         codes = sorted(pool.map(respond, range(6)))
     assert codes == [200, 409, 409, 409, 409, 409]
-    item = service.get_function_call(agent.project_id, "call-1")
+    item = service.items.get_function_call(agent.project_id, "call-1")
     assert len(service.storage.list_decisions(item.id)) == 1

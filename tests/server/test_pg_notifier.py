@@ -140,8 +140,8 @@ def test_a_decision_through_one_app_wakes_a_long_poll_on_another(postgres_databa
     settings = Settings(database_url=postgres_database_url)
     app_a, app_b = create_app(settings), create_app(settings)
     with TestClient(app_a) as a, TestClient(app_b) as b, ThreadPoolExecutor(1) as pool:
-        agent = app_a.state.service.create_api_key(scopes=["agent"]).plaintext
-        reviewer = app_b.state.service.create_api_key(scopes=["respond"]).plaintext
+        agent = app_a.state.service.keys.create_api_key(scopes=["agent"]).plaintext
+        reviewer = app_b.state.service.keys.create_api_key(scopes=["respond"]).plaintext
         created = a.post(
             f"{API}/function_calls", json=function_call(), headers={"Authorization": f"Bearer {agent}"}
         )

@@ -50,10 +50,10 @@ class World:
             "call_id": call_id,
             "spec": {"fn": "wire", "kwargs": {"usd": 5}, "state": state},
         }
-        self.service.create_function_call(self.project_id, body)
+        self.service.items.create_function_call(self.project_id, body)
 
     def approve(self, call_id: str) -> None:
-        self.service.decide_function_call(
+        self.service.decisions.decide_function_call(
             self.project_id, call_id, approved=True, channel="test", actor_key_id=None
         )
 

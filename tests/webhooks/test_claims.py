@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_racing_claims_never_lease_one_delivery_twice(world: World, database_url: str) -> None:
-    world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     for n in range(30):
         world.function_call(f"call-{n}")
     # A second pool on the same database, as a second replica would have.

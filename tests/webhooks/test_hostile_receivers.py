@@ -31,7 +31,7 @@ def worker_for(world: World, **settings: object) -> DeliveryWorker:
 
 
 def human_contact(world: World, call_id: str) -> None:
-    world.service.create_human_contact(
+    world.service.items.create_human_contact(
         world.project_id, {"run_id": "r", "call_id": call_id, "spec": {"msg": "?"}}
     )
 
@@ -40,7 +40,7 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
     world: World,
 ) -> None:
     with running(TricklingReceiver(interval=0.5)) as slow:
-        slow_endpoint, _ = world.service.add_webhook(
+        slow_endpoint, _ = world.service.webhooks.add_webhook(
             "default", slow.url, ["human_contact.created"], allow_private=True
         )
         # one slot for the slow endpoint: its second delivery waits for the first attempt
@@ -56,14 +56,14 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
         try:
             assert await wait_until(lambda: slow.count("request") == 1)
 
-            fast_endpoint, _ = world.service.add_webhook(
+            fast_endpoint, _ = world.service.webhooks.add_webhook(
                 "default", world.receiver.url, ["function_call.created"], allow_private=True
             )
             world.function_call("call-1")
             worker.wake()
 
             def fast_done() -> bool:
-                return [d.status for d in world.service.list_deliveries(endpoint_id=fast_endpoint.id)] == [
+                return [d.status for d in world.service.webhooks.list_deliveries(endpoint_id=fast_endpoint.id)] == [
                     "succeeded"
                 ]
 
@@ -72,7 +72,7 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
             # nothing has cut it, no attempt of it is recorded, its second delivery waits.
             assert [kind for kind, _ in slow.snapshot()] == ["request"]
             slow_deliveries = sorted(
-                world.service.list_deliveries(endpoint_id=slow_endpoint.id), key=lambda d: d.id
+                world.service.webhooks.list_deliveries(endpoint_id=slow_endpoint.id), key=lambda d: d.id
             )
             assert [d.attempts for d in slow_deliveries] == [0, 0]
             assert len(world.receiver.snapshot()) == 1
@@ -102,7 +102,7 @@ async def test_a_flooding_receiver_costs_at_most_the_read_cap(world: World, stat
     cap = 64 * KIB
     worker = worker_for(world, webhook_max_response_bytes=cap)
     with running(FloodingReceiver(size=200 * MIB, status=status)) as flood:
-        endpoint, _ = world.service.add_webhook("default", flood.url, allow_private=True)
+        endpoint, _ = world.service.webhooks.add_webhook("default", flood.url, allow_private=True)
         # warm up: the first delivery compiles and caches the statements the measured one reuses
         world.function_call("warm-up")
         try:
@@ -122,7 +122,7 @@ async def test_a_flooding_receiver_costs_at_most_the_read_cap(world: World, stat
     assert peak < 32 * cap
     # It stopped reading at the cap: what was sent at all is what the sockets' buffers took.
     assert flood.body_bytes_sent() < 32 * MIB
-    deliveries = world.service.list_deliveries(endpoint_id=endpoint.id)
+    deliveries = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
     if status == 200:
         assert {d.status for d in deliveries} == {"succeeded"}
     else:

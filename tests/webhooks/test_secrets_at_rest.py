@@ -45,7 +45,7 @@ async def deliver_one(storage: Storage, clock: Clock, receiver: Receiver, call_i
     service = Service(storage, InProcessNotifier(), clock=clock)
     project = storage.ensure_project("default", now=clock())
     body = {"run_id": "r", "call_id": call_id, "spec": {"fn": "wire", "kwargs": {}}}
-    service.create_function_call(project.id, body)
+    service.items.create_function_call(project.id, body)
     worker = DeliveryWorker(
         storage, Settings(database_url="sqlite:///unused.db", webhook_allow_private=True), clock=clock
     )
@@ -85,8 +85,8 @@ async def test_stored_secrets_are_sealed_and_still_sign_after_a_restart(
     storage = Storage.from_url(database_url)
     storage.migrate()
     service = Service(storage, InProcessNotifier(), clock=clock)
-    endpoint, first = service.add_webhook("default", receiver.url, allow_private=True)
-    second, _ = service.rotate_webhook_secret(endpoint.id, overlap_seconds=3600)
+    endpoint, first = service.webhooks.add_webhook("default", receiver.url, allow_private=True)
+    second, _ = service.webhooks.rotate_webhook_secret(endpoint.id, overlap_seconds=3600)
     ((sealed, previous),) = stored_secrets(storage)
     assert previous is not None
     for stored, secret in ((sealed, second), (previous, first)):
@@ -114,7 +114,7 @@ async def test_a_copy_of_the_sqlite_file_alone_cannot_sign(tmp_path: Path, recei
     storage = Storage.from_url(f"sqlite:///{original}")
     storage.migrate()
     service = Service(storage, InProcessNotifier(), clock=clock)
-    _, secret = service.add_webhook("default", receiver.url, allow_private=True)
+    _, secret = service.webhooks.add_webhook("default", receiver.url, allow_private=True)
     service.close()
     copy = tmp_path / "b" / "foureyes.db"
     copy.parent.mkdir()

@@ -23,7 +23,8 @@ from foureyes.server import auth
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
-from foureyes.storage import ProjectRecord, Storage
+from foureyes.storage import Database, ProjectRecord
+from foureyes.storage import keys as key_rows
 from foureyes.storage.people import (
     DuplicateEmailError,
     InvitationRecord,
@@ -110,13 +111,13 @@ class SignedIn:
 class People:
     def __init__(
         self,
-        storage: Storage,
+        db: Database,
         settings: Settings,
         clock: Callable[[], datetime],
         on_revoked: Callable[[], None] = lambda: None,
     ) -> None:
-        self.store = PeopleStore(storage)
-        self._storage = storage
+        self.store = PeopleStore(db)
+        self._db = db
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)
@@ -126,7 +127,7 @@ class People:
         # Called after a commit that ends someone's access, so their open streams are closed.
         self._on_revoked = on_revoked
         self.throttle = LoginThrottle(
-            storage,
+            db,
             clock,
             max_failures=settings.login_max_failures,
             max_per_address=settings.login_max_failures_per_address,
@@ -134,6 +135,10 @@ class People:
             base_seconds=settings.login_lockout_seconds,
             ceiling_seconds=settings.login_lockout_max_seconds,
         )
+
+    def _ensure_project(self, slug: str, now: datetime) -> ProjectRecord:
+        with self._db.write() as tx:
+            return key_rows.ensure_project(tx.conn, slug, now=now)
 
     # ------------------------------------------------------------------ users and roles
 
@@ -145,7 +150,7 @@ class People:
         address = normalise_email(email)
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         user = self.store.find_user(address)
         if user is None:
             user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
@@ -209,7 +214,7 @@ class People:
         address = normalise_email(email)
         existing = self.store.find_user(address)
         if existing is not None and existing.password_hash is not None:
-            record = self._storage.ensure_project(_checked_slug(project), now=self._clock())
+            record = self._ensure_project(_checked_slug(project), self._clock())
             self.store.set_role(existing.id, record, check_role(role), now=self._clock())
             logger.info("user %d is %s in project %r", existing.id, role, record.slug)
             return None
@@ -218,7 +223,7 @@ class People:
     def _link(self, email: str | None, project: str, role: str, kind: str) -> str:
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         token = secrets.token_urlsafe(32)
         self.store.insert_invitation(
             token_hash=hash_secret(token),
