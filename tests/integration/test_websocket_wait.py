@@ -291,7 +291,8 @@ def test_sync_wait_falls_back_to_long_poll_when_there_is_no_websocket(
         waiting = pool.submit(hl.human_as_tool(), "Which account?")
         project_id = server.service.keys.authenticate(server.key()).project_id
         server.wait_for(
-            lambda: server.service.items.list_pending_human_contacts(project_id).total == 1, "the question is asked"
+            lambda: server.service.items.list_pending_human_contacts(project_id).total == 1,
+            "the question is asked",
         )
         [question] = server.service.items.list_pending_human_contacts(project_id).items
         server.service.decisions.answer_human_contact(

@@ -49,7 +49,7 @@ def test_keys_are_stored_hashed(service: Service) -> None:
     assert len(created.plaintext) > 40
     assert created.plaintext.startswith(created.prefix)
     assert (created.project, created.scopes, created.name) == ("p1", ("agent", "respond"), "ci")
-    with service.storage.engine.connect() as conn:
+    with service.db.engine.connect() as conn:
         dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
     assert created.plaintext not in dump
     [listed] = service.keys.list_api_keys("p1")

@@ -114,7 +114,7 @@ def test_internal_error_is_logged_not_leaked(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(service, "get_function_call", broken)
+    monkeypatch.setattr(service.items, "get_function_call", broken)
     with caplog.at_level(logging.ERROR, logger="foureyes.server"):
         error = expect_error(agent.get("/function_calls/x"), 500, "internal_error")
     assert "secret" not in error["message"]

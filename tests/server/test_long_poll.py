@@ -171,7 +171,9 @@ def test_run_and_project_topics_are_published_on_create_and_on_completion(
     assert published == [run, project]
     agent.post("/function_calls", make_function_call())  # idempotent retry: nothing changed
     assert published == [run, project]
-    service.decisions.decide_function_call(agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None)
+    service.decisions.decide_function_call(
+        agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None
+    )
     assert published[2:] == [(agent.project_id, "function_call", "call-1"), run, project]
 
 

@@ -14,8 +14,9 @@ from foureyes.server.notifier import InProcessNotifier
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
+from ..db import events_of
 from ..fast_hashing import FAST_HASHING
 
 PASSWORD = "correct horse battery"
@@ -53,7 +54,7 @@ def test_a_new_user_joins_through_a_one_time_link(service: Service) -> None:
 
 def test_invitations_expire(tmp_path: Path) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    storage = Storage.from_url(f"sqlite:///{tmp_path / 'p.db'}")
+    storage = Database.from_url(f"sqlite:///{tmp_path / 'p.db'}")
     storage.migrate()
     service = Service(
         storage,
@@ -130,7 +131,7 @@ def test_a_personal_token_decides_as_its_owner(
     assert agent.get("/function_calls/call-1").json()["status"]["responded_by"] == expected
     item = service.items.get_function_call(agent.project_id, "call-1")
     assert item.decisions[0].actor_user_id == user_id
-    assert service.storage.list_events(item.id)[-1].data["user_id"] == user_id
+    assert events_of(service.db, item.id)[-1].data["user_id"] == user_id
 
     agent.post("/human_contacts", make_human_contact())
     answered = agent.client.post(

@@ -43,7 +43,7 @@ def no_periodic_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
 class StatementCounter:
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.engine = service.storage.engine
+        self.engine = service.db.engine
         self.count = 0
 
     def _seen(self, *_: Any) -> None:

@@ -28,6 +28,7 @@ from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage.schema import memberships
 
+from ..db import revoke_key
 from .conftest import API, Caller, function_call, human_contact
 from .inbox_helpers import make_person
 from .test_websocket import connect, decide, items_until_subscribed, ready
@@ -62,7 +63,9 @@ def service_of(client: TestClient) -> Service:
 def agent_of(client: TestClient) -> Caller:
     service = service_of(client)
     created = service.keys.create_api_key(scopes=("agent",))
-    return Caller(client, created.plaintext, created.id, service.keys.authenticate(created.plaintext).project_id)
+    return Caller(
+        client, created.plaintext, created.id, service.keys.authenticate(created.plaintext).project_id
+    )
 
 
 def closed_frame(ws: Any) -> WebSocketDisconnect:
@@ -108,7 +111,7 @@ def test_a_revocation_no_notice_announced_still_stops_new_subscriptions(notice_o
     service.items.create_function_call(agent.project_id, function_call("fc-1"))
     with connect(notice_only, agent.key) as ws:
         ready(ws)
-        assert service.storage.revoke_api_key(agent.key_id, now=service.now())  # no announcement
+        assert revoke_key(service.db, agent.key_id, now=service.now())  # no announcement
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"]})
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
@@ -123,7 +126,7 @@ def test_the_periodic_recheck_closes_what_no_notice_announced(rechecking: TestCl
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"]})
         items_until_subscribed(ws, 1)
-        assert service.storage.revoke_api_key(agent.key_id, now=service.now())  # no announcement
+        assert revoke_key(service.db, agent.key_id, now=service.now())  # no announcement
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
 
@@ -190,7 +193,7 @@ def test_a_token_is_refused_once_its_owner_has_no_role_however_the_role_went(
     checked on every request, not only the token's scope."""
     service = service_of(client)
     token = _personal_token(service, agent.project_id)
-    with service.storage._write() as conn:
+    with service.db.write() as conn:
         conn.execute(delete(memberships))
     response = client.get(f"{API}/project", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -240,11 +243,11 @@ def test_a_recheck_costs_the_same_queries_for_one_stream_or_a_thousand(
 
     def queries_for(grants: list[Any]) -> int:
         statements.clear()
-        event.listen(service.storage.engine, "before_cursor_execute", count)
+        event.listen(service.db.engine, "before_cursor_execute", count)
         try:
             allowed = revocations.allowed(grants)
         finally:
-            event.remove(service.storage.engine, "before_cursor_execute", count)
+            event.remove(service.db.engine, "before_cursor_execute", count)
         assert allowed == {good_key, good_session}
         return len(statements)
 

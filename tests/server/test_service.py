@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from foureyes.server.domain.items import canonical_digest
 from foureyes.server.errors import ConflictError
-from foureyes.server.service import Service, canonical_digest, open_service
+from foureyes.server.service import Service, open_service
 from foureyes.server.settings import Settings
+
+from ..db import decisions_of, events_of
 
 
 @pytest.fixture
@@ -48,8 +51,8 @@ def test_racing_deciders_get_exactly_one_decision(svc: Service, make_function_ca
     assert outcomes.count("won") == 1
     assert outcomes.count("conflict") == racers - 1
     item = svc.items.get_function_call(project_id, "call-1")
-    assert len(svc.storage.list_decisions(item.id)) == 1
-    assert [e.type for e in svc.storage.list_events(item.id)] == ["created", "decided"]
+    assert len(decisions_of(svc.db, item.id)) == 1
+    assert [e.type for e in events_of(svc.db, item.id)] == ["created", "decided"]
     assert item.decisions[0].comment == f"r{outcomes.index('won')}"
 
 
@@ -80,7 +83,7 @@ def test_decision_records_channel_actor_and_digest(svc: Service, make_function_c
     assert decision.spec_digest == item.spec_digest
     assert decided.state == "rejected"
     assert decided.completed_at == decision.decided_at
-    [_, event] = svc.storage.list_events(item.id)
+    [_, event] = events_of(svc.db, item.id)
     assert event.data["verdict"] == "rejected"
     assert event.channel == "cli"
 
@@ -88,7 +91,9 @@ def test_decision_records_channel_actor_and_digest(svc: Service, make_function_c
 def test_answer_records_an_answered_state(svc: Service, make_human_contact: Any) -> None:
     project_id = _project(svc)
     svc.items.create_human_contact(project_id, make_human_contact())
-    answered = svc.decisions.answer_human_contact(project_id, "hc-1", response="yes", channel="cli", actor_key_id=None)
+    answered = svc.decisions.answer_human_contact(
+        project_id, "hc-1", response="yes", channel="cli", actor_key_id=None
+    )
     assert answered.state == "answered"
     assert answered.decisions[0].response == "yes"
     assert svc.items.list_pending_human_contacts(project_id).total == 0
@@ -121,9 +126,13 @@ def test_one_info_line_per_state_change(
     with caplog.at_level(logging.INFO, logger="foureyes.server"):
         caplog.clear()
         svc.items.create_function_call(project_id, make_function_call(call_id="logged-1"))
-        svc.items.create_function_call(project_id, make_function_call(call_id="logged-1"))  # no change, no line
+        svc.items.create_function_call(
+            project_id, make_function_call(call_id="logged-1")
+        )  # no change, no line
         svc.escalations.escalate_function_call(project_id, "logged-1", {"escalation_msg": "hurry"})
-        svc.decisions.decide_function_call(project_id, "logged-1", approved=True, channel="cli", actor_key_id=None)
+        svc.decisions.decide_function_call(
+            project_id, "logged-1", approved=True, channel="cli", actor_key_id=None
+        )
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("foureyes.server")]
     assert len(lines) == 3
     assert all("'logged-1'" in line for line in lines)

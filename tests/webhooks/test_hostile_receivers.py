@@ -9,10 +9,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from foureyes.server.delivery import DeliveryWorker, read_capped
+from foureyes.server.channels.webhook.sink import read_capped
+from foureyes.server.outbox import OutboxWorker
 from foureyes.server.settings import Settings
 
-from .conftest import World
+from ..db import attempts_of, delivery_of
+from .conftest import World, webhook_worker
 from .hostile import FloodingReceiver, TricklingReceiver, running, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -21,9 +23,9 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
-def worker_for(world: World, **settings: object) -> DeliveryWorker:
-    return DeliveryWorker(
-        world.service.storage,
+def worker_for(world: World, **settings: object) -> OutboxWorker:
+    return webhook_worker(
+        world.service.db,
         Settings(database_url="sqlite:///unused.db", webhook_allow_private=True, **settings),  # type: ignore[arg-type]
         clock=world.clock,
         rng=lambda: 0.5,
@@ -63,9 +65,9 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
             worker.wake()
 
             def fast_done() -> bool:
-                return [d.status for d in world.service.webhooks.list_deliveries(endpoint_id=fast_endpoint.id)] == [
-                    "succeeded"
-                ]
+                return [
+                    d.status for d in world.service.webhooks.list_deliveries(endpoint_id=fast_endpoint.id)
+                ] == ["succeeded"]
 
             assert await wait_until(fast_done)
             # Meanwhile the slow receiver is still answering its first request, byte by byte:
@@ -78,8 +80,8 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
             assert len(world.receiver.snapshot()) == 1
 
             first = slow_deliveries[0]
-            assert await wait_until(lambda: bool(world.service.storage.list_attempts(first.id)))
-            (attempt,) = world.service.storage.list_attempts(first.id)
+            assert await wait_until(lambda: bool(attempts_of(world.service.db, first.id)))
+            (attempt,) = attempts_of(world.service.db, first.id)
             assert attempt.status_code is None
             assert attempt.error == "timed out after 4 s"
             # cut by the deadline, long before the answer's last byte
@@ -88,7 +90,7 @@ async def test_a_trickling_receiver_is_cut_at_the_deadline_while_another_endpoin
             assert 0 < cut_at < len(slow.answer_bytes) // 2
             # the slot it held goes to the endpoint's next delivery
             assert await wait_until(lambda: slow.count("request") == 2)
-            again = world.service.storage.get_delivery(first.id)
+            again = delivery_of(world.service.db, first.id)
             assert again is not None
             assert again.status == "pending"
             # retried on the usual schedule, not dropped
@@ -126,7 +128,7 @@ async def test_a_flooding_receiver_costs_at_most_the_read_cap(world: World, stat
     if status == 200:
         assert {d.status for d in deliveries} == {"succeeded"}
     else:
-        (attempt, *_) = world.service.storage.list_attempts(deliveries[0].id)
+        (attempt, *_) = attempts_of(world.service.db, deliveries[0].id)
         assert attempt.error == "HTTP 503: " + "A" * 200
 
 

@@ -113,5 +113,70 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Deliveries of other sinks have no place in the webhook tables: going back means a backup.
-    raise NotImplementedError("0006 (the shared outbox) cannot be downgraded; restore a backup instead")
+    # Back to the webhook tables: the webhook sink's rows return with their ids; rows of any
+    # other sink have no place there and are dropped, as are events that belong to no item.
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("endpoint_id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=True),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("webhook_id", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_deliveries"),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["webhook_endpoints.id"],
+            name="fk_webhook_deliveries_endpoint_id_webhook_endpoints",
+        ),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_webhook_deliveries_item_id_items"),
+        sa.UniqueConstraint("webhook_id", name="uq_webhook_deliveries_webhook_id"),
+    )
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
+    op.create_index("ix_webhook_deliveries_order", "webhook_deliveries", ["endpoint_id", "item_id", "status"])
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("delivery_id", sa.Integer(), nullable=False),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_webhook_attempts"),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["webhook_deliveries.id"],
+            name="fk_webhook_attempts_delivery_id_webhook_deliveries",
+        ),
+    )
+    op.create_index("ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id"])
+    op.execute(
+        f"INSERT INTO webhook_deliveries (id, endpoint_id, webhook_id, {_DELIVERY_COLUMNS}) "  # noqa: S608
+        f"SELECT id, CAST(target AS INTEGER), message_id, {_DELIVERY_COLUMNS} "
+        "FROM deliveries WHERE sink = 'webhook'"
+    )
+    op.execute(
+        f"INSERT INTO webhook_attempts ({_ATTEMPT_COLUMNS}) "  # noqa: S608
+        f"SELECT {_ATTEMPT_COLUMNS} FROM delivery_attempts "
+        "WHERE delivery_id IN (SELECT id FROM webhook_deliveries)"
+    )
+    _restart_sequences("webhook_deliveries", "webhook_attempts")
+    op.drop_table("delivery_attempts")
+    op.drop_table("deliveries")
+
+    op.drop_index("ix_events_project_id", table_name="events")
+    op.execute("DELETE FROM events WHERE item_id IS NULL")
+    with op.batch_alter_table("events") as batch:
+        batch.drop_constraint("fk_events_actor_user_id_users", type_="foreignkey")
+        batch.drop_constraint("fk_events_project_id_projects", type_="foreignkey")
+        batch.alter_column("item_id", existing_type=sa.Integer(), nullable=False)
+        batch.drop_column("actor_user_id")
+        batch.drop_column("project_id")
