@@ -14,6 +14,7 @@ from foureyes.server.domain.items import canonical_digest
 from foureyes.server.errors import ConflictError
 from foureyes.server.service import Service, open_service
 from foureyes.server.settings import Settings
+from foureyes.storage import events, keys
 
 from ..db import decisions_of, events_of
 
@@ -137,3 +138,28 @@ def test_one_info_line_per_state_change(
     assert len(lines) == 3
     assert all("'logged-1'" in line for line in lines)
     assert all(r.levelno == logging.INFO for r in caplog.records)
+
+
+def test_administrative_changes_are_recorded_with_their_project(svc: Service) -> None:
+    """Keys, roles and webhook endpoints change through emit too: one change log per project."""
+    created = svc.keys.create_api_key(project="admin-log", scopes=["agent"], name="bot")
+    endpoint, _ = svc.webhooks.add_webhook("admin-log", "https://hooks.example.com/x", allow_private=True)
+    svc.webhooks.set_webhook_enabled(endpoint.id, False)
+    user, _ = svc.people.add_user("rev@example.com", "admin-log", "reviewer")
+    assert svc.people.remove_user("rev@example.com", "admin-log")
+    assert svc.keys.revoke_api_key(created.id)
+    with svc.db.read() as conn:
+        (project,) = [p for p in [keys.find_project(conn, "admin-log")] if p is not None]
+        logged = events.for_project(conn, project.id)
+    assert [e.type for e in reversed(logged)] == [
+        "key_created",
+        "endpoint_added",
+        "endpoint_disabled",
+        "role_granted",
+        "role_removed",
+        "key_revoked",
+    ]
+    assert all(e.item_id is None and e.project_id == project.id for e in logged)
+    granted = next(e for e in logged if e.type == "role_granted")
+    assert granted.data == {"user_id": user.id, "role": "reviewer"}
+    assert next(e for e in logged if e.type == "key_created").data["prefix"] == created.prefix

@@ -20,10 +20,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foureyes.server import auth
+from foureyes.server.domain.events import Emitter, SettingsChanged
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
-from foureyes.storage import Database, ProjectRecord
+from foureyes.storage import Database, ProjectRecord, Tx
 from foureyes.storage import keys as key_rows
 from foureyes.storage.people import (
     DuplicateEmailError,
@@ -115,9 +116,12 @@ class People:
         settings: Settings,
         clock: Callable[[], datetime],
         on_revoked: Callable[[], None] = lambda: None,
+        emitter: Emitter | None = None,
     ) -> None:
         self.store = PeopleStore(db)
         self._db = db
+        # Role changes are recorded in the change log with the change itself.
+        self._emitter = emitter or Emitter(lambda _topic: None)
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)
@@ -140,6 +144,21 @@ class People:
         with self._db.write() as tx:
             return key_rows.ensure_project(tx.conn, slug, now=now)
 
+    def _changed(self, tx: Tx, project_id: int, what: str, channel: str, **details: object) -> None:
+        self._emitter.emit(
+            tx,
+            SettingsChanged(
+                project_id=project_id, at=self._clock(), channel=channel, what=what, details=details
+            ),
+        )
+
+    def _set_role(
+        self, user_id: int, project: ProjectRecord, role: str, channel: str, **details: object
+    ) -> None:
+        with self._db.write() as tx:
+            self.store.set_role(tx, user_id, project, role, now=self._clock())
+            self._changed(tx, project.id, "role_granted", channel, user_id=user_id, role=role, **details)
+
     # ------------------------------------------------------------------ users and roles
 
     def add_user(
@@ -155,7 +174,7 @@ class People:
         if user is None:
             user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
             logger.info("user %d (%s) created", user.id, address)
-        self.store.set_role(user.id, record, role, now=now)
+        self._set_role(user.id, record, role, "cli")
         logger.info("user %d is %s in project %r", user.id, role, record.slug)
         link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
         return user, link
@@ -178,7 +197,10 @@ class People:
         found = self.store.find_project(project)
         if user is None or found is None:
             return False
-        removed = self.store.remove_role(user.id, found.id, now=self._clock())
+        with self._db.write() as tx:
+            removed = self.store.remove_role(tx, user.id, found.id, now=self._clock())
+            if removed:
+                self._changed(tx, found.id, "role_removed", "cli", user_id=user.id)
         if removed:
             logger.info("user %d removed from project %r; their tokens there revoked", user.id, found.slug)
             self._on_revoked()
@@ -215,7 +237,7 @@ class People:
         existing = self.store.find_user(address)
         if existing is not None and existing.password_hash is not None:
             record = self._ensure_project(_checked_slug(project), self._clock())
-            self.store.set_role(existing.id, record, check_role(role), now=self._clock())
+            self._set_role(existing.id, record, check_role(role), "cli")
             logger.info("user %d is %s in project %r", existing.id, role, record.slug)
             return None
         return self._link(address, project, role, INVITE)
@@ -275,7 +297,7 @@ class People:
             self.store.set_password(user.id, password_hash, name[:200])
         project = self.store.find_project(invitation.project_slug)
         assert project is not None
-        self.store.set_role(user.id, project, invitation.role, now=self._clock())
+        self._set_role(user.id, project, invitation.role, "inbox", invitation=invitation.id)
         logger.info(
             "user %d joined project %r as %s by %s link",
             user.id,

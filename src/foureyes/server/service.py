@@ -72,10 +72,10 @@ class Service:
         self._clock = clock
         # Closes open streams whose key or access is revoked; the app runs its checks.
         self.revocations = Revocations(db, notifier, clock, settings.revocation_recheck_seconds)
-        self.people = People(db, settings, clock, on_revoked=self.revocations.announce)
         # The fan-out half of every channel: the outbox worker the app runs has its own sinks.
         self.sinks = sinks_for(db, settings)
         self.emitter = Emitter(self._publish, self.sinks)
+        self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.items = Items(db, self.emitter, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock)
         self.escalations = Escalations(db, self.emitter, self.items, clock)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from foureyes.storage.database import Database
+from foureyes.storage.database import Database, Tx
 from foureyes.storage.records import ProjectRecord
 from foureyes.storage.schema import api_keys, invitations, memberships, projects, sessions, users
 
@@ -120,40 +120,37 @@ class PeopleStore:
 
     # ------------------------------------------------------------------ memberships
 
-    def set_role(self, user_id: int, project: ProjectRecord, role: str, *, now: datetime) -> None:
-        """Give the user ``role`` in the project, replacing any role they had there."""
-        with self._db.write() as conn:
-            updated = conn.execute(
-                memberships.update()
-                .where(memberships.c.user_id == user_id, memberships.c.project_id == project.id)
-                .values(role=role)
+    def set_role(self, tx: Tx, user_id: int, project: ProjectRecord, role: str, *, now: datetime) -> None:
+        """Give the user ``role`` in the project, replacing any role they had there (in the
+        caller's transaction, which records the change)."""
+        updated = tx.execute(
+            memberships.update()
+            .where(memberships.c.user_id == user_id, memberships.c.project_id == project.id)
+            .values(role=role)
+        )
+        if updated.rowcount == 0:
+            tx.execute(
+                memberships.insert().values(user_id=user_id, project_id=project.id, role=role, created_at=now)
             )
-            if updated.rowcount == 0:
-                conn.execute(
-                    memberships.insert().values(
-                        user_id=user_id, project_id=project.id, role=role, created_at=now
-                    )
-                )
 
-    def remove_role(self, user_id: int, project_id: int, *, now: datetime) -> bool:
+    def remove_role(self, tx: Tx, user_id: int, project_id: int, *, now: datetime) -> bool:
         """Take the role away, and with it the person's personal tokens for the project: they
         are revoked (kept for the record), so adding the person again does not revive them."""
-        with self._db.write() as conn:
-            result = conn.execute(
-                memberships.delete().where(
-                    memberships.c.user_id == user_id, memberships.c.project_id == project_id
-                )
+        result = tx.execute(
+            memberships.delete().where(
+                memberships.c.user_id == user_id, memberships.c.project_id == project_id
             )
-            conn.execute(
-                api_keys.update()
-                .where(
-                    api_keys.c.user_id == user_id,
-                    api_keys.c.project_id == project_id,
-                    api_keys.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
+        )
+        tx.execute(
+            api_keys.update()
+            .where(
+                api_keys.c.user_id == user_id,
+                api_keys.c.project_id == project_id,
+                api_keys.c.revoked_at.is_(None),
             )
-            return result.rowcount == 1
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
 
     def memberships_of(self, user_id: int) -> list[MembershipRecord]:
         query = (
