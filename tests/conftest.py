@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
@@ -89,7 +89,7 @@ class PostgresServer:
         """A new database at the newest migration, copied from a template made on first use."""
         if self.template is None:
             template = self.create()
-            storage = Storage.from_url(self.url_of(template).render_as_string(hide_password=False))
+            storage = Database.from_url(self.url_of(template).render_as_string(hide_password=False))
             try:
                 storage.migrate()
             finally:
@@ -164,11 +164,11 @@ def _postgres_database(request: pytest.FixtureRequest, *, migrated: bool) -> Ite
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The bytes of a SQLite database at the newest migration, made once per session."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    storage = Storage.from_url(f"sqlite:///{path}")
+    database = Database.from_url(f"sqlite:///{path}")
     try:
-        storage.migrate()
+        database.migrate()
     finally:
-        storage.close()
+        database.close()
     # The last connection's close checkpoints the write-ahead log into the file itself.
     assert not path.with_name("template.db-wal").exists()
     return path.read_bytes()

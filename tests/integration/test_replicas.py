@@ -163,11 +163,11 @@ def test_two_replicas_deliver_each_webhook_once(
         Settings(database_url=postgres_database_url, secret_key_file=a.env["FOUREYES_SECRET_KEY_FILE"])
     )
     try:
-        deliveries = service.list_deliveries(limit=500)
+        deliveries = service.webhooks.list_deliveries(limit=500)
         assert len(deliveries) == expected
         assert {d.status for d in deliveries} == {"succeeded"}
         # One attempt each: no delivery was claimed by both replicas.
-        assert all(len(service.list_attempts(d.id)) == 1 for d in deliveries)
+        assert all(len(service.webhooks.list_attempts(d.id)) == 1 for d in deliveries)
     finally:
         service.close()
 

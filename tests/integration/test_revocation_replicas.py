@@ -73,7 +73,7 @@ def test_a_key_revoked_by_the_cli_closes_its_websocket_on_another_replica(
 ) -> None:
     a, b = replicas
     key = a.create_key("agent")
-    [record] = [k for k in service.list_api_keys() if key.startswith(k.prefix)]
+    [record] = [k for k in service.keys.list_api_keys() if key.startswith(k.prefix)]
     url = b.api_base.replace("http://", "ws://") + "/ws"
     with connect(url, additional_headers={"Authorization": f"Bearer {key}"}, open_timeout=GUARD) as ws:
         assert json.loads(ws.recv(timeout=GUARD))["type"] == "ready"
@@ -96,7 +96,7 @@ def test_a_sign_out_on_one_replica_and_a_removal_by_the_cli_end_streams_on_the_o
     assert user is not None
     signed_out = service.people.start_session(user)
     removed = service.people.start_session(user)
-    token = service.create_personal_token(user_id, "default").plaintext
+    token = service.keys.create_personal_token(user_id, "default").plaintext
 
     # Signed out through replica A: the stream of that session on B ends, the other goes on.
     with stream(b.url, signed_out.token, "default") as events:

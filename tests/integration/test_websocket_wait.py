@@ -96,14 +96,14 @@ class ThreadedServer:
         self.thread.join(timeout=HANG_GUARD)
 
     def key(self, scope: str = "agent") -> str:
-        return self.service.create_api_key(scopes=(scope,)).plaintext
+        return self.service.keys.create_api_key(scopes=(scope,)).plaintext
 
     def pending(self, count: int) -> list[Any]:
         """Wait until ``count`` function calls are pending in the default project."""
-        project_id = self.service.authenticate(self.key()).project_id
+        project_id = self.service.keys.authenticate(self.key()).project_id
         deadline = time.monotonic() + HANG_GUARD
         while True:
-            page = self.service.list_pending_function_calls(project_id, limit=500)
+            page = self.service.items.list_pending_function_calls(project_id, limit=500)
             if page.total >= count:
                 return page.items
             assert time.monotonic() < deadline, f"{count} pending function calls did not appear"
@@ -116,7 +116,7 @@ class ThreadedServer:
             time.sleep(0.01)
 
     def decide(self, item: Any, approved: bool = True) -> None:
-        self.service.decide_function_call(
+        self.service.decisions.decide_function_call(
             item.project_id,
             item.call_id,
             approved=approved,
@@ -289,12 +289,13 @@ def test_sync_wait_falls_back_to_long_poll_when_there_is_no_websocket(
     hl = foureyes.HumanLayer(api_key=server.key(), api_base_url=server.api_base)
     with ThreadPoolExecutor(max_workers=1) as pool:
         waiting = pool.submit(hl.human_as_tool(), "Which account?")
-        project_id = server.service.authenticate(server.key()).project_id
+        project_id = server.service.keys.authenticate(server.key()).project_id
         server.wait_for(
-            lambda: server.service.list_pending_human_contacts(project_id).total == 1, "the question is asked"
+            lambda: server.service.items.list_pending_human_contacts(project_id).total == 1,
+            "the question is asked",
         )
-        [question] = server.service.list_pending_human_contacts(project_id).items
-        server.service.answer_human_contact(
+        [question] = server.service.items.list_pending_human_contacts(project_id).items
+        server.service.decisions.answer_human_contact(
             project_id, question.call_id, response="savings", channel="cli", actor_key_id=None
         )
         assert waiting.result(timeout=HANG_GUARD) == "savings"

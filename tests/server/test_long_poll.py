@@ -33,7 +33,7 @@ def test_wait_returns_promptly_when_decided_from_another_thread(
         time.sleep(0.3)
         assert not waiting.done()
         decided_at = time.monotonic()
-        service.decide_function_call(
+        service.decisions.decide_function_call(
             agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None
         )
         response = waiting.result(timeout=10)
@@ -106,7 +106,7 @@ async def test_waiting_holds_no_worker_thread(
     app: FastAPI, service: Service, make_function_call: Any
 ) -> None:
     """Far more waiters than worker threads: they all park, and a decision still gets through."""
-    key = service.create_api_key(scopes=["agent", "respond"]).plaintext
+    key = service.keys.create_api_key(scopes=["agent", "respond"]).plaintext
     headers = {"Authorization": f"Bearer {key}"}
     limiter = anyio.to_thread.current_default_thread_limiter()
     old_tokens, limiter.total_tokens = limiter.total_tokens, 2
@@ -171,7 +171,9 @@ def test_run_and_project_topics_are_published_on_create_and_on_completion(
     assert published == [run, project]
     agent.post("/function_calls", make_function_call())  # idempotent retry: nothing changed
     assert published == [run, project]
-    service.decide_function_call(agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None)
+    service.decisions.decide_function_call(
+        agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None
+    )
     assert published[2:] == [(agent.project_id, "function_call", "call-1"), run, project]
 
 
@@ -229,7 +231,7 @@ def test_an_abandoned_long_poll_stops_when_the_client_hangs_up(
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=agent.headers) as http:
             threading.Timer(
                 0.2,
-                service.decide_function_call,
+                service.decisions.decide_function_call,
                 args=(agent.project_id, "call-1"),
                 kwargs={"approved": True, "channel": "cli", "actor_key_id": None},
             ).start()

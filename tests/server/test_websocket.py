@@ -43,7 +43,7 @@ def items_until_subscribed(ws: WebSocketTestSession, frame_id: Any = None) -> li
 
 def decide(service: Service, caller: Any, call_id: str, approved: bool = True) -> None:
     comment = None if approved else "no"
-    service.decide_function_call(
+    service.decisions.decide_function_call(
         caller.project_id, call_id, approved=approved, comment=comment, channel="cli", actor_key_id=None
     )
 
@@ -104,7 +104,7 @@ def test_a_malformed_authorization_header_closes_with_4401(client: TestClient) -
 
 
 def test_a_revoked_key_closes_with_4401(client: TestClient, agent: Any, service: Service) -> None:
-    service.revoke_api_key(agent.key_id)
+    service.keys.revoke_api_key(agent.key_id)
     with connect(client, agent.key) as ws, pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
     assert closed.value.code == 4401
@@ -166,7 +166,7 @@ def test_human_contacts_are_pushed_when_answered(
         ready(ws)
         ws.send_json({"type": "subscribe", "human_contacts": ["hc-1"]})
         items_until_subscribed(ws)
-        service.answer_human_contact(
+        service.decisions.answer_human_contact(
             agent.project_id, "hc-1", response="casual", channel="cli", actor_key_id=None
         )
         pushed = ws.receive_json()
@@ -323,7 +323,7 @@ def test_heartbeat_pings_and_a_silent_client_is_closed_with_4408(
     fast_heartbeat_client: tuple[TestClient, FastAPI],
 ) -> None:
     client, app = fast_heartbeat_client
-    key = app.state.service.create_api_key(scopes=("agent",)).plaintext
+    key = app.state.service.keys.create_api_key(scopes=("agent",)).plaintext
     with connect(client, key) as ws:
         assert ready(ws)["heartbeat_seconds"] == 0.2
         for _ in range(3):  # a client that answers stays connected

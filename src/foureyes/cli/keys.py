@@ -34,7 +34,7 @@ def keys_create(
     """Create an API key. It is shown once, as the last line of stdout, and stored hashed."""
     scope_list = _parse_scopes(scopes)
     with admin(database_url) as (service, _):
-        created = service.create_api_key(project=project, scopes=scope_list, name=name)
+        created = service.keys.create_api_key(project=project, scopes=scope_list, name=name)
     err.print(
         f"Created key {created.prefix}… for project [bold]{created.project}[/] "
         f"with scopes {', '.join(created.scopes)}. It is shown only once:",
@@ -50,7 +50,7 @@ def keys_list(
 ) -> None:
     """List API keys (never the keys themselves: only their prefixes are stored in clear)."""
     with admin(database_url) as (service, _):
-        keys = service.list_api_keys(project)
+        keys = service.keys.list_api_keys(project)
     table = Table(title=f"API keys ({len(keys)})")
     for column in ("id", "project", "prefix", "scopes", "name", "created", "revoked"):
         table.add_column(column)
@@ -74,7 +74,7 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: requests made with it are refused from now on."""
     with admin(database_url) as (service, _):
-        revoked = service.revoke_api_key(key_id)
+        revoked = service.keys.revoke_api_key(key_id)
     if not revoked:
         raise fail(f"no active key has the id {key_id}")
     out.print(f"Revoked key {key_id}.")

@@ -110,7 +110,7 @@ def users_token(
     with admin(database_url) as (service, _):
         user = service.people.find_user(email)
         try:
-            created = service.create_personal_token(user.id, project, name)
+            created = service.keys.create_personal_token(user.id, project, name)
         except ForbiddenError as exc:
             raise fail(exc.message) from None
     err.print(f"Personal token {created.prefix}… for {user.email} in {created.project}:", highlight=False)

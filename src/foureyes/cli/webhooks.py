@@ -27,7 +27,7 @@ def webhooks_add(
     """Add a webhook endpoint. Its signing secret is shown once, as the last line of stdout."""
     wanted = [e.strip() for e in events.split(",") if e.strip()] if events else None
     with admin(database_url) as (service, settings):
-        endpoint, secret = service.add_webhook(
+        endpoint, secret = service.webhooks.add_webhook(
             project, url, wanted, allow_private=settings.webhook_allow_private
         )
     err.print(
@@ -49,7 +49,7 @@ def webhooks_list(
 ) -> None:
     """List webhook endpoints."""
     with admin(database_url) as (service, _):
-        endpoints = service.list_webhooks(project)
+        endpoints = service.webhooks.list_webhooks(project)
     if not endpoints:
         out.print("No webhook endpoints.")
         return
@@ -70,7 +70,7 @@ def webhooks_list(
 
 def _set_enabled(endpoint_id: int, enabled: bool, database_url: str | None) -> None:
     with admin(database_url) as (service, _):
-        service.set_webhook_enabled(endpoint_id, enabled)
+        service.webhooks.set_webhook_enabled(endpoint_id, enabled)
     out.print(f"Webhook endpoint {endpoint_id} {'enabled' if enabled else 'disabled'}.")
 
 
@@ -102,7 +102,7 @@ def webhooks_rotate_secret(
     """Give an endpoint a new secret, shown once as the last line of stdout."""
     with admin(database_url) as (service, settings):
         seconds = settings.webhook_rotation_overlap_seconds if overlap is None else overlap
-        secret, until = service.rotate_webhook_secret(endpoint_id, seconds)
+        secret, until = service.webhooks.rotate_webhook_secret(endpoint_id, seconds)
     err.print(
         f"New secret for webhook endpoint {endpoint_id}; the old one also signs until {when(until)} UTC. "
         "It is shown only once:",
@@ -120,7 +120,7 @@ def webhooks_deliveries(
 ) -> None:
     """List webhook deliveries, newest first, with their last error."""
     with admin(database_url) as (service, _):
-        found = service.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
+        found = service.webhooks.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
     if not found:
         out.print("No failed deliveries." if failed else "No deliveries.")
         return
@@ -130,7 +130,7 @@ def webhooks_deliveries(
     for d in found:
         table.add_row(
             str(d.id),
-            str(d.endpoint_id),
+            d.target,
             d.event_type,
             untrusted(d.call_id or "(test)"),
             d.status,
@@ -145,7 +145,7 @@ def webhooks_deliveries(
 def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> None:
     """Every attempt of one delivery: when, HTTP status, latency and error."""
     with admin(database_url) as (service, _):
-        attempts = service.list_attempts(delivery_id)
+        attempts = service.webhooks.list_attempts(delivery_id)
     if not attempts:
         out.print(f"Delivery {delivery_id} has not been attempted yet.")
         return
@@ -162,13 +162,13 @@ def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> Non
 def webhooks_redeliver(delivery_id: int, database_url: DatabaseUrl = None) -> None:
     """Send a delivery again, with the same webhook-id and body."""
     with admin(database_url) as (service, _):
-        delivery = service.redeliver(delivery_id)
-    out.print(f"Delivery {delivery.id} ({delivery.webhook_id}) queued again.")
+        delivery = service.webhooks.redeliver(delivery_id)
+    out.print(f"Delivery {delivery.id} ({delivery.message_id}) queued again.")
 
 
 @app.command("test")
 def webhooks_test(endpoint_id: int, database_url: DatabaseUrl = None) -> None:
     """Queue a test event (is_test: true) for one endpoint."""
     with admin(database_url) as (service, _):
-        delivery = service.send_test_webhook(endpoint_id)
-    out.print(f"Test delivery {delivery.id} ({delivery.event_type}, {delivery.webhook_id}) queued.")
+        delivery = service.webhooks.send_test_webhook(endpoint_id)
+    out.print(f"Test delivery {delivery.id} ({delivery.event_type}, {delivery.message_id}) queued.")

@@ -15,9 +15,10 @@ from fastapi.responses import JSONResponse
 from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
-from foureyes.server.delivery import DeliveryWorker
+from foureyes.server.channels import sinks_for
 from foureyes.server.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
+from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
 from foureyes.server.ws_hub import WebSocketHub
@@ -45,8 +46,12 @@ def create_app(settings: Settings) -> FastAPI:
         except BaseException:
             service.close()
             raise
-        # Webhooks go out from the outbox on this task, never from a request handler.
-        worker = DeliveryWorker(service.storage, settings)
+        # Every channel's deliveries go out from the outbox on this task, never from a request.
+        worker = OutboxWorker(
+            service.db,
+            sinks_for(service.db, settings),
+            poll_interval_seconds=settings.webhook_poll_interval_seconds,
+        )
         worker.start()
         service.on_outbox = worker.wake
         # Closes open streams whose key or access is revoked (through any replica).

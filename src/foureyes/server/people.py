@@ -21,10 +21,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foureyes.server import auth
+from foureyes.server.domain.events import Emitter, SettingsChanged
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
-from foureyes.storage import ProjectRecord, Storage
+from foureyes.storage import Database, ProjectRecord, Tx
+from foureyes.storage import keys as key_rows
 from foureyes.storage.people import (
     DuplicateEmailError,
     InvitationRecord,
@@ -111,20 +113,23 @@ class SignedIn:
 class People:
     def __init__(
         self,
-        storage: Storage,
+        db: Database,
         settings: Settings,
         clock: Callable[[], datetime],
         on_revoked: Callable[[], None] = lambda: None,
+        emitter: Emitter | None = None,
     ) -> None:
-        self.store = PeopleStore(storage)
-        self._storage = storage
+        self.store = PeopleStore(db)
+        self._db = db
+        # Role changes are recorded in the change log with the change itself.
+        self._emitter = emitter or Emitter(lambda _topic: None)
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)
         # Called after a commit that ends someone's access, so their open streams are closed.
         self._on_revoked = on_revoked
         self.throttle = LoginThrottle(
-            storage,
+            db,
             clock,
             max_failures=settings.login_max_failures,
             max_per_address=settings.login_max_failures_per_address,
@@ -132,6 +137,25 @@ class People:
             base_seconds=settings.login_lockout_seconds,
             ceiling_seconds=settings.login_lockout_max_seconds,
         )
+
+    def _ensure_project(self, slug: str, now: datetime) -> ProjectRecord:
+        with self._db.write() as tx:
+            return key_rows.ensure_project(tx.conn, slug, now=now)
+
+    def _changed(self, tx: Tx, project_id: int, what: str, channel: str, **details: object) -> None:
+        self._emitter.emit(
+            tx,
+            SettingsChanged(
+                project_id=project_id, at=self._clock(), channel=channel, what=what, details=details
+            ),
+        )
+
+    def _set_role(
+        self, user_id: int, project: ProjectRecord, role: str, channel: str, **details: object
+    ) -> None:
+        with self._db.write() as tx:
+            self.store.set_role(tx, user_id, project, role, now=self._clock())
+            self._changed(tx, project.id, "role_granted", channel, user_id=user_id, role=role, **details)
 
     # ------------------------------------------------------------------ users and roles
 
@@ -143,12 +167,12 @@ class People:
         address = normalise_email(email)
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         user = self.store.find_user(address)
         if user is None:
             user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
             logger.info("user %d (%s) created", user.id, address)
-        self.store.set_role(user.id, record, role, now=now)
+        self._set_role(user.id, record, role, "cli")
         logger.info("user %d is %s in project %r", user.id, role, record.slug)
         link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
         return user, link
@@ -171,7 +195,10 @@ class People:
         found = self.store.find_project(project)
         if user is None or found is None:
             return False
-        removed = self.store.remove_role(user.id, found.id, now=self._clock())
+        with self._db.write() as tx:
+            removed = self.store.remove_role(tx, user.id, found.id, now=self._clock())
+            if removed:
+                self._changed(tx, found.id, "role_removed", "cli", user_id=user.id)
         if removed:
             logger.info("user %d removed from project %r; their tokens there revoked", user.id, found.slug)
             self._on_revoked()
@@ -207,8 +234,8 @@ class People:
         address = normalise_email(email)
         existing = self.store.find_user(address)
         if existing is not None and existing.password_hash is not None:
-            record = self._storage.ensure_project(_checked_slug(project), now=self._clock())
-            self.store.set_role(existing.id, record, check_role(role), now=self._clock())
+            record = self._ensure_project(_checked_slug(project), self._clock())
+            self._set_role(existing.id, record, check_role(role), "cli")
             logger.info("user %d is %s in project %r", existing.id, role, record.slug)
             return None
         return self._link(address, project, role, INVITE)
@@ -216,7 +243,7 @@ class People:
     def _link(self, email: str | None, project: str, role: str, kind: str) -> str:
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         token = secrets.token_urlsafe(32)
         self.store.insert_invitation(
             token_hash=hash_secret(token),
@@ -268,7 +295,7 @@ class People:
             self.store.set_password(user.id, password_hash, name[:200])
         project = self.store.find_project(invitation.project_slug)
         assert project is not None
-        self.store.set_role(user.id, project, invitation.role, now=self._clock())
+        self._set_role(user.id, project, invitation.role, "inbox", invitation=invitation.id)
         logger.info(
             "user %d joined project %r as %s by %s link",
             user.id,

@@ -33,7 +33,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from foureyes.server.notifier import InProcessNotifier, Notifier, Subscription, Topic
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +247,8 @@ class PostgresNotifier:
         return conn
 
 
-def notifier_for(storage: Storage) -> Notifier:
+def notifier_for(db: Database) -> Notifier:
     """LISTEN/NOTIFY on PostgreSQL, where replicas may share the database; in-process on SQLite."""
-    if storage.dialect == "postgresql":
-        return PostgresNotifier(storage.engine)
+    if db.dialect == "postgresql":
+        return PostgresNotifier(db.engine)
     return InProcessNotifier()

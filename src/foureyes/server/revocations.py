@@ -28,7 +28,7 @@ from datetime import datetime
 import anyio.to_thread
 
 from foureyes.server.notifier import Notifier, Topic
-from foureyes.storage import Storage
+from foureyes.storage import Database
 from foureyes.storage.access import AccessStore
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,9 @@ OnRevoked = Callable[[], Awaitable[None]]
 
 class Revocations:
     def __init__(
-        self, storage: Storage, notifier: Notifier, clock: Callable[[], datetime], recheck_seconds: float
+        self, db: Database, notifier: Notifier, clock: Callable[[], datetime], recheck_seconds: float
     ) -> None:
-        self._access = AccessStore(storage)
+        self._access = AccessStore(db)
         self._notifier = notifier
         self._clock = clock
         self.recheck_seconds = recheck_seconds

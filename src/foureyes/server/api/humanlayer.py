@@ -49,12 +49,12 @@ CHANNEL = "api"
 
 @router.post("/function_calls")
 async def create_function_call(request: Request, credentials: Agent) -> JSONResponse:
-    return await _create(request, credentials, service_of(request).create_function_call)
+    return await _create(request, credentials, service_of(request).items.create_function_call)
 
 
 @router.get("/function_calls/{call_id:path}")
 async def get_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    getter = service_of(request).get_function_call
+    getter = service_of(request).items.get_function_call
     item = await _read_waiting(request, credentials, FUNCTION_CALL, call_id, getter)
     return JSONResponse(render_item(item))
 
@@ -72,7 +72,7 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
                 "approved must be true or false",
                 [field_error(["body", "approved"], "must be true or false", "missing")],
             )
-        return service.decide_function_call(
+        return service.decisions.decide_function_call(
             p.project_id,
             call_id,
             approved=status.approved,
@@ -88,12 +88,13 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/function_calls/{call_id:path}/escalate_email")
 async def escalate_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    return await _escalate(request, credentials, call_id, service_of(request).escalate_function_call)
+    escalate = service_of(request).escalations.escalate_function_call
+    return await _escalate(request, credentials, call_id, escalate)
 
 
 @router.get("/agent/function_calls/pending")
 async def pending_function_calls(request: Request, credentials: Reader) -> JSONResponse:
-    return await _pending(request, credentials, service_of(request).list_pending_function_calls)
+    return await _pending(request, credentials, service_of(request).items.list_pending_function_calls)
 
 
 # ---------------------------------------------------------------- human contacts
@@ -103,13 +104,13 @@ async def pending_function_calls(request: Request, credentials: Reader) -> JSONR
 @router.post("/contact_requests")
 @router.post("/human_contacts")
 async def create_human_contact(request: Request, credentials: Agent) -> JSONResponse:
-    return await _create(request, credentials, service_of(request).create_human_contact)
+    return await _create(request, credentials, service_of(request).items.create_human_contact)
 
 
 @router.get("/contact_requests/{call_id:path}")
 @router.get("/human_contacts/{call_id:path}")
 async def get_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    getter = service_of(request).get_human_contact
+    getter = service_of(request).items.get_human_contact
     item = await _read_waiting(request, credentials, HUMAN_CONTACT, call_id, getter)
     return JSONResponse(render_item(item))
 
@@ -122,7 +123,7 @@ async def respond_to_human_contact(request: Request, call_id: str, credentials: 
 
     def answer(p: Principal) -> ItemRecord:
         status = parse_model(HumanContactStatus, parse_json_object(raw, depth))
-        return service.answer_human_contact(
+        return service.decisions.answer_human_contact(
             p.project_id,
             call_id,
             response=status.response,
@@ -137,12 +138,13 @@ async def respond_to_human_contact(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/human_contacts/{call_id:path}/escalate_email")
 async def escalate_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    return await _escalate(request, credentials, call_id, service_of(request).escalate_human_contact)
+    escalate = service_of(request).escalations.escalate_human_contact
+    return await _escalate(request, credentials, call_id, escalate)
 
 
 @router.get("/agent/human_contacts/pending")
 async def pending_human_contacts(request: Request, credentials: Reader) -> JSONResponse:
-    return await _pending(request, credentials, service_of(request).list_pending_human_contacts)
+    return await _pending(request, credentials, service_of(request).items.list_pending_human_contacts)
 
 
 # ---------------------------------------------------------------- project
@@ -151,7 +153,7 @@ async def pending_human_contacts(request: Request, credentials: Reader) -> JSONR
 @router.get("/project")
 async def project(request: Request, credentials: Reader) -> JSONResponse:
     service = service_of(request)
-    found = await as_principal(request, credentials, lambda p: service.get_project(p.project_id))
+    found = await as_principal(request, credentials, lambda p: service.items.get_project(p.project_id))
     # A self-hosted server has no organisations; hlyr only checks the key works.
     return JSONResponse({"name": found.name, "slug": found.slug, "organization": "foureyes"})
 

@@ -169,7 +169,7 @@ class Session:
             if token is None:
                 return None
         try:
-            principal = await in_thread(self.service.authenticate, token)
+            principal = await in_thread(self.service.keys.authenticate, token)
         except ApiError as exc:
             await self.close(UNAUTHORIZED, exc.message)
             return None
@@ -301,8 +301,8 @@ class Session:
 
     def _getter(self, kind: str) -> Callable[[int, str], ItemRecord]:
         if kind == FUNCTION_CALL:
-            return self.service.get_function_call
-        return self.service.get_human_contact
+            return self.service.items.get_function_call
+        return self.service.items.get_human_contact
 
     async def _read_one(self, fn: Callable[[int, str], T], project_id: int, name: str) -> T:
         assert self.principal is not None
@@ -341,7 +341,7 @@ class Session:
         sent: dict[Key, str] = {}
         async with self.service.notifier.subscribe(run_topic(project_id, run_id)) as subscription:
             while True:
-                for item in await self._read_one(self.service.list_run_items, project_id, run_id):
+                for item in await self._read_one(self.service.items.list_run_items, project_id, run_id):
                     key = (item.kind, item.call_id)
                     if sent.get(key) != item.state:
                         sent[key] = item.state

@@ -87,7 +87,7 @@ async def _rows(request: Request, project: ProjectRecord, filters: Filters, pend
         requested_before=before,
         limit=LIST_LIMIT,
     )
-    return await in_thread(service.list_inbox, project.id, wanted)
+    return await in_thread(service.items.list_inbox, project.id, wanted)
 
 
 def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
@@ -142,7 +142,7 @@ async def _item_page(
     message: str | None = None,
 ) -> Response:
     service = service_of(request)
-    agent, channel = await in_thread(service.item_origin, item)
+    agent, channel = await in_thread(service.items.item_origin, item)
     return page(
         request,
         "item.html",
@@ -166,7 +166,7 @@ async def _item_page(
 
 async def _get(request: Request, project: ProjectRecord, kind: str, call_id: str) -> ItemRecord:
     service = service_of(request)
-    getter = service.get_function_call if kind == FUNCTION_CALL else service.get_human_contact
+    getter = service.items.get_function_call if kind == FUNCTION_CALL else service.items.get_human_contact
     return await in_thread(getter, project.id, call_id)
 
 
@@ -202,7 +202,7 @@ async def decide(
             if action not in ("approve", "reject"):
                 raise ValidationFailedError("choose Approve or Reject")
             await in_thread(
-                service.decide_function_call,
+                service.decisions.decide_function_call,
                 project.id,
                 call_id,
                 approved=action == "approve",
@@ -214,7 +214,7 @@ async def decide(
             )
         else:
             await in_thread(
-                service.answer_human_contact,
+                service.decisions.answer_human_contact,
                 project.id,
                 call_id,
                 response=response,
