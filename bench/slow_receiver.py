@@ -43,7 +43,7 @@ async def child(rounds: int, interval: float) -> dict[str, Any]:
 
     import foureyes
     from foureyes.server.delivery import DeliveryWorker
-    from foureyes.server.notifier import InProcessNotifier
+    from foureyes.server.push import InProcessNotifier
     from foureyes.server.service import Service
     from foureyes.server.settings import Settings
     from foureyes.storage import Storage

@@ -17,8 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from foureyes.server.notifier import InProcessNotifier, project_topic, run_topic
-from foureyes.server.pg_notifier import PostgresNotifier
+from foureyes.server.push import InProcessNotifier, PostgresNotifier, project_topic, run_topic
 from foureyes.server.service import Service
 
 API = "/humanlayer/v1"

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 from foureyes.server.api.ws import REVOKED_REASON
 from foureyes.server.app import create_app
 from foureyes.server.people import hash_secret
-from foureyes.server.revocations import KeyGrant, SessionGrant
+from foureyes.server.push import KeyGrant, SessionGrant
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage.schema import memberships
@@ -88,13 +88,13 @@ def test_a_revoked_keys_open_websocket_is_closed_at_once_and_gets_no_decision(
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"], "runs": ["run-1"]})
         assert [f["item"]["call_id"] for f in items_until_subscribed(ws, 1)] == ["fc-1", "fc-1"]
-        assert service.revocations.open_count == 1
+        assert service.subscribers.open_count == 1
 
         assert service.revoke_api_key(agent.key_id)
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
     # The session is gone from the server, so the decision (with its comment) has nobody to go to.
-    assert service.revocations.open_count == 0
+    assert service.subscribers.open_count == 0
     assert service.revocations.closed == 1
     decide(service, agent, "fc-1", approved=False)
     assert notice_only.get(f"{API}/function_calls/fc-1", headers=agent.headers).status_code == 401

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from foureyes.server.delivery import DeliveryWorker
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Storage

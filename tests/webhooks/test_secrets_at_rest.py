@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import select, text
 
 from foureyes.server.delivery import DeliveryWorker
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Storage

@@ -32,10 +32,17 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
-from foureyes.server.notifier import Notifier, Topic, project_topic, run_topic
 from foureyes.server.people import People
-from foureyes.server.pg_notifier import notifier_for
-from foureyes.server.revocations import Revocations
+from foureyes.server.push import (
+    Limits,
+    Notifier,
+    Registry,
+    Revocations,
+    Topic,
+    notifier_for,
+    project_topic,
+    run_topic,
+)
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import check_url
 from foureyes.server.wire import render_item
@@ -146,8 +153,12 @@ class Service:
         self.notifier = notifier
         self._clock = clock
         settings = settings or Settings()
-        # Closes open streams whose key or access is revoked; the app runs its checks.
-        self.revocations = Revocations(storage, notifier, clock, settings.revocation_recheck_seconds)
+        # Every live WebSocket, long-poll and inbox stream of this process, and the check that
+        # ends those whose key or access is revoked (the app runs it).
+        self.subscribers = Registry(Limits.from_settings(settings))
+        self.revocations = Revocations(
+            storage, notifier, self.subscribers, clock, settings.revocation_recheck_seconds
+        )
         self.people = People(storage, settings, clock, on_revoked=self.revocations.announce)
         self._inbox = InboxStore(storage)
         self.webhook_retry_max = timedelta(seconds=webhook_retry_max_seconds)
