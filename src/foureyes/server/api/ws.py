@@ -220,8 +220,8 @@ class Session:
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
                     # Checked again for every new subscription, not only by the revocation sweep.
-                    assert self.principal is not None
-                    if not await self.service.revocations.still_allowed(KeyGrant(self.principal.key_id)):
+                    assert self.subscriber is not None
+                    if not await self.service.revocations.still_allowed(self.subscriber.grant):
                         await self._revoked()
                         return
                     await self._subscribe(frame)

@@ -205,11 +205,12 @@ class Registry:
     # ------------------------------------------------------------------ ending
 
     async def end(self, subscribers: Collection[Subscriber]) -> int:
-        """End ``subscribers``, whose grant is gone: each is revoked once, and counted no more.
-        How many were still live."""
+        """End ``subscribers``, whose grant is gone: each is revoked once, and counted live no more.
+        How many were still live. A WebSocket keeps its place among its key's connections (and
+        its watchers their share of threads) until its session has ended and discards itself."""
         gone = [s for s in subscribers if s in self._live]
         for subscriber in gone:
-            self.discard(subscriber)
+            self._live.discard(subscriber)
         await asyncio.gather(*(s.revoke() for s in gone), return_exceptions=True)
         return len(gone)
 
