@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from foureyes.server.notifier import InProcessNotifier
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database

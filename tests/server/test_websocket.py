@@ -13,6 +13,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from foureyes.server.app import create_app
+from foureyes.server.push import WEBSOCKET
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
@@ -343,12 +344,13 @@ def _read_pings_until_closed(ws: WebSocketTestSession) -> None:
 def test_shutdown_closes_sessions_with_1001(client: TestClient, app: FastAPI, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)
-        assert app.state.ws_hub.open_count == 1
+        subscribers = app.state.service.subscribers
+        assert subscribers.count(WEBSOCKET) == 1
         # What the app's shutdown (and `foureyes serve` on SIGTERM) does before the server stops.
         assert client.portal is not None
-        client.portal.call(app.state.ws_hub.close_all)
+        client.portal.call(subscribers.close_all)
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1001
     assert closed.value.reason == "server shutting down"
-    assert app.state.ws_hub.open_count == 0
+    assert subscribers.count(WEBSOCKET) == 0

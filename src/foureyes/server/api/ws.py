@@ -5,9 +5,10 @@ A session authenticates (``Authorization`` header, else a first ``auth`` frame),
 subscribes to the item's notifier topic *before* reading it, sends its current state, and
 re-reads on every wake-up until it completes; a run is watched through its run topic, so an
 event wakes only the watchers it concerns. The notifier only says "look again": what is sent is
-always re-read from the service and rendered exactly as the REST API renders it. What one
-connection and one key may hold is bounded (``ws_limits``). See docs/protocol.md for the frames
-and close codes.
+always re-read from the service and rendered exactly as the REST API renders it. The session is
+one subscriber of the push registry (``server.push``), which bounds what one connection and one
+key may hold, closes it when its key is revoked and when the server stops. See docs/protocol.md
+for the frames and close codes.
 """
 
 from __future__ import annotations
@@ -38,13 +39,10 @@ from foureyes.server.api.ws_frames import (
 )
 from foureyes.server.auth import AGENT, Principal
 from foureyes.server.errors import ApiError, NotFoundError
-from foureyes.server.notifier import run_topic
-from foureyes.server.revocations import KeyGrant
+from foureyes.server.push import WEBSOCKET, KeyGrant, Registry, Subscriber, item_topic, run_topic
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
-from foureyes.server.ws_hub import WebSocketHub
-from foureyes.server.ws_limits import KeyLimits
 from foureyes.storage import ItemRecord
 
 logger = logging.getLogger(__name__)
@@ -68,26 +66,19 @@ T = TypeVar("T")
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     app = websocket.app
-    session = Session(
-        websocket,
-        cast(Service, app.state.service),
-        cast(WebSocketHub, app.state.ws_hub),
-        cast(Settings, app.state.settings).ws_heartbeat_seconds,
-        cast(KeyLimits, app.state.ws_limits),
-    )
+    service = cast(Service, app.state.service)
+    session = Session(websocket, service, cast(Settings, app.state.settings).ws_heartbeat_seconds)
     await session.run()
 
 
 class Session:
-    def __init__(
-        self, websocket: WebSocket, service: Service, hub: WebSocketHub, heartbeat: float, limits: KeyLimits
-    ) -> None:
+    def __init__(self, websocket: WebSocket, service: Service, heartbeat: float) -> None:
         self.ws = websocket
         self.service = service
-        self.hub = hub
+        self.registry: Registry = service.subscribers
         self.heartbeat = heartbeat
-        self.limits = limits
         self.principal: Principal | None = None
+        self.subscriber: Subscriber | None = None
         self.watches: dict[Key, anyio.CancelScope] = {}
         self._send_lock = asyncio.Lock()
         self._closed = False
@@ -101,30 +92,33 @@ class Session:
         self.principal = await self._authenticate()
         if self.principal is None:
             return
-        refusal = self.limits.open(self.principal.key_id, self)
+        # Closed at once (4401) when the key is revoked, through whichever replica; with 1001 when
+        # the server stops.
+        self.subscriber = Subscriber(
+            WEBSOCKET,
+            KeyGrant(self.principal.key_id),
+            on_revoked=self._revoked,
+            on_shutdown=self.close,
+            watches=lambda: len(self.watches),
+        )
+        refusal = self.registry.add(self.subscriber)
         if refusal is not None:
             await self._send(refusal.frame("too_many_connections"))
             await self.close(TOO_MANY_CONNECTIONS, "too many connections for this API key")
             return
-        self.hub.add(self)
-        # Closed at once (4401) when the key is revoked, through whichever replica.
-        grant = KeyGrant(self.principal.key_id)
-        watched = self.service.revocations.add(grant, self._revoked)
         logger.info("WebSocket session opened (key %d)", self.principal.key_id)
         try:
             # Every task of the session (heartbeat, watchers) lives in this group, so leaving it
             # for any reason (disconnect, close, cancellation) stops them all.
             async with anyio.create_task_group() as self._tasks:
                 self._tasks.start_soon(self._heartbeat)
-                limits = {**self.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
+                limits = {**self.registry.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
                 await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat, "limits": limits})
                 await self._read()
                 self._tasks.cancel_scope.cancel()
         finally:
             self.watches.clear()  # watchers cancelled before they started: counted no more
-            self.limits.close(self.principal.key_id, self)
-            self.service.revocations.discard(watched)
-            self.hub.discard(self)
+            self.registry.discard(self.subscriber)
             logger.info("WebSocket session closed (key %d)", self.principal.key_id)
 
     async def close(self, code: int, reason: str) -> None:
@@ -226,8 +220,8 @@ class Session:
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
                     # Checked again for every new subscription, not only by the revocation sweep.
-                    assert self.principal is not None
-                    if not await self.service.revocations.still_allowed(KeyGrant(self.principal.key_id)):
+                    assert self.subscriber is not None
+                    if not await self.service.revocations.still_allowed(self.subscriber.grant):
                         await self._revoked()
                         return
                     await self._subscribe(frame)
@@ -252,15 +246,11 @@ class Session:
             *((RUN, run_id) for run_id in frame.runs),
         ]
 
-    @property
-    def subscription_count(self) -> int:
-        return len(self.watches)
-
     async def _subscribe(self, frame: Subscribe) -> None:
-        assert self.principal is not None
+        assert self.subscriber is not None
         keys = list(dict.fromkeys(self._keys(frame)))
         new = sum(1 for k in keys if k not in self.watches)
-        refusal = self.limits.check_subscribe(self.principal.key_id, self, new)
+        refusal = self.registry.check_subscribe(self.subscriber, new)
         if refusal is not None:
             await self._send(refusal.frame("too_many_subscriptions", id=frame.id))
             return
@@ -306,7 +296,7 @@ class Session:
 
     async def _read_one(self, fn: Callable[[int, str], T], project_id: int, name: str) -> T:
         assert self.principal is not None
-        async with self.limits.reads(self.principal.key_id):
+        async with self.registry.reads(self.principal.key_id):
             return await in_thread(fn, project_id, name)
 
     async def _send_item(self, item: ItemRecord) -> None:
@@ -317,7 +307,7 @@ class Session:
         project_id = self.principal.project_id
         getter = self._getter(kind)
         # Subscribed before the first read, so a decision committed in between still wakes us.
-        async with self.service.notifier.subscribe((project_id, kind, call_id)) as subscription:
+        async with self.service.notifier.subscribe(item_topic(project_id, kind, call_id)) as subscription:
             try:
                 item = await self._read_one(getter, project_id, call_id)
             except NotFoundError as exc:  # another project's item too: exactly like a missing one
