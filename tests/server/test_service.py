@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from foureyes.server.errors import ConflictError
+from foureyes.server.domain.errors import ConflictError
 from foureyes.server.service import Service, canonical_digest, open_service
 from foureyes.server.settings import Settings
 

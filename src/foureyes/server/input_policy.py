@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import Request
 
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     InvalidJsonError,
     InvalidParameterError,
     ValidationFailedError,

@@ -5,7 +5,7 @@ check the item is still pending and the answer is complete, record exactly one d
 event in one transaction, log it, and wake waiters after the commit.
 
 Methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker threads.
-Failures are raised as the typed errors of ``foureyes.server.errors``.
+Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from foureyes.models import Escalation, FunctionCall, HumanContact
 from foureyes.server import auth
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     ConflictError,
     InvalidParameterError,
     NotFoundError,
@@ -164,15 +164,15 @@ class Service:
     def create_api_key(
         self, project: str = "default", scopes: Sequence[str] = (auth.AGENT,), name: str | None = None
     ) -> CreatedKey:
-        """A new key for ``project`` (created if missing). Raises ValueError on a bad slug or scope."""
+        """A new key for ``project`` (created if missing); InvalidParameterError on a bad slug or scope."""
         if not _PROJECT_SLUG.match(project):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
             )
         wanted = tuple(dict.fromkeys(scopes))
         unknown = sorted(set(wanted) - set(auth.SCOPES))
         if not wanted or unknown:
-            raise ValueError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
+            raise InvalidParameterError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
         now = self._clock()
         record = self.storage.ensure_project(project, now=now)
         plaintext = auth.generate_key()
@@ -424,14 +424,16 @@ class Service:
         *,
         allow_private: bool = False,
     ) -> tuple[WebhookEndpointRecord, str]:
-        """A new endpoint and its secret (shown once). ValueError on a bad URL or event type,
-        an UnsafeURLError (a ValueError) when the URL resolves to a non-public address."""
+        """A new endpoint and its secret (shown once). InvalidParameterError on a bad URL or
+        event type; UnsafeURLError (one of them) when the URL resolves to a non-public address."""
         wanted = tuple(dict.fromkeys(events or WEBHOOK_EVENTS))
         unknown = sorted(set(wanted) - set(WEBHOOK_EVENTS))
         if unknown:
-            raise ValueError(f"unknown event types {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}")
+            raise InvalidParameterError(
+                f"unknown event types {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}"
+            )
         if not _PROJECT_SLUG.match(project):
-            raise ValueError(f"invalid project name {project!r}")
+            raise InvalidParameterError(f"invalid project name {project!r}")
         check_url(url, allow_private=allow_private)
         now = self._clock()
         record = self.storage.ensure_project(project, now=now)
@@ -462,7 +464,7 @@ class Service:
     def rotate_webhook_secret(self, endpoint_id: int, overlap_seconds: float) -> tuple[str, datetime]:
         """A new secret; the old one keeps signing too until the returned moment."""
         if overlap_seconds < 0:
-            raise ValueError("the overlap must be >= 0 seconds")
+            raise InvalidParameterError("the overlap must be >= 0 seconds")
         secret = generate_secret()
         until = self._clock() + timedelta(seconds=overlap_seconds)
         if not self.storage.rotate_webhook_secret(endpoint_id, secret, until):

@@ -29,7 +29,7 @@ from foureyes.server.api._common import (
     wait_seconds,
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
-from foureyes.server.errors import ValidationFailedError, field_error
+from foureyes.server.domain.errors import ValidationFailedError, field_error
 from foureyes.server.input_policy import max_depth_of
 from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT, PendingPage
 from foureyes.server.wire import render_item, render_page

@@ -37,7 +37,7 @@ from foureyes.server.api.ws_frames import (
     parse_frame,
 )
 from foureyes.server.auth import AGENT, Principal
-from foureyes.server.errors import ApiError, NotFoundError
+from foureyes.server.domain.errors import DomainError, NotFoundError
 from foureyes.server.notifier import run_topic
 from foureyes.server.revocations import KeyGrant
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
@@ -170,7 +170,7 @@ class Session:
                 return None
         try:
             principal = await in_thread(self.service.authenticate, token)
-        except ApiError as exc:
+        except DomainError as exc:
             await self.close(UNAUTHORIZED, exc.message)
             return None
         if AGENT not in principal.scopes:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.errors import ConflictError, NotFoundError, ValidationFailedError
+from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT
 from foureyes.storage import ItemRecord, ProjectRecord
