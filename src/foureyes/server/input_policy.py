@@ -58,16 +58,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def load_json(raw: bytes | str, max_depth: int) -> Any:
+def load_json(raw: bytes | str, max_depth: int, what: str = "body") -> Any:
     """Parse JSON text and check it against the policy; 400 when it is not JSON, 422 when it
-    breaks a rule."""
+    breaks a rule. ``what`` is named in the errors' locations (a request ``body``, a ``frame``)."""
     try:
         value = json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
-        raise _too_deep(("body",), max_depth) from None
+        raise _too_deep((what,), max_depth) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidJsonError(f"the request body is not valid JSON: {exc}") from None
-    check_value(value, max_depth)
+        raise InvalidJsonError(f"the request {what} is not valid JSON: {exc}") from None
+    check_value(value, max_depth, (what,))
     return value
 
 
