@@ -35,13 +35,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from foureyes._backoff import Backoff
 from foureyes._core import Pushed, PushOutcome, PushQuiet, PushUnavailable
 from foureyes._protocol import (
     MAX_IDS_PER_FRAME,
@@ -67,8 +67,7 @@ GIVE_UP_AFTER = 3
 RETRY_UNAVAILABLE_AFTER = 60.0
 IDLE_CLOSE = 15.0  # a connection with nothing to watch is closed after this long
 REFUSING_CLOSE_CODES = frozenset({4401, 4403, 4429})
-BASE_DELAY = 0.25
-MAX_DELAY = 10.0
+RECONNECT = Backoff(base=0.25, cap=10.0)
 COMPLETED_TTL = 60.0
 
 
@@ -231,7 +230,7 @@ class PushChannel:
             if not connected_once and failures >= GIVE_UP_AFTER:
                 self._give_up(f"could not connect: {problem}")
                 return
-            delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2 ** (failures - 1)))  # noqa: S311
+            delay = RECONNECT.delay(failures)
             logger.info("push channel to %s: %s; reconnecting in %.2f s", self.url, problem, delay)
             await asyncio.sleep(delay)
 

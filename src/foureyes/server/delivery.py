@@ -35,6 +35,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from foureyes._backoff import jittered_delay
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
 from foureyes.storage import (
@@ -81,9 +82,10 @@ async def _in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 def retry_delay(failures: int, rng: Callable[[], float] = random.random) -> timedelta:
     """How long to wait after the ``failures``-th failed attempt (1-based)."""
-    doublings: int = 2 ** min(max(failures - 1, 0), 30)
-    nominal = min(RETRY_MAX, RETRY_BASE * doublings)
-    return nominal * (1 - JITTER + 2 * JITTER * rng())
+    seconds = jittered_delay(
+        failures, RETRY_BASE.total_seconds(), RETRY_MAX.total_seconds(), rng(), (1 - JITTER, 1 + JITTER)
+    )
+    return timedelta(seconds=seconds)
 
 
 def signed_headers(

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from foureyes._protocol import ItemKind
 from foureyes.models import Escalation, FunctionCall, HumanContact
 from foureyes.server import auth
 from foureyes.server.domain.errors import (
@@ -58,8 +59,8 @@ from foureyes.webhooks import generate_secret
 
 logger = logging.getLogger(__name__)
 
-FUNCTION_CALL = "function_call"
-HUMAN_CONTACT = "human_contact"
+FUNCTION_CALL = ItemKind.FUNCTION_CALL
+HUMAN_CONTACT = ItemKind.HUMAN_CONTACT
 
 MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, Row, and_, bindparam, exists, func, o
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
+from foureyes._protocol import ItemState
 from foureyes.storage import _postgres, _sqlite
 from foureyes.storage.schema import (
     api_keys,
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-PENDING = "pending"
+PENDING = ItemState.PENDING
 
 
 @dataclass(frozen=True)
