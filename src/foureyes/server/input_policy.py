@@ -8,7 +8,8 @@ or stored.
   PostgreSQL cannot store in text.
 
 A body that breaks a rule is refused with 422 ``validation_error`` whose ``details`` point at the
-offending value; a path, query or form value with 400 ``invalid_parameter``. See docs/protocol.md.
+offending value; a path, query or form value with 400 ``invalid_parameter``. WebSocket frames are
+read with ``load_json`` too (``api/ws_frames``). See docs/protocol.md.
 """
 
 from __future__ import annotations
