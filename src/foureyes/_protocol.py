@@ -121,7 +121,7 @@ class ErrorFrame(_Frame):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: Literal["error"] = "error"
     code: str
-    message: str
+    message: str = ""
 
 
 ServerFrame = Ready | ItemFrame | Subscribed | ErrorFrame | Ping | Pong

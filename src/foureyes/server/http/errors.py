@@ -131,17 +131,15 @@ def install_error_handlers(app: FastAPI, pages: Mapping[str, ErrorPage] | None =
     to the page that renders errors under it; every other path gets the JSON envelope."""
     prefixes = dict(pages or {})
 
+    def page_for(path: str) -> ErrorPage | None:
+        for prefix, render in prefixes.items():
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return render
+        return None
+
     async def handle(request: Request, exc: Exception) -> Response:
         error, status, headers = _as_domain_error(exc)
-        path = request.url.path
-        page = next(
-            (
-                render
-                for prefix, render in prefixes.items()
-                if path == prefix or path.startswith(prefix + "/")
-            ),
-            None,
-        )
+        page = page_for(request.url.path)
         if page is not None:
             response = await page(request, status or status_and_code(error)[0], error)
         else:
