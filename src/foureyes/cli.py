@@ -202,7 +202,7 @@ DatabaseUrl = Annotated[
 @contextmanager
 def _admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
     """The service on the configured database; its errors become one red line and exit 1."""
-    from foureyes.server.errors import NotFoundError
+    from foureyes.server.domain.errors import DomainError
     from foureyes.server.service import open_service
     from foureyes.server.settings import Settings
 
@@ -211,8 +211,8 @@ def _admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
     service = open_service(settings)
     try:
         yield service, settings
-    except (NotFoundError, ValueError) as exc:
-        raise _fail(str(getattr(exc, "message", exc))) from None
+    except DomainError as exc:
+        raise _fail(exc.message) from None
     finally:
         service.close()
 
@@ -515,7 +515,7 @@ def users_token(
 ) -> None:
     """Create a personal token (scope respond) for EMAIL: what it decides is attributed to them.
     Shown once, as the last line."""
-    from foureyes.server.errors import ForbiddenError
+    from foureyes.server.domain.errors import ForbiddenError
 
     with _admin(database_url) as (service, _):
         user = service.people.find_user(email)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from foureyes.server.domain.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
 from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service

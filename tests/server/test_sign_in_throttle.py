@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from foureyes.server.errors import UnauthorizedError
+from foureyes.server.domain.errors import UnauthorizedError
 from foureyes.server.people import LockedOutError
 from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service

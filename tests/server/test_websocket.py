@@ -300,6 +300,30 @@ def test_bad_frames_get_an_error_frame_and_the_connection_stays_up(
         assert ws.receive_json() == {"type": "pong"}
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "subscribe", "function_calls": ["a"], "x": ' + "[" * 100 + "]" * 100 + "}",
+        "[" * 100_000 + "]" * 100_000,  # deeper than the parser itself goes
+        '{"type": "subscribe", "function_calls": ["a\\u0000b"]}',
+        '{"type": "subscribe", "function_calls": ["\\ud800"]}',
+    ],
+)
+def test_frames_follow_the_input_policy(client: TestClient, agent: Any, frame: str) -> None:
+    with connect(client, agent.key) as ws:
+        ready(ws)
+        ws.send_text(frame)
+        error = ws.receive_json()
+        assert (error["type"], error["code"]) == ("error", "invalid_frame")
+        assert (
+            "max_json_depth" in error["message"]
+            or "U+0000" in error["message"]
+            or "surrogate" in error["message"]
+        )
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+
+
 def test_binary_frames_are_read_as_utf8_json(client: TestClient, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)

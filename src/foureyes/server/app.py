@@ -16,7 +16,7 @@ from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
-from foureyes.server.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
-    install_error_handlers(app)
+    install_error_handlers(app, pages={inbox.PREFIX: inbox.error_page})
     app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])
     app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])

@@ -10,7 +10,7 @@ the inbox and the CLI::
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
 
 The domain methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker
-threads. Failures are raised as the typed errors of ``foureyes.server.errors``.
+threads. Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from foureyes.server.domain.items import (
     DEFAULT_PAGE_SIZE,
     FUNCTION_CALL,
     HUMAN_CONTACT,
-    MAX_ID_LENGTH,
     Items,
     PendingPage,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "FUNCTION_CALL",
     "HUMAN_CONTACT",
-    "MAX_ID_LENGTH",
     "CreatedKey",
     "PendingPage",
     "Service",

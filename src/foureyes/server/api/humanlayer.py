@@ -18,6 +18,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from foureyes._protocol import ItemKind, ItemState
 from foureyes.models import FunctionCallStatus, HumanContactStatus
 from foureyes.server.api._common import (
     Credentials,
@@ -30,10 +31,10 @@ from foureyes.server.api._common import (
     wait_seconds,
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
-from foureyes.server.errors import ValidationFailedError, field_error
+from foureyes.server.domain.errors import ValidationFailedError, field_error
 from foureyes.server.input_policy import max_depth_of
 from foureyes.server.push import LONG_POLL, KeyGrant, Subscriber, item_topic
-from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT, PendingPage
+from foureyes.server.service import DEFAULT_PAGE_SIZE, PendingPage
 from foureyes.server.wire import render_item, render_page
 from foureyes.storage import ItemRecord
 
@@ -57,7 +58,7 @@ async def create_function_call(request: Request, credentials: Agent) -> JSONResp
 @router.get("/function_calls/{call_id:path}")
 async def get_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
     getter = service_of(request).items.get_function_call
-    item = await _read_waiting(request, credentials, FUNCTION_CALL, call_id, getter)
+    item = await _read_waiting(request, credentials, ItemKind.FUNCTION_CALL, call_id, getter)
     return JSONResponse(render_item(item))
 
 
@@ -113,7 +114,7 @@ async def create_human_contact(request: Request, credentials: Agent) -> JSONResp
 @router.get("/human_contacts/{call_id:path}")
 async def get_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
     getter = service_of(request).items.get_human_contact
-    item = await _read_waiting(request, credentials, HUMAN_CONTACT, call_id, getter)
+    item = await _read_waiting(request, credentials, ItemKind.HUMAN_CONTACT, call_id, getter)
     return JSONResponse(render_item(item))
 
 
@@ -220,7 +221,7 @@ async def _read_waiting(
     principal, wait, item = await as_principal(
         request, credentials, lambda p: (p, wait_seconds(request), getter(p.project_id, call_id))
     )
-    if not wait or item.state != "pending":
+    if not wait or item.state != ItemState.PENDING:
         return item
     deadline = time.monotonic() + wait
 
@@ -243,7 +244,7 @@ async def _read_waiting(
             with service.subscribers.holding(subscriber):
                 async with service.notifier.subscribe(topic) as subscription:
                     item = await reread()
-                    while item.state == "pending":
+                    while item.state == ItemState.PENDING:
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             break

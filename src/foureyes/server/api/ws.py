@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -27,20 +26,27 @@ from anyio.abc import TaskGroup
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from foureyes.server.api._common import in_thread
-from foureyes.server.api.ws_frames import (
+from foureyes._protocol import (
     MAX_IDS_PER_FRAME,
     Auth,
-    FrameError,
+    ErrorFrame,
+    ItemFrame,
+    ItemKind,
+    ItemState,
     Ping,
+    Pong,
+    Ready,
     Subscribe,
+    Subscribed,
     Unsubscribe,
-    parse_frame,
+    frame_text,
 )
+from foureyes.server.api._common import in_thread
+from foureyes.server.api.ws_frames import FrameError, parse_frame
 from foureyes.server.auth import AGENT, Principal
-from foureyes.server.errors import ApiError, NotFoundError
+from foureyes.server.domain.errors import DomainError, NotFoundError
 from foureyes.server.push import WEBSOCKET, KeyGrant, Registry, Subscriber, item_topic, run_topic
-from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
+from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
 from foureyes.storage import ItemRecord
@@ -66,14 +72,25 @@ T = TypeVar("T")
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     app = websocket.app
+    settings = cast(Settings, app.state.settings)
     service = cast(Service, app.state.service)
-    session = Session(websocket, service, cast(Settings, app.state.settings).ws_heartbeat_seconds)
+    session = Session(
+        websocket, service, settings.ws_heartbeat_seconds, max_json_depth=settings.max_json_depth
+    )
     await session.run()
 
 
 class Session:
-    def __init__(self, websocket: WebSocket, service: Service, heartbeat: float) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        service: Service,
+        heartbeat: float,
+        *,
+        max_json_depth: int = Settings.max_json_depth,
+    ) -> None:
         self.ws = websocket
+        self.max_json_depth = max_json_depth
         self.service = service
         self.registry: Registry = service.subscribers
         self.heartbeat = heartbeat
@@ -113,7 +130,7 @@ class Session:
             async with anyio.create_task_group() as self._tasks:
                 self._tasks.start_soon(self._heartbeat)
                 limits = {**self.registry.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
-                await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat, "limits": limits})
+                await self._send(Ready(heartbeat_seconds=self.heartbeat, limits=limits))
                 await self._read()
                 self._tasks.cancel_scope.cancel()
         finally:
@@ -134,8 +151,12 @@ class Session:
     async def _revoked(self) -> None:
         await self.close(UNAUTHORIZED, REVOKED_REASON)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
-        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    async def _send(
+        self, frame: ItemFrame | Ready | Subscribed | ErrorFrame | Ping | Pong | dict[str, Any]
+    ) -> None:
+        if isinstance(frame, dict):  # a refusal from ws_limits
+            frame = ErrorFrame.model_validate(frame)
+        text = frame_text(frame)
         async with self._send_lock:
             if self._closed:
                 return
@@ -145,7 +166,7 @@ class Session:
                 self._closed = True
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:
-        await self._send({"type": "error", "code": code, "message": message, **extra})
+        await self._send(ErrorFrame.model_validate({"code": code, "message": message, **extra}))
 
     # ---------------------------------------------------------------- authentication
 
@@ -164,7 +185,7 @@ class Session:
                 return None
         try:
             principal = await in_thread(self.service.keys.authenticate, token)
-        except ApiError as exc:
+        except DomainError as exc:
             await self.close(UNAUTHORIZED, exc.message)
             return None
         if AGENT not in principal.scopes:
@@ -182,7 +203,7 @@ class Session:
         if text is None:
             return None
         try:
-            frame = parse_frame(text)
+            frame = parse_frame(text, self.max_json_depth)
         except FrameError:
             frame = None
         if not isinstance(frame, Auth):
@@ -210,12 +231,12 @@ class Session:
         with contextlib.suppress(WebSocketDisconnect):
             while (text := await self._receive_text()) is not None:
                 try:
-                    frame = parse_frame(text)
+                    frame = parse_frame(text, self.max_json_depth)
                 except FrameError as exc:
                     await self._error(exc.code, exc.message, id=exc.frame_id)
                     continue
                 if isinstance(frame, Ping):
-                    await self._send({"type": "pong"})
+                    await self._send(Pong())
                 elif isinstance(frame, Unsubscribe):
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
@@ -235,14 +256,14 @@ class Session:
             if time.monotonic() - self._last_heard > 2 * self.heartbeat:
                 await self.close(HEARTBEAT_TIMEOUT, "no frame from the client for two heartbeats")
                 return
-            await self._send({"type": "ping"})
+            await self._send(Ping())
 
     # ---------------------------------------------------------------- subscriptions
 
     def _keys(self, frame: Subscribe) -> list[Key]:
         return [
-            *((FUNCTION_CALL, call_id) for call_id in frame.function_calls),
-            *((HUMAN_CONTACT, call_id) for call_id in frame.human_contacts),
+            *((ItemKind.FUNCTION_CALL, call_id) for call_id in frame.function_calls),
+            *((ItemKind.HUMAN_CONTACT, call_id) for call_id in frame.human_contacts),
             *((RUN, run_id) for run_id in frame.runs),
         ]
 
@@ -287,10 +308,10 @@ class Session:
     async def _acknowledge(self, frame_id: str | int | None, countdown: _Countdown) -> None:
         # After every current state of this frame's subscriptions has been sent.
         await countdown.finished.wait()
-        await self._send({"type": "subscribed", "id": frame_id})
+        await self._send(Subscribed(id=frame_id))
 
     def _getter(self, kind: str) -> Callable[[int, str], ItemRecord]:
-        if kind == FUNCTION_CALL:
+        if kind == ItemKind.FUNCTION_CALL:
             return self.service.items.get_function_call
         return self.service.items.get_human_contact
 
@@ -300,7 +321,7 @@ class Session:
             return await in_thread(fn, project_id, name)
 
     async def _send_item(self, item: ItemRecord) -> None:
-        await self._send({"type": "item", "kind": item.kind, "item": render_item(item)})
+        await self._send(ItemFrame(kind=item.kind, item=render_item(item)))
 
     async def _watch_item(self, kind: str, call_id: str, countdown: _Countdown) -> None:
         assert self.principal is not None
@@ -319,10 +340,10 @@ class Session:
                 return
             await self._send_item(item)
             countdown.done((kind, call_id))
-            while item.state == "pending":
+            while item.state == ItemState.PENDING:
                 await subscription.wait(_recheck_after())
                 item = await self._read_one(getter, project_id, call_id)
-                if item.state != "pending":
+                if item.state != ItemState.PENDING:
                     await self._send_item(item)
 
     async def _watch_run(self, run_id: str, countdown: _Countdown) -> None:

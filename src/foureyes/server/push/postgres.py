@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
+from foureyes._backoff import Backoff
 from foureyes.server.push.local import InProcessNotifier
 from foureyes.server.push.topics import Notifier, Subscription, Topic
 from foureyes.storage import Database
@@ -147,10 +148,7 @@ class PostgresNotifier:
         return psycopg.connect(autocommit=True, **self._connect_params)
 
     def _backoff(self) -> Iterator[float]:
-        delay = RECONNECT_MIN_SECONDS
-        while True:
-            yield delay
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        return Backoff(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS).delays()
 
     def _listen_forever(self) -> None:
         delays = self._backoff()
