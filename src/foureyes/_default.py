@@ -50,6 +50,17 @@ def default_async_client() -> AsyncHumanLayer:
         return _async
 
 
+def install(
+    sync: HumanLayer | None, async_: AsyncHumanLayer | None
+) -> tuple[HumanLayer | None, AsyncHumanLayer | None]:
+    """Make these the default clients (``foureyes.testing`` does); returns the ones they replace."""
+    global _sync, _async
+    with _lock:
+        previous = _sync, _async
+        _sync, _async = sync, async_
+        return previous
+
+
 def reset_default_clients() -> None:
     """Forget the default clients, so the next use reads the environment again (for tests)."""
     global _sync, _async
