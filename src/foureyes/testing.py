@@ -42,10 +42,12 @@ from foureyes._async.client import AsyncHumanLayer
 from foureyes._sync.client import HumanLayer
 from foureyes.models import FunctionCall, HumanContact
 
-__all__ = ["API_BASE_URL", "API_KEY", "FakeFoureyes"]
+__all__ = ["API_BASE_URL", "API_KEY", "CLIENT_TIMEOUT", "FakeFoureyes"]
 
 API_BASE_URL = "http://foureyes.test/humanlayer/v1"
 API_KEY = "fe_test_key"
+# How long a client made by the fake waits for a decision before it gives up.
+CLIENT_TIMEOUT = 10.0
 
 FUNCTION_CALLS = "function_calls"
 CONTACTS = "contact_requests"
@@ -105,14 +107,20 @@ class FakeFoureyes:
         return httpx.MockTransport(self.async_handler)
 
     def client(self, **options: Any) -> HumanLayer:
-        """A `HumanLayer` wired to this fake; ``options`` go to its constructor."""
-        settings: dict[str, Any] = {"api_key": self.api_key, "api_base_url": self.api_base_url}
-        return HumanLayer(**{**settings, "transport": self.transport(), **options})
+        """A `HumanLayer` wired to this fake; ``options`` go to its constructor.
+
+        Unless told otherwise it waits at most ``CLIENT_TIMEOUT`` seconds for a decision, so a
+        test that never decides fails (``ApprovalTimeout``, or the decorator's "Error fetching
+        approval" text) instead of hanging.
+        """
+        return HumanLayer(**{**self._settings(), "transport": self.transport(), **options})
 
     def async_client(self, **options: Any) -> AsyncHumanLayer:
         """An `AsyncHumanLayer` wired to this fake; ``options`` go to its constructor."""
-        settings: dict[str, Any] = {"api_key": self.api_key, "api_base_url": self.api_base_url}
-        return AsyncHumanLayer(**{**settings, "transport": self.async_transport(), **options})
+        return AsyncHumanLayer(**{**self._settings(), "transport": self.async_transport(), **options})
+
+    def _settings(self) -> dict[str, Any]:
+        return {"api_key": self.api_key, "api_base_url": self.api_base_url, "timeout": CLIENT_TIMEOUT}
 
     def __enter__(self) -> Self:
         """Make the module-level API (``foureyes.require_approval`` ...) use this fake."""
