@@ -77,7 +77,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a committed copy is stale")
     check = parser.parse_args().check
-    stale = []
+    stale: list[Path] = []
     for source in sorted(SOURCE.glob("*.py")):
         if source.name in HAND_WRITTEN:
             continue
@@ -99,6 +99,11 @@ def main() -> int:
         else:
             target.write_text(wanted)
             print(f"wrote {target.relative_to(ROOT)}")
+    sources = {path.name for path in SOURCE.glob("*.py")}
+    for orphan in sorted(TARGET.glob("*.py")):
+        if orphan.name not in sources | HAND_WRITTEN:
+            print(f"{orphan.relative_to(ROOT)} has no asyncio source left: delete it", file=sys.stderr)
+            stale.append(orphan)
     if stale:
         names = ", ".join(str(path.relative_to(ROOT)) for path in stale)
         print(f"stale generated code: {names}; run scripts/generate_sync", file=sys.stderr)
