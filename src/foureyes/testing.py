@@ -93,7 +93,7 @@ class FakeFoureyes:
         self.requests: list[httpx.Request] = []
         self._rules: list[_Rule] = []
         self._changed = threading.Condition()
-        self._saved_defaults: tuple[Any, Any] | None = None
+        self._saved_defaults: tuple[HumanLayer | None, AsyncHumanLayer | None] | None = None
 
     # ---------------------------------------------------------------- clients
 
@@ -195,11 +195,15 @@ class FakeFoureyes:
         self, comment: str | None = None, *, option: str | None = None, fn: str | None = None
     ) -> None:
         """Reject every function call (named ``fn``, if given) as soon as it is asked."""
+        if comment is None and option is None:
+            raise ValueError("a rejection needs a comment or a reject option")
         status = {"approved": False, "comment": comment, "reject_option_name": option}
         self._rules.append(_Rule(FUNCTION_CALLS, fn, status))
 
     def auto_answer(self, response: str | None = None, *, option: str | None = None) -> None:
         """Answer every question as soon as it is asked."""
+        if response is None and option is None:
+            raise ValueError("an answer needs a response or a response option")
         self._rules.append(_Rule(CONTACTS, None, {"response": response, "response_option_name": option}))
 
     def clear_rules(self) -> None:

@@ -118,6 +118,10 @@ def test_the_servers_rules_hold() -> None:
         hl.respond_to_function_call("c-1", FunctionCallStatus(approved=False))
     with pytest.raises(ValueError, match="comment"):
         fy.reject("c-1")
+    with pytest.raises(ValueError, match="comment"):
+        fy.auto_reject()
+    with pytest.raises(ValueError, match="response"):
+        fy.auto_answer()
     # decisions are final, through the API and through the helpers
     hl.respond_to_function_call("c-1", FunctionCallStatus(approved=True))
     assert fy.function_call("c-1").status.responded_by.channel == "api"  # type: ignore[union-attr]
