@@ -49,7 +49,7 @@ def unasync_line(line: str) -> str | None:
 
 def ruff(args: list[str], text: str, filename: Path) -> str:
     done = subprocess.run(
-        ["ruff", *args, "--stdin-filename", str(filename), "-"],
+        [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(filename), "-"],
         input=text,
         capture_output=True,
         text=True,
