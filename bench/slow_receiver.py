@@ -42,7 +42,7 @@ async def child(rounds: int, interval: float) -> dict[str, Any]:
     from tests.webhooks.receiver import running_receiver
 
     import foureyes
-    from foureyes.server.notifier import InProcessNotifier
+    from foureyes.server.push import InProcessNotifier
     from foureyes.server.service import Service
     from foureyes.server.settings import Settings
 

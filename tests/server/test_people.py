@@ -10,9 +10,9 @@ from typing import Any
 import argon2
 import pytest
 
-from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.domain.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from foureyes.server.app import create_app
-from foureyes.server.notifier import InProcessNotifier, project_topic
-from foureyes.server.pg_notifier import MAX_PAYLOAD_BYTES, PostgresNotifier, decode, encode, notifier_for
+from foureyes.server.push import InProcessNotifier, PostgresNotifier, notifier_for, project_topic
+from foureyes.server.push.postgres import MAX_PAYLOAD_BYTES, decode, encode
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database

@@ -13,8 +13,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from foureyes.server.api import ws as ws_module
-from foureyes.server.notifier import InProcessNotifier
-from foureyes.server.pg_notifier import PostgresNotifier
+from foureyes.server.push import InProcessNotifier, PostgresNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 

@@ -1,7 +1,8 @@
 """Revocation reaches what is already open: a revoked key's WebSocket is closed and can subscribe
-to nothing more; a removed person's token reads nothing; a batch re-check costs the same few
-queries however many streams are open. (The inbox's event stream, which needs a real socket, is
-tested in test_revocations_sse.py; across replicas in tests/integration/test_revocation_replicas.py.)
+to nothing more, and its long-poll ends with 401; a removed person's token reads nothing; a
+batch re-check costs the same few queries however many streams are open. (The inbox's event
+stream, which needs a real socket, is tested in test_revocations_sse.py; across replicas in
+tests/integration/test_revocation_replicas.py.)
 
 Where a test relies on the revocation notice, the periodic re-check is set to an hour, so only
 the notice can have closed the stream.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from starlette.websockets import WebSocketDisconnect
 from foureyes.server.api.ws import REVOKED_REASON
 from foureyes.server.app import create_app
 from foureyes.server.people import hash_secret
-from foureyes.server.revocations import KeyGrant, SessionGrant
+from foureyes.server.push import LONG_POLL, KeyGrant, SessionGrant
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage.schema import memberships
@@ -91,13 +93,13 @@ def test_a_revoked_keys_open_websocket_is_closed_at_once_and_gets_no_decision(
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"], "runs": ["run-1"]})
         assert [f["item"]["call_id"] for f in items_until_subscribed(ws, 1)] == ["fc-1", "fc-1"]
-        assert service.revocations.open_count == 1
+        assert service.subscribers.open_count == 1
 
         assert service.keys.revoke_api_key(agent.key_id)
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
     # The session is gone from the server, so the decision (with its comment) has nobody to go to.
-    assert service.revocations.open_count == 0
+    assert service.subscribers.open_count == 0
     assert service.revocations.closed == 1
     decide(service, agent, "fc-1", approved=False)
     assert notice_only.get(f"{API}/function_calls/fc-1", headers=agent.headers).status_code == 401
@@ -222,6 +224,29 @@ def test_a_long_poll_whose_key_is_revoked_during_the_wait_gets_401_not_the_decis
     helper.join(HANG_GUARD)
     assert response.status_code == 401
     assert "comment" not in response.text
+
+
+def test_a_long_poll_ends_as_soon_as_its_key_is_revoked_without_any_decision(
+    notice_only: TestClient,
+) -> None:
+    """The wait asks for far longer than the hang-guard allows: an answer within the guard was the
+    revocation's doing, not the end of the wait."""
+    service = service_of(notice_only)
+    agent = agent_of(notice_only)
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            notice_only.get, f"{API}/function_calls/fc-1", params={"wait": 55}, headers=agent.headers
+        )
+        deadline = time.monotonic() + HANG_GUARD
+        while service.subscribers.count(LONG_POLL) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert service.keys.revoke_api_key(agent.key_id)
+        response = waiting.result(timeout=HANG_GUARD)
+    assert response.status_code == 401
+    assert service.revocations.closed == 1
+    assert service.subscribers.open_count == 0
 
 
 # ---------------------------------------------------------------- the cost of a re-check

@@ -101,7 +101,7 @@ def test_the_stream_ends_when_access_does(server: ThreadedServer, how: str) -> N
         # Ended: what happens in the project from now on reaches nobody.
         service.items.create_function_call(agent.project_id, function_call("after"))
         assert list(events) == []
-    assert service.revocations.open_count == 0
+    assert service.subscribers.open_count == 0
     assert service.revocations.closed == 1
 
 
@@ -110,11 +110,11 @@ def test_losing_one_project_ends_only_that_projects_stream(server: ThreadedServe
     cookie = sign_in(service, "default", "other")
     agent = service.keys.authenticate(server.key())
     with stream(url(server), cookie, "default") as kept, stream(url(server), cookie, "other") as lost:
-        assert service.revocations.open_count == 2
+        assert service.subscribers.open_count == 2
         assert service.people.remove_user(EMAIL, "other")
         assert next(lost) == ["event: revoked", "data: {}"]
         # The same re-check found the other stream still allowed.
-        assert service.revocations.open_count == 1
+        assert service.subscribers.open_count == 1
         service.items.create_function_call(agent.project_id, function_call("still-seen"))
         assert next(kept) == ["event: changed", "data: {}"]
 

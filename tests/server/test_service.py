@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from foureyes.server.domain.errors import ConflictError
 from foureyes.server.domain.items import canonical_digest
-from foureyes.server.errors import ConflictError
 from foureyes.server.service import Service, open_service
 from foureyes.server.settings import Settings
 from foureyes.storage import events, keys

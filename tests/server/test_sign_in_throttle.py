@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from foureyes.server.errors import UnauthorizedError
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.domain.errors import UnauthorizedError
 from foureyes.server.people import LockedOutError
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import client_block

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from foureyes.server.app import create_app
+from foureyes.server.push import WEBSOCKET
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
@@ -299,6 +300,30 @@ def test_bad_frames_get_an_error_frame_and_the_connection_stays_up(
         assert ws.receive_json() == {"type": "pong"}
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "subscribe", "function_calls": ["a"], "x": ' + "[" * 100 + "]" * 100 + "}",
+        "[" * 100_000 + "]" * 100_000,  # deeper than the parser itself goes
+        '{"type": "subscribe", "function_calls": ["a\\u0000b"]}',
+        '{"type": "subscribe", "function_calls": ["\\ud800"]}',
+    ],
+)
+def test_frames_follow_the_input_policy(client: TestClient, agent: Any, frame: str) -> None:
+    with connect(client, agent.key) as ws:
+        ready(ws)
+        ws.send_text(frame)
+        error = ws.receive_json()
+        assert (error["type"], error["code"]) == ("error", "invalid_frame")
+        assert (
+            "max_json_depth" in error["message"]
+            or "U+0000" in error["message"]
+            or "surrogate" in error["message"]
+        )
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+
+
 def test_binary_frames_are_read_as_utf8_json(client: TestClient, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)
@@ -343,12 +368,13 @@ def _read_pings_until_closed(ws: WebSocketTestSession) -> None:
 def test_shutdown_closes_sessions_with_1001(client: TestClient, app: FastAPI, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)
-        assert app.state.ws_hub.open_count == 1
+        subscribers = app.state.service.subscribers
+        assert subscribers.count(WEBSOCKET) == 1
         # What the app's shutdown (and `foureyes serve` on SIGTERM) does before the server stops.
         assert client.portal is not None
-        client.portal.call(app.state.ws_hub.close_all)
+        client.portal.call(subscribers.close_all)
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1001
     assert closed.value.reason == "server shutting down"
-    assert app.state.ws_hub.open_count == 0
+    assert subscribers.count(WEBSOCKET) == 0

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from foureyes.server.channels.webhook import WebhookSink
-from foureyes.server.notifier import InProcessNotifier
 from foureyes.server.outbox import OutboxWorker
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database

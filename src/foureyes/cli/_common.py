@@ -60,14 +60,14 @@ def load_settings(database_url: str | None) -> Settings:
 @contextmanager
 def admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
     """The service on the configured database; its errors become one red line and exit 1."""
-    from foureyes.server.errors import NotFoundError
+    from foureyes.server.domain.errors import DomainError
     from foureyes.server.service import open_service
 
     settings = load_settings(database_url)
     service = open_service(settings)
     try:
         yield service, settings
-    except (NotFoundError, ValueError) as exc:
-        raise fail(str(getattr(exc, "message", exc))) from None
+    except DomainError as exc:
+        raise fail(exc.message) from None
     finally:
         service.close()

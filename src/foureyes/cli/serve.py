@@ -65,7 +65,7 @@ def serve(
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # uvicorn would close WebSockets with 1012; say "going away" (1001) first, with a reason.
-            await app.state.ws_hub.close_all()
+            await app.state.service.subscribers.close_all()
             await super().shutdown(sockets)
 
     Server(uvicorn_config(app, settings, log_level=log_level)).run()

@@ -105,7 +105,7 @@ def users_token(
 ) -> None:
     """Create a personal token (scope respond) for EMAIL: what it decides is attributed to them.
     Shown once, as the last line."""
-    from foureyes.server.errors import ForbiddenError
+    from foureyes.server.domain.errors import ForbiddenError
 
     with admin(database_url) as (service, _):
         user = service.people.find_user(email)

@@ -21,8 +21,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foureyes.server import auth
+from foureyes.server.domain.errors import (
+    ForbiddenError,
+    InvalidParameterError,
+    InvitationError,
+    LockedOutError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from foureyes.server.domain.events import Emitter, SettingsChanged
-from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
 from foureyes.storage import Database, ProjectRecord, Tx
@@ -68,31 +75,21 @@ def hash_secret(token: str) -> str:
 def normalise_email(email: str) -> str:
     address = email.strip().lower()
     if not _EMAIL.match(address) or len(address) > 320:
-        raise ValueError(f"{email!r} is not an email address")
+        raise InvalidParameterError(f"{email!r} is not an email address")
     return address
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}")
     return role
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidParameterError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
-
-
-class LockedOutError(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"too many failed sign-ins: try again in {max(1, round(seconds))} s")
-        self.seconds = seconds
-
-
-class InvitationError(ValueError):
-    """The link is unknown, used or expired."""
+        raise InvalidParameterError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True)
@@ -183,7 +180,9 @@ class People:
         user = self.find_user(email)
         memberships = self.store.memberships_of(user.id)
         if not memberships:
-            raise ValueError(f"{user.email} has no role in any project; give them one with users add")
+            raise InvalidParameterError(
+                f"{user.email} has no role in any project; give them one with users add"
+            )
         self.store.clear_password(user.id)
         logger.info("password of user %d reset; sessions ended", user.id)
         self._on_revoked()
@@ -384,7 +383,7 @@ class People:
 
 def _checked_slug(project: str) -> str:
     if not auth.PROJECT_SLUG.match(project):
-        raise ValueError(
+        raise InvalidParameterError(
             f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
         )
     return project

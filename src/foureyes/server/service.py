@@ -10,7 +10,7 @@ the inbox and the CLI::
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
 
 The domain methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker
-threads. Failures are raised as the typed errors of ``foureyes.server.errors``.
+threads. Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from foureyes.server.domain.items import (
     DEFAULT_PAGE_SIZE,
     FUNCTION_CALL,
     HUMAN_CONTACT,
-    MAX_ID_LENGTH,
     Items,
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
-from foureyes.server.notifier import Notifier, Topic
 from foureyes.server.people import People
-from foureyes.server.pg_notifier import notifier_for
-from foureyes.server.revocations import Revocations
+from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
 from foureyes.server.settings import Settings
 from foureyes.storage import Database
 
@@ -44,7 +41,6 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "FUNCTION_CALL",
     "HUMAN_CONTACT",
-    "MAX_ID_LENGTH",
     "CreatedKey",
     "PendingPage",
     "Service",
@@ -70,8 +66,12 @@ class Service:
         self.notifier = notifier
         self.settings = settings
         self._clock = clock
-        # Closes open streams whose key or access is revoked; the app runs its checks.
-        self.revocations = Revocations(db, notifier, clock, settings.revocation_recheck_seconds)
+        # Every live WebSocket, long-poll and inbox stream of this process, and the check that
+        # ends those whose key or access is revoked (the app runs it).
+        self.subscribers = Registry(Limits.from_settings(settings))
+        self.revocations = Revocations(
+            db, notifier, self.subscribers, clock, settings.revocation_recheck_seconds
+        )
         # The fan-out half of every channel: the outbox worker the app runs has its own sinks.
         self.sinks = sinks_for(db, settings)
         self.emitter = Emitter(self._publish, self.sinks)

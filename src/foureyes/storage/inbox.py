@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from foureyes._protocol import ItemKind
 from foureyes.storage.database import Database
 from foureyes.storage.items import PENDING, decision_from_row, item_record
 from foureyes.storage.records import ItemRecord
@@ -74,7 +75,7 @@ class InboxStore:
             # that happens to look the same is removed by the exact check below.
             fn_json = json.dumps(wanted.fn, ensure_ascii=False)
             query = query.where(
-                items.c.kind == "function_call",
+                items.c.kind == ItemKind.FUNCTION_CALL,
                 items.c.spec.like(_like(f'"fn":{fn_json}'), escape="\\"),
             )
         if wanted.agent:

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select
 
+from foureyes._protocol import ItemState
 from foureyes.storage.events import dumps
 from foureyes.storage.records import DecisionRecord, ItemRecord, NewDecision, NewItem
 from foureyes.storage.schema import decisions, items, users
 
-PENDING = "pending"
+PENDING = ItemState.PENDING
 
 # create and get run on every agent request: the statement is built once.
 _SELECT_ITEM = select(items).where(

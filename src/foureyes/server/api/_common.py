@@ -14,7 +14,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from foureyes.server.auth import Principal, bearer_token
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     InvalidJsonError,
     InvalidParameterError,
     ValidationFailedError,

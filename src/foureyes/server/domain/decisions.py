@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from foureyes._protocol import ItemState
+from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemDecided
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
-from foureyes.server.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
 from foureyes.storage import items as item_rows
@@ -48,7 +49,7 @@ def _find_option(item: ItemRecord, field: str, name: str, body_field: str) -> Ma
 
 
 def ensure_pending(item: ItemRecord) -> None:
-    if item.state != "pending":
+    if item.state != ItemState.PENDING:
         raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already {item.state}")
 
 
@@ -85,7 +86,7 @@ class Decisions:
                     "reject_option_name only applies to a rejection",
                     [field_error(["body", "reject_option_name"], "must be null when approved is true")],
                 )
-            verdict = "approved"
+            verdict = ItemState.APPROVED
         else:
             if reject_option_name is not None:
                 option = _find_option(item, "reject_options", reject_option_name, "reject_option_name")
@@ -95,7 +96,7 @@ class Decisions:
                     "a rejection needs a comment (or the name of one of the request's reject_options)",
                     [field_error(["body", "comment"], "required when approved is false", "missing")],
                 )
-            verdict = "rejected"
+            verdict = ItemState.REJECTED
         decision = NewDecision(
             verdict=verdict,
             comment=comment,
@@ -134,7 +135,7 @@ class Decisions:
                 [field_error(["body", "response"], "required", "missing")],
             )
         decision = NewDecision(
-            verdict="answered",
+            verdict=ItemState.ANSWERED,
             comment=None,
             option_name=response_option_name,
             response=response,
@@ -144,7 +145,7 @@ class Decisions:
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
         )
-        return self._complete(item, "answered", decision)
+        return self._complete(item, ItemState.ANSWERED, decision)
 
     def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
         """A person decides only in a project where they are an admin or a reviewer; a

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from foureyes.models import Escalation
 from foureyes.server.domain.decisions import ensure_pending
+from foureyes.server.domain.errors import ConflictError, validation_failed
 from foureyes.server.domain.events import Emitter, ItemEscalated
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
-from foureyes.server.errors import ConflictError, validation_failed
 from foureyes.storage import Database, ItemRecord
 from foureyes.storage import items as item_rows
 

@@ -14,14 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from foureyes.server.notifier import Topic, project_topic, run_topic
+from foureyes.server.push.topics import Topic, item_topic, project_topic, run_topic
 from foureyes.storage import ItemRecord, Tx
 from foureyes.storage import events as event_log
-
-
-def item_topic(item: ItemRecord) -> Topic:
-    """The topic of one item's waiters."""
-    return (item.project_id, item.kind, item.call_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +81,11 @@ class ItemDecided(_ItemEvent):
 
     def topics(self) -> list[Topic]:
         item = self.record
-        return [item_topic(item), run_topic(item.project_id, item.run_id), project_topic(item.project_id)]
+        return [
+            item_topic(item.project_id, item.kind, item.call_id),
+            run_topic(item.project_id, item.run_id),
+            project_topic(item.project_id),
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)

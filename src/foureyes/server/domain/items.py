@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from foureyes._protocol import MAX_ID_LENGTH, ItemKind
 from foureyes.models import FunctionCall, HumanContact
-from foureyes.server.domain.events import Emitter, ItemCreated
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     ConflictError,
     InvalidParameterError,
     NotFoundError,
@@ -23,16 +23,16 @@ from foureyes.server.errors import (
     field_error,
     validation_failed,
 )
+from foureyes.server.domain.events import Emitter, ItemCreated
 from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, keys
 from foureyes.storage import items as item_rows
 from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
 
 logger = logging.getLogger(__name__)
 
-FUNCTION_CALL = "function_call"
-HUMAN_CONTACT = "human_contact"
+FUNCTION_CALL = ItemKind.FUNCTION_CALL
+HUMAN_CONTACT = ItemKind.HUMAN_CONTACT
 
-MAX_ID_LENGTH = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 # Far past any real list, and far inside the 64-bit integers both databases take for OFFSET.

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from foureyes.server import auth
+from foureyes.server.domain.errors import InvalidParameterError, NotFoundError, UnauthorizedError
 from foureyes.server.domain.events import Emitter, SettingsChanged
-from foureyes.server.errors import NotFoundError, UnauthorizedError
 from foureyes.server.people import People
 from foureyes.storage import ApiKeyRecord, Database, ProjectRecord, Tx
 from foureyes.storage import keys as key_rows
@@ -77,15 +77,15 @@ class Keys:
     def create_api_key(
         self, project: str = "default", scopes: Sequence[str] = (auth.AGENT,), name: str | None = None
     ) -> CreatedKey:
-        """A new key for ``project`` (created if missing). Raises ValueError on a bad slug or scope."""
+        """A new key for ``project`` (created if missing); InvalidParameterError on a bad slug or scope."""
         if not auth.PROJECT_SLUG.match(project):
-            raise ValueError(
+            raise InvalidParameterError(
                 f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
             )
         wanted = tuple(dict.fromkeys(scopes))
         unknown = sorted(set(wanted) - set(auth.SCOPES))
         if not wanted or unknown:
-            raise ValueError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
+            raise InvalidParameterError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
         with self._db.write() as tx:
             record = key_rows.ensure_project(tx.conn, project, now=self._clock())
             key, plaintext = self._insert(tx, record, name, wanted, None)

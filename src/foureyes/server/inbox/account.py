@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.errors import ApiError, ForbiddenError, UnauthorizedError
-from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES, InvitationError, LockedOutError
+from foureyes.server.domain.errors import ForbiddenError, InvitationError, LockedOutError, UnauthorizedError
+from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES
 
 from .render import page
 from .security import (
@@ -70,9 +70,14 @@ async def login(
         session = await in_thread(people.sign_in, email, password, address)
     except (UnauthorizedError, LockedOutError) as exc:
         status = 429 if isinstance(exc, LockedOutError) else 401
-        message = exc.message if isinstance(exc, ApiError) else str(exc)
         return _anonymous_page(
-            request, "login.html", status, title="Sign in", next=safe_next(next), email=email, message=message
+            request,
+            "login.html",
+            status,
+            title="Sign in",
+            next=safe_next(next),
+            email=email,
+            message=exc.message,
         )
     response = _see_other(safe_next(next))
     set_session_cookie(response, settings_of(request), session.token)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from foureyes._backoff import jittered_delay
 from foureyes.server.outbox.sink import Attempt, Sink
 from foureyes.storage import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, Database, DeliveryRecord
 from foureyes.storage import outbox as deliveries
@@ -59,9 +60,10 @@ async def _in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 def retry_delay(failures: int, rng: Callable[[], float] = random.random) -> timedelta:
     """How long to wait after the ``failures``-th failed attempt (1-based)."""
-    doublings: int = 2 ** min(max(failures - 1, 0), 30)
-    nominal = min(RETRY_MAX, RETRY_BASE * doublings)
-    return nominal * (1 - JITTER + 2 * JITTER * rng())
+    seconds = jittered_delay(
+        failures, RETRY_BASE.total_seconds(), RETRY_MAX.total_seconds(), rng(), (1 - JITTER, 1 + JITTER)
+    )
+    return timedelta(seconds=seconds)
 
 
 class OutboxWorker:

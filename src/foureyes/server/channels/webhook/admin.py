@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from foureyes._protocol import ItemKind, ItemState
 from foureyes.server import auth
 from foureyes.server.channels.webhook.sink import SINK, WEBHOOK_EVENTS, WebhookSink, webhook_envelope
+from foureyes.server.domain.errors import InvalidParameterError, NotFoundError
 from foureyes.server.domain.events import Emitter, SettingsChanged
-from foureyes.server.errors import NotFoundError
 from foureyes.server.ssrf import check_url
 from foureyes.storage import (
     DELIVERY_FAILED,
@@ -35,12 +36,12 @@ def sample_item(event_type: str, project_id: int, endpoint_id: int, now: datetim
     kind = event_type.split(".", 1)[0]
     completed = event_type.endswith(".completed")
     spec: dict[str, Any]
-    if kind == "function_call":
+    if kind == ItemKind.FUNCTION_CALL:
         spec = {"fn": "test_function", "kwargs": {}, "channel": None, "reject_options": None}
-        verdict, response = "approved", None
+        verdict, response = ItemState.APPROVED, None
     else:
         spec = {"msg": "Is this webhook working?", "subject": None, "channel": None, "response_options": None}
-        verdict, response = "answered", "yes"
+        verdict, response = ItemState.ANSWERED, "yes"
     spec["state"] = {"test": True}
     decision = DecisionRecord(0, verdict, None, None, response, None, "test", now, "")
     return ItemRecord(
@@ -52,7 +53,7 @@ def sample_item(event_type: str, project_id: int, endpoint_id: int, now: datetim
         spec=spec,
         request_digest="",
         spec_digest="",
-        state=verdict if completed else "pending",
+        state=verdict if completed else ItemState.PENDING,
         requested_at=now,
         completed_at=now if completed else None,
         decisions=(decision,) if completed else (),
@@ -83,14 +84,16 @@ class Webhooks:
     def add_webhook(
         self, project: str, url: str, events: Sequence[str] | None = None, *, allow_private: bool = False
     ) -> tuple[WebhookEndpointRecord, str]:
-        """A new endpoint and its secret (shown once). ValueError on a bad URL or event type,
-        an UnsafeURLError (a ValueError) when the URL resolves to a non-public address."""
+        """A new endpoint and its secret (shown once). InvalidParameterError on a bad URL or
+        event type; UnsafeURLError (one of them) when the URL resolves to a non-public address."""
         wanted = tuple(dict.fromkeys(events or WEBHOOK_EVENTS))
         unknown = sorted(set(wanted) - set(WEBHOOK_EVENTS))
         if unknown:
-            raise ValueError(f"unknown event types {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}")
+            raise InvalidParameterError(
+                f"unknown event types {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}"
+            )
         if not auth.PROJECT_SLUG.match(project):
-            raise ValueError(f"invalid project name {project!r}")
+            raise InvalidParameterError(f"invalid project name {project!r}")
         check_url(url, allow_private=allow_private)
         now = self._clock()
         secret = generate_secret()
@@ -130,7 +133,7 @@ class Webhooks:
     def rotate_webhook_secret(self, endpoint_id: int, overlap_seconds: float) -> tuple[str, datetime]:
         """A new secret; the old one keeps signing too until the returned moment."""
         if overlap_seconds < 0:
-            raise ValueError("the overlap must be >= 0 seconds")
+            raise InvalidParameterError("the overlap must be >= 0 seconds")
         secret = generate_secret()
         until = self._clock() + timedelta(seconds=overlap_seconds)
         with self._db.write() as tx:
