@@ -119,6 +119,33 @@ async def test_permission_tool_denies_when_nobody_decides_in_time(live_server: L
     assert "No human decided on Bash within 1 s" in answer["message"]
 
 
+@pytest.mark.anyio
+async def test_permission_tool_wait_survives_a_server_restart(live_server: LiveServer) -> None:
+    args = {"tool_name": "Bash", "input": {"command": "terraform apply"}, "tool_use_id": "t-restart"}
+    env = agent_env(live_server)
+    reviewer = Reviewer(live_server)  # its key is made before the server goes down
+    async with Client(foureyes_mcp(env, "--timeout", "120"), mode="legacy") as client:
+        answers: list[Any] = []
+        async with anyio.create_task_group() as tg:
+
+            async def call() -> None:
+                answers.append(await client.call_tool("request_permission", args))
+
+            tg.start_soon(call)
+            [item] = await anyio.to_thread.run_sync(lambda: reviewer.wait_pending(timeout=30))
+            live_server.kill()
+            await anyio.sleep(0.5)  # the waiting SDK now sees refused connections and backs off
+            assert answers == []
+            await anyio.to_thread.run_sync(live_server.start)
+            approve = lambda: reviewer.respond(item["call_id"], approved=True)  # noqa: E731
+            assert (await anyio.to_thread.run_sync(approve)).status_code == 200
+    reviewer.http.close()
+    assert json.loads(text_of(answers[0])) == {
+        "behavior": "allow",
+        "updatedInput": {"command": "terraform apply"},
+    }
+
+
 # ---------------------------------------------------------------- foureyes hook claude-code
 
 
