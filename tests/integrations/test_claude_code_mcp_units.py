@@ -161,3 +161,39 @@ async def test_the_proxy_forwards_the_arguments_the_reviewer_approved() -> None:
     assert result.is_error is False
     assert sent[0]["spec"] == {**sent[0]["spec"], "fn": "delete_file", "kwargs": {"path": "resent.txt"}}
     assert downstream.calls == [("delete_file", {"path": "approved.txt"})]
+
+
+HOOK_EVENT = json.dumps(
+    {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+        "tool_use_id": "t",
+    }
+)
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str) -> Any:
+    from typer.testing import CliRunner
+
+    from foureyes.cli import app
+
+    for name in ("FOUREYES_API_KEY", "HUMANLAYER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner().invoke(app, args, input=stdin)
+
+
+def test_the_hook_without_a_key_denies_what_it_gates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    done = run_cli(
+        monkeypatch, ["hook", "claude-code", "--tools", "Bash", "--state-dir", str(tmp_path)], HOOK_EVENT
+    )
+    assert done.exit_code == 0
+    answer = json.loads(done.stdout)["hookSpecificOutput"]
+    assert answer["permissionDecision"] == "deny"
+    assert "FOUREYES_API_KEY" in answer["permissionDecisionReason"]
+
+
+def test_the_hook_refuses_to_wait_forever_without_defer(monkeypatch: pytest.MonkeyPatch) -> None:
+    done = run_cli(monkeypatch, ["hook", "claude-code", "--tools", "Bash", "--wait", "0"], HOOK_EVENT)
+    assert done.exit_code == 2  # Claude Code blocks the call: a hook it would kill is no answer
+    assert done.stdout == ""

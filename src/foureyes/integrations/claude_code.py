@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from foureyes._client import AsyncHumanLayer
+from foureyes._exceptions import FoureyesError
 from foureyes.integrations._approval import Verdict, ask, peek
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ async def pre_tool_use(
 
     ``client(run_id)`` makes the SDK client (its timeout is the wait). With ``defer``, a call
     still undecided after ``wait`` seconds (0: do not wait) is deferred and written to ``store``.
+    Whatever goes wrong on the way to a human's decision answers ``deny``.
     """
     if event.get("hook_event_name", "PreToolUse") != "PreToolUse":
         return None
@@ -167,7 +169,10 @@ async def pre_tool_use(
     raw_id = event.get("tool_use_id")
     call_id = raw_id if isinstance(raw_id, str) and raw_id else None
     run_id = run_id_for(event, default_run_id)
-    sdk = client(run_id)
+    try:
+        sdk = client(run_id)
+    except FoureyesError as exc:  # no key, say: the call does not run unasked
+        return hook_output("deny", f"foureyes cannot ask a human about {tool_name}: {exc}")
     try:
         if defer and call_id is not None and wait <= 0:
             decided = await peek(sdk, tool_name, tool_input, call_id=call_id)

@@ -175,8 +175,14 @@ def hook_claude_code(
     state_dir: StateDir = None,
     log_level: LogLevel = "warning",
 ) -> None:
-    """A Claude Code PreToolUse hook: reads the event on stdin, prints allow / deny / defer."""
+    """A Claude Code PreToolUse hook: reads the event on stdin, prints allow / deny / defer.
+
+    Exit code 2 (Claude Code blocks the tool call) for anything that stops it from answering:
+    any other failure of a hook only makes Claude Code carry on without it."""
     _logging(log_level)
+    if wait <= 0 and not defer:
+        sys.stderr.write("foureyes: --wait must be more than 0 seconds (or use --defer)\n")
+        raise typer.Exit(2)
     try:
         event = json.loads(sys.stdin.read())
         if not isinstance(event, dict):
@@ -187,24 +193,28 @@ def hook_claude_code(
         raise typer.Exit(2) from exc
     patterns = claude_code.parse_patterns(tools)
     store = claude_code.DeferredStore(state_dir or claude_code.default_state_dir())
-    timeout = wait if wait > 0 else None
-    if defer and timeout is None:
-        timeout = 1.0  # only used when the event has no tool_use_id (nothing to defer under)
+    # With --defer --wait 0 the wait is skipped; this bounds it only for an event without a
+    # tool_use_id, which has nothing to defer under.
+    timeout = wait if wait > 0 else 1.0
 
     def client(run_id: str) -> AsyncHumanLayer:
-        return _client(run_id, timeout)
+        return make_client(run_id=run_id, timeout=timeout)
 
-    answer = asyncio.run(
-        claude_code.pre_tool_use(
-            event,
-            patterns=patterns,
-            client=client,
-            wait=wait,
-            defer=defer,
-            store=store,
-            default_run_id="claude-code",
+    try:
+        answer = asyncio.run(
+            claude_code.pre_tool_use(
+                event,
+                patterns=patterns,
+                client=client,
+                wait=wait,
+                defer=defer,
+                store=store,
+                default_run_id="claude-code",
+            )
         )
-    )
+    except Exception as exc:
+        sys.stderr.write(f"foureyes: the hook failed, so the tool call is blocked: {exc!r}\n")
+        raise typer.Exit(2) from exc
     _write(answer)
 
 
