@@ -207,9 +207,15 @@ async def pre_tool_use(
     return _answer(verdict, tool_input)
 
 
-async def await_decision(sdk: AsyncHumanLayer, record: Deferred) -> Verdict:
-    """Wait (by push) for the human's decision on a deferred call; the re-create is idempotent."""
-    return await ask(sdk, record.tool_name, record.tool_input, call_id=record.call_id)
+async def decision(sdk: AsyncHumanLayer, record: Deferred, *, wait: bool) -> Verdict | None:
+    """The human's decision on a deferred call: waited for (by push), or None when ``wait`` is
+    off and nobody decided yet. Asking again is idempotent: it finds the deferred item."""
+    try:
+        if wait:
+            return await ask(sdk, record.tool_name, record.tool_input, call_id=record.call_id)
+        return await peek(sdk, record.tool_name, record.tool_input, call_id=record.call_id)
+    finally:
+        await sdk.aclose()
 
 
 def resume_command(claude: str, session_id: str, extra: Sequence[str]) -> list[str]:

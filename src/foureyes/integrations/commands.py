@@ -25,7 +25,7 @@ import typer
 from foureyes._client import AsyncHumanLayer
 from foureyes._exceptions import ConfigurationError
 from foureyes.integrations import claude_code
-from foureyes.integrations._approval import make_client, peek
+from foureyes.integrations._approval import make_client
 
 # Claude Code waits this long for a hook by default, and the MCP TypeScript client this long
 # for a tool call: answer a little sooner, so the answer is ours (deny), not a client error.
@@ -256,17 +256,7 @@ def claude_resume(
         records.append(record)
     failed = False
     for record in records:
-        sdk = _client(record.run_id, None)
-
-        async def decide(record: claude_code.Deferred = record, sdk: AsyncHumanLayer = sdk) -> Any:
-            try:
-                if wait:
-                    return await claude_code.await_decision(sdk, record)
-                return await peek(sdk, record.tool_name, record.tool_input, call_id=record.call_id)
-            finally:
-                await sdk.aclose()
-
-        verdict = asyncio.run(decide())
+        verdict = asyncio.run(claude_code.decision(_client(record.run_id, None), record, wait=wait))
         if verdict is None:
             sys.stderr.write(f"foureyes: {record.session_id}: nobody decided yet; not resumed\n")
             continue
