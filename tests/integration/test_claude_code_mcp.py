@@ -8,7 +8,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,19 @@ def text_of(result: Any) -> str:
     return str(block.text)
 
 
+@asynccontextmanager
+async def calling(client: Client, tool: str, arguments: dict[str, Any]) -> AsyncIterator[list[Any]]:
+    """Call the tool in the background; leaving the block waits for its result (in the list)."""
+    results: list[Any] = []
+
+    async def call() -> None:
+        results.append(await client.call_tool(tool, arguments))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+        yield results
+
+
 async def decide(reviewer: Reviewer, **body: Any) -> dict[str, Any]:
     """Wait for the one pending call, decide it as ``body`` says, and return it as it was asked."""
     [item] = await anyio.to_thread.run_sync(lambda: reviewer.wait_pending(timeout=30))
@@ -70,14 +84,8 @@ async def test_permission_tool_allows_with_the_original_input(
     async with Client(foureyes_mcp(agent_env(live_server)), mode="legacy") as client:
         [tool] = (await client.list_tools()).tools
         assert tool.name == "request_permission"
-        async with anyio.create_task_group() as tg:
-            answers: list[Any] = []
-
-            async def call() -> None:
-                args = {"tool_name": "Bash", "input": tool_input, "tool_use_id": "toolu_01A"}
-                answers.append(await client.call_tool("request_permission", args))
-
-            tg.start_soon(call)
+        args = {"tool_name": "Bash", "input": tool_input, "tool_use_id": "toolu_01A"}
+        async with calling(client, "request_permission", args) as answers:
             asked = await decide(reviewer, approved=True)
     assert asked["call_id"] == "toolu_01A"
     assert asked["spec"]["fn"] == "Bash"
@@ -93,13 +101,7 @@ async def test_permission_tool_denies_with_the_comment_and_a_retry_finds_the_dec
 ) -> None:
     args = {"tool_name": "Write", "input": {"file_path": "/etc/passwd", "content": "x"}, "tool_use_id": "t-2"}
     async with Client(foureyes_mcp(agent_env(live_server)), mode="legacy") as client:
-        answers: list[Any] = []
-        async with anyio.create_task_group() as tg:
-
-            async def call() -> None:
-                answers.append(await client.call_tool("request_permission", args))
-
-            tg.start_soon(call)
+        async with calling(client, "request_permission", args) as answers:
             await decide(reviewer, approved=False, comment="not system files")
         # The same tool_use_id again (a retried request) is the same item: no second question.
         again = await client.call_tool("request_permission", args)
@@ -124,21 +126,17 @@ async def test_permission_tool_wait_survives_a_server_restart(live_server: LiveS
     args = {"tool_name": "Bash", "input": {"command": "terraform apply"}, "tool_use_id": "t-restart"}
     env = agent_env(live_server)
     reviewer = Reviewer(live_server)  # its key is made before the server goes down
-    async with Client(foureyes_mcp(env, "--timeout", "120"), mode="legacy") as client:
-        answers: list[Any] = []
-        async with anyio.create_task_group() as tg:
-
-            async def call() -> None:
-                answers.append(await client.call_tool("request_permission", args))
-
-            tg.start_soon(call)
-            [item] = await anyio.to_thread.run_sync(lambda: reviewer.wait_pending(timeout=30))
-            live_server.kill()
-            await anyio.sleep(0.5)  # the waiting SDK now sees refused connections and backs off
-            assert answers == []
-            await anyio.to_thread.run_sync(live_server.start)
-            approve = lambda: reviewer.respond(item["call_id"], approved=True)  # noqa: E731
-            assert (await anyio.to_thread.run_sync(approve)).status_code == 200
+    async with (
+        Client(foureyes_mcp(env, "--timeout", "120"), mode="legacy") as client,
+        calling(client, "request_permission", args) as answers,
+    ):
+        [item] = await anyio.to_thread.run_sync(lambda: reviewer.wait_pending(timeout=30))
+        live_server.kill()
+        await anyio.sleep(0.5)  # the waiting SDK now sees refused connections and backs off
+        assert answers == []
+        await anyio.to_thread.run_sync(live_server.start)
+        approve = lambda: reviewer.respond(item["call_id"], approved=True)  # noqa: E731
+        assert (await anyio.to_thread.run_sync(approve)).status_code == 200
     reviewer.http.close()
     assert json.loads(text_of(answers[0])) == {
         "behavior": "allow",
@@ -329,13 +327,7 @@ async def test_proxy_forwards_approved_calls_with_the_approved_arguments(
         passed = await client.call_tool("echo", {"text": "hi"})
         assert text_of(passed) == 'echo ran with {"text": "hi"}'
 
-        results: list[Any] = []
-        async with anyio.create_task_group() as tg:
-
-            async def call() -> None:
-                results.append(await client.call_tool("delete_file", {"path": "/srv/data/old.csv"}))
-
-            tg.start_soon(call)
+        async with calling(client, "delete_file", {"path": "/srv/data/old.csv"}) as results:
             [asked] = await anyio.to_thread.run_sync(lambda: reviewer.wait_pending(timeout=30))
             assert toy_log(log) == [{"name": "echo", "arguments": {"text": "hi"}}]  # held until approved
             approve = lambda: reviewer.respond(asked["call_id"], approved=True)  # noqa: E731
@@ -356,13 +348,7 @@ async def test_proxy_does_not_forward_a_denied_call(
         # readOnlyHint: passes; the tool without annotations is destructive by MCP's defaults.
         read = await client.call_tool("read_file", {"path": "a.txt"})
         assert read.is_error is False
-        results: list[Any] = []
-        async with anyio.create_task_group() as tg:
-
-            async def call() -> None:
-                results.append(await client.call_tool("echo", {"text": "rm everything"}))
-
-            tg.start_soon(call)
+        async with calling(client, "echo", {"text": "rm everything"}) as results:
             await decide(reviewer, approved=False, comment="no, ask Ana first")
     [denied] = results
     assert denied.is_error is True
