@@ -310,7 +310,8 @@ def toy_log(path: Path) -> list[dict[str, Any]]:
 
 
 def proxy(env: dict[str, str], *args: str) -> StdioServerParameters:
-    return foureyes_mcp(env, "proxy", *args, "--", sys.executable, str(TOY_SERVER))
+    # "-I": the downstream command's own options pass through untouched.
+    return foureyes_mcp(env, "proxy", *args, "--", sys.executable, "-I", str(TOY_SERVER))
 
 
 @pytest.mark.anyio

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from foureyes._client import AsyncHumanLayer
+from foureyes._client import ApprovalMethod, AsyncHumanLayer
 from foureyes._config import genid
 from foureyes._exceptions import ApprovalTimeout, FoureyesError
 from foureyes.models import FunctionCall, FunctionCallSpec
@@ -77,8 +77,6 @@ def make_client(
 ) -> AsyncHumanLayer:
     """A client that asks through the server (never the terminal: stdin belongs to the MCP or
     hook protocol) and creates items under the caller's ids."""
-    from foureyes._client import ApprovalMethod
-
     return AsyncHumanLayer(
         approval_method=ApprovalMethod.BACKEND,
         api_key=api_key,

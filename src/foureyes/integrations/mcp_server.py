@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from importlib.metadata import version
 from typing import Any
 
 from foureyes._client import AsyncHumanLayer
@@ -82,8 +83,6 @@ def build_server(client: AsyncHumanLayer) -> Any:
             return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
         answer = await request_permission(client, params.arguments or {})
         return types.CallToolResult(content=[types.TextContent(text=json.dumps(answer))])
-
-    from importlib.metadata import version
 
     return Server(SERVER_NAME, version=version("foureyes"), on_list_tools=list_tools, on_call_tool=call_tool)
 
