@@ -716,3 +716,13 @@ def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------- Claude Code and MCP
+# `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...`: their
+# own module; the mcp package itself is imported only when one of them runs.
+from foureyes.integrations.commands import claude_app, hook_app, mcp_app  # noqa: E402
+
+app.add_typer(mcp_app, name="mcp")
+app.add_typer(hook_app, name="hook")
+app.add_typer(claude_app, name="claude")
