@@ -3,8 +3,9 @@
 Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users`` in their own
 modules) work on the database directly. Reviewer commands (``pending``, ``approve``, ``reject``,
 ``answer``, ``watch``, in ``review.py``) talk to a running server over HTTP with a
-``respond``-scoped key, through the same API and service path as every other channel. What the
-groups share (consoles, errors, opening the service) is in ``_common.py``. Nothing imports this
+``respond``-scoped key, through the same API and service path as every other channel. The Claude
+Code and MCP commands come from ``foureyes.integrations.commands``. What the groups share
+(consoles, errors, opening the service) is in ``_common.py``. Nothing imports this
 package but the entry point.
 """
 
@@ -15,6 +16,7 @@ import typer
 from foureyes.cli import keys, review, users, webhooks
 from foureyes.cli._common import untrusted
 from foureyes.cli.serve import serve
+from foureyes.integrations.commands import claude_app, hook_app, mcp_app
 
 __all__ = ["app", "main", "untrusted"]
 
@@ -29,6 +31,11 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
 for command in (review.pending, review.approve, review.reject, review.answer, review.watch):
     app.command()(command)
+# `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...` live
+# with their integration; the mcp package itself is imported only when one of them runs.
+app.add_typer(mcp_app, name="mcp")
+app.add_typer(hook_app, name="hook")
+app.add_typer(claude_app, name="claude")
 
 
 def main() -> None:
