@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from foureyes._client import ApprovalMethod, AsyncHumanLayer, HumanLayer
 from foureyes._config import genid
 from foureyes._core import RetryPolicy
+from foureyes._decision import Decision, DecisionOutcome
 from foureyes._decorator import AsyncHumanLayerWrapper, HumanLayerWrapper
 from foureyes._default import (
     default_async_client,
@@ -81,6 +82,8 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ContactChannel",
+    "Decision",
+    "DecisionOutcome",
     "EmailContactChannel",
     "EmailRecipient",
     "Escalation",
