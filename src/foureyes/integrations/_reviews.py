@@ -25,7 +25,14 @@ from typing import Any
 
 from foureyes._client import ApprovalMethod, AsyncHumanLayer, HumanLayer
 from foureyes._decision import Decision
-from foureyes._exceptions import ConfigurationError, FoureyesError, NotFoundError, ServerError, TransportError
+from foureyes._exceptions import (
+    ConfigurationError,
+    ConflictError,
+    FoureyesError,
+    NotFoundError,
+    ServerError,
+    TransportError,
+)
 from foureyes.models import (
     ContactChannel,
     FunctionCall,
@@ -137,6 +144,13 @@ def _review(
                 raise
             created = False  # the server does not have it (yet, or any more): ask again
             continue
+        except ConflictError:
+            if created:
+                raise
+            # Submitted before under another run id (another process's client): read it, and
+            # use its decision only if it asks exactly this (checked below).
+            created = True
+            continue
         except (TransportError, ServerError) as exc:
             failures += 1
             if remaining is not None and remaining <= 0:
@@ -146,6 +160,7 @@ def _review(
             yield _Sleep(delay if remaining is None else max(0.0, min(delay, remaining)))
             continue
         failures = 0
+        _same_request(ask, item)
         if not created:
             created = True
             logger.info("call %s submitted for review", ask.call_id)
@@ -160,6 +175,17 @@ def _review(
             if expire_after is None:
                 return None
             return _expired(ask, f"no human decided within {wait:g} s")
+
+
+def _same_request(ask: Ask, item: Item) -> None:
+    """A decision binds to what was asked: an item under this call id that asks something
+    else (another process's, or a reused id) must never decide this call."""
+    if isinstance(item, FunctionCall):
+        same = (item.spec.fn, item.spec.kwargs) == (ask.fn, ask.kwargs)
+    else:
+        same = item.spec.msg == ask.msg
+    if not same:
+        raise FoureyesError(f"call {ask.call_id!r} on the server asks something else than this call")
 
 
 def _poll(remaining: float | None) -> float:
@@ -293,6 +319,15 @@ class Reviews:
         found = await self._adrive(self._operation(ask, self.timeout, self.timeout))
         assert found is not None
         return found
+
+    def decide_all(self, asks: list[Ask]) -> list[Decision]:
+        """`decide` for several calls: all are submitted first, so a reviewer sees the batch."""
+        early = [self.peek(ask) for ask in asks]
+        return [found or self.decide(ask) for ask, found in zip(asks, early, strict=True)]
+
+    async def adecide_all(self, asks: list[Ask]) -> list[Decision]:
+        early = [await self.apeek(ask) for ask in asks]
+        return [found or await self.adecide(ask) for ask, found in zip(asks, early, strict=True)]
 
     def peek(
         self, ask: Ask, *, wait: float = 0.0, expire_after: float | None = None, known: bool = False

@@ -111,8 +111,10 @@ class AgentApprovals:
         result = await Runner.run(agent, input, **runner)
         while result.interruptions:
             state = result.to_state()
-            for item in result.interruptions:
-                apply_decision(state, item, await self.reviews.adecide(approval_ask(item, self.reviews)))
+            asks = [approval_ask(item, self.reviews) for item in result.interruptions]
+            decisions = await self.reviews.adecide_all(asks)
+            for item, decision in zip(result.interruptions, decisions, strict=True):
+                apply_decision(state, item, decision)
             result = await Runner.run(agent, state, **runner)
         return result
 
