@@ -22,6 +22,6 @@ Importing this package imports no framework; each module imports only its own.
 """
 
 from foureyes._decision import Decision, DecisionOutcome
-from foureyes.integrations._reviews import Ask, Reviews, refusal_text
+from foureyes.integrations._reviews import Ask, ReviewOptions, Reviews, refusal_text
 
-__all__ = ["Ask", "Decision", "DecisionOutcome", "Reviews", "refusal_text"]
+__all__ = ["Ask", "Decision", "DecisionOutcome", "ReviewOptions", "Reviews", "refusal_text"]

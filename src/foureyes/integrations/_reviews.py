@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from foureyes._client import ApprovalMethod, AsyncHumanLayer, HumanLayer
 from foureyes._decision import Decision
@@ -197,31 +197,34 @@ def _expired(ask: Ask, detail: str) -> Decision:
     return Decision.timed_out(ask.call_id, detail)
 
 
-class Reviews:
-    """Puts `Ask`s to foureyes through ``client`` and returns `Decision`s.
+class ReviewOptions(TypedDict, total=False):
+    """What every adapter takes beside its client.
 
-    ``timeout``: how long ``decide`` waits before the call is ``expired`` (default: the
-    client's ``timeout``; None waits forever). ``contact_channel`` and ``reject_options`` go
-    with every approval request.
+    ``timeout``: how long a blocking wait lasts before the call is ``expired`` (default: the
+    client's ``timeout``; None waits forever). ``contact_channel``: where to reach the
+    reviewer (default: the client's). ``reject_options``: the reasons offered for a rejection.
     """
 
+    timeout: float | None
+    contact_channel: ContactChannel | None
+    reject_options: list[ResponseOption] | None
+
+
+class Reviews:
+    """Puts `Ask`s to foureyes through ``client`` and returns `Decision`s (see `ReviewOptions`)."""
+
     def __init__(
-        self,
-        client: Client,
-        *,
-        timeout: float | None = None,
-        contact_channel: ContactChannel | None = None,
-        reject_options: list[ResponseOption] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        self, client: Client, *, clock: Callable[[], float] = time.monotonic, **options: Unpack[ReviewOptions]
     ) -> None:
         if client.approval_method is not ApprovalMethod.BACKEND:
             raise ConfigurationError(
                 "framework adapters ask through a foureyes server: set FOUREYES_API_KEY or pass api_key="
             )
         self.client = client
+        timeout = options.get("timeout")
         self.timeout = timeout if timeout is not None else client.timeout
-        self.contact_channel = contact_channel
-        self.reject_options = reject_options
+        self.contact_channel = options.get("contact_channel")
+        self.reject_options = options.get("reject_options")
         self.clock = clock
 
     # -------------------------------------------------------------- asking

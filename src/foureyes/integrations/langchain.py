@@ -41,7 +41,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.types import Command, Interrupt, interrupt
@@ -50,8 +50,7 @@ from pydantic_core import to_jsonable_python
 
 from foureyes._decision import Decision, DecisionOutcome
 from foureyes._exceptions import ApprovalTimeout
-from foureyes.integrations._reviews import Ask, Client, Reviews, refusal_text
-from foureyes.models import ContactChannel, ResponseOption
+from foureyes.integrations._reviews import Ask, Client, ReviewOptions, Reviews, refusal_text
 
 logger = logging.getLogger("foureyes.integrations")
 
@@ -144,21 +143,13 @@ def _regroup(flat: list[Decision], groups: list[list[Ask]]) -> list[list[Decisio
 class Resolver:
     """Answers LangGraph interrupts through foureyes (see the module docstring).
 
-    ``timeout``: how long `resume` waits for each decision before it counts as expired
-    (default: the client's ``timeout``; None waits forever).
+    ``options`` (`ReviewOptions`): ``timeout``, how long `resume` waits for each decision
+    before it counts as expired (default: the client's ``timeout``; None waits forever),
+    ``contact_channel`` and ``reject_options``.
     """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        timeout: float | None = None,
-        contact_channel: ContactChannel | None = None,
-        reject_options: list[ResponseOption] | None = None,
-    ) -> None:
-        self.reviews = Reviews(
-            client, timeout=timeout, contact_channel=contact_channel, reject_options=reject_options
-        )
+    def __init__(self, client: Client, **options: Unpack[ReviewOptions]) -> None:
+        self.reviews = Reviews(client, **options)
 
     # -------------------------------------------------------------- what to ask
 
@@ -329,20 +320,13 @@ class ApprovalRequiredTool(BaseTool):
         return await self.inner.ainvoke(kwargs)
 
 
-def approval_required(
-    tool: BaseTool,
-    client: Client,
-    *,
-    timeout: float | None = None,
-    contact_channel: ContactChannel | None = None,
-    reject_options: list[ResponseOption] | None = None,
-) -> BaseTool:
+def approval_required(tool: BaseTool, client: Client, **options: Unpack[ReviewOptions]) -> BaseTool:
     """``tool``, under the same name, description and arguments, gated by a human's approval.
 
     A refusal or a timeout raises ``ToolException`` with the reason, handed to the model as the
     tool's error result (``handle_tool_error``); errors of ``tool`` itself are its own.
     """
-    reviews = Reviews(client, timeout=timeout, contact_channel=contact_channel, reject_options=reject_options)
+    reviews = Reviews(client, **options)
     return ApprovalRequiredTool(
         name=tool.name,
         description=tool.description,

@@ -30,13 +30,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from agents import Agent, Runner, RunResult, RunState, ToolApprovalItem
 
 from foureyes._decision import Decision
-from foureyes.integrations._reviews import Ask, Client, Reviews, refusal_text
-from foureyes.models import ContactChannel, ResponseOption
+from foureyes.integrations._reviews import Ask, Client, ReviewOptions, Reviews, refusal_text
 
 logger = logging.getLogger("foureyes.integrations")
 
@@ -89,22 +88,14 @@ def apply_decision(state: RunState[Any, Any], item: ToolApprovalItem, decision: 
 class AgentApprovals:
     """Runs OpenAI Agents SDK agents with foureyes deciding their ``needs_approval`` calls.
 
-    ``timeout``: how long `run` waits for each decision before the call is rejected as
-    expired (default: the client's ``timeout``; None waits forever). Extra keyword arguments of
+    ``options`` (`ReviewOptions`): ``timeout``, how long `run` waits for each decision before
+    the call is rejected as expired (default: the client's ``timeout``; None waits forever),
+    ``contact_channel`` and ``reject_options``. Extra keyword arguments of
     `run`, `start` and `resume` go to ``Runner.run`` (``run_config``, ``max_turns``, ...).
     """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        timeout: float | None = None,
-        contact_channel: ContactChannel | None = None,
-        reject_options: list[ResponseOption] | None = None,
-    ) -> None:
-        self.reviews = Reviews(
-            client, timeout=timeout, contact_channel=contact_channel, reject_options=reject_options
-        )
+    def __init__(self, client: Client, **options: Unpack[ReviewOptions]) -> None:
+        self.reviews = Reviews(client, **options)
 
     async def run(self, agent: Agent[Any], input: Any, **runner: Any) -> RunResult:
         """Run to the end, waiting for a human at every interruption."""

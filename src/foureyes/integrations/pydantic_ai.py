@@ -25,7 +25,7 @@ again in the next run finds the same request. Tested with pydantic-ai-slim 2.68.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic_ai import RunContext
 from pydantic_ai.capabilities import HandleDeferredToolCalls
@@ -34,8 +34,7 @@ from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
 
 from foureyes._decision import Decision
-from foureyes.integrations._reviews import Ask, Client, Reviews, refusal_text
-from foureyes.models import ContactChannel, ResponseOption
+from foureyes.integrations._reviews import Ask, Client, ReviewOptions, Reviews, refusal_text
 
 __all__ = ["DeferredApprovals", "approval_result"]
 
@@ -55,21 +54,13 @@ def _who(decision: Decision) -> str | None:
 class DeferredApprovals:
     """Resolves Pydantic AI's deferred tool calls through foureyes (see the module docstring).
 
-    ``timeout``: how long the inline handler waits for each decision before the call counts as
-    expired (default: the client's ``timeout``; None waits forever).
+    ``options`` (`ReviewOptions`): ``timeout``, how long the inline handler waits for each
+    decision before the call counts as expired (default: the client's ``timeout``; None waits
+    forever), ``contact_channel`` and ``reject_options``.
     """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        timeout: float | None = None,
-        contact_channel: ContactChannel | None = None,
-        reject_options: list[ResponseOption] | None = None,
-    ) -> None:
-        self.reviews = Reviews(
-            client, timeout=timeout, contact_channel=contact_channel, reject_options=reject_options
-        )
+    def __init__(self, client: Client, **options: Unpack[ReviewOptions]) -> None:
+        self.reviews = Reviews(client, **options)
 
     # -------------------------------------------------------------- what to ask
 
