@@ -49,6 +49,9 @@ Item = FunctionCall | HumanContact
 # The server holds one long-poll at most this long; a longer wait is several polls.
 POLL_WAIT = 25.0
 MAX_BACKOFF = 10.0
+MIN_POLL_INTERVAL = 1.0
+# How often an item the server stops knowing is created again before the wait gives up.
+MAX_RECREATES = 3
 
 
 @dataclass(frozen=True)
@@ -118,17 +121,19 @@ def _review(
     expire_after: float | None,
     clock: Callable[[], float],
     known: bool = False,
+    expire_at_deadline: bool = False,
 ) -> Generator[_Step, Any, Decision | None]:
     """Submit ``ask`` and wait up to ``wait`` seconds (None: forever) for its decision.
 
-    Returns the decision; or None when ``wait`` ran out and ``expire_after`` is None; or an
-    ``expired`` decision when the item has been pending longer than ``expire_after`` seconds
-    (by the server's ``requested_at``), or when the wait ran out and ``expire_after`` is set.
-    A ``known`` item (submitted before, perhaps by another process with another run id) is
-    read first and created only if the server does not have it.
+    Returns the decision; an ``expired`` one when the item has been pending ``expire_after``
+    seconds or more (by the server's ``requested_at``), or when ``wait`` ran out and
+    ``expire_at_deadline`` is set; else None when ``wait`` ran out. A ``known`` item
+    (submitted before, perhaps by another process with another run id) is read first and
+    created only if the server does not have it.
     """
     deadline = None if wait is None else clock() + wait
     failures = 0
+    recreates = 0
     created = known
     while True:
         remaining = None if deadline is None else deadline - clock()
@@ -137,10 +142,12 @@ def _review(
             step = _Create(ask)
         else:
             step = _Get(ask, None if remaining is not None and remaining <= 0 else _poll(remaining))
+        asked_at = clock()
         try:
             item: Item = yield step
         except NotFoundError:
-            if not created:
+            recreates += 1
+            if not created or recreates > MAX_RECREATES:
                 raise
             created = False  # the server does not have it (yet, or any more): ask again
             continue
@@ -171,10 +178,14 @@ def _review(
         age = _age(item)
         if expire_after is not None and age is not None and age >= expire_after:
             return _expired(ask, f"no human decided within {expire_after:g} s")
+        remaining = None if deadline is None else deadline - clock()
         if remaining is not None and remaining <= 0:
-            if expire_after is None:
-                return None
-            return _expired(ask, f"no human decided within {wait:g} s")
+            return _expired(ask, f"no human decided within {wait:g} s") if expire_at_deadline else None
+        held = clock() - asked_at
+        if isinstance(step, _Get) and step.wait and held < MIN_POLL_INTERVAL:
+            # A server (or proxy) that answers a long-poll at once: about one read a second.
+            pause = MIN_POLL_INTERVAL - held
+            yield _Sleep(pause if remaining is None else min(pause, remaining))
 
 
 def _same_request(ask: Ask, item: Item) -> None:
@@ -236,6 +247,9 @@ class Reviews:
         self, ask: Ask, wait: float | None, expire_after: float | None, known: bool = False
     ) -> Generator[_Step, Any, Decision | None]:
         return _review(ask, wait=wait, expire_after=expire_after, clock=self.clock, known=known)
+
+    def _blocking(self, ask: Ask) -> Generator[_Step, Any, Decision | None]:
+        return _review(ask, wait=self.timeout, expire_after=None, clock=self.clock, expire_at_deadline=True)
 
     def _spec(self, ask: Ask) -> FunctionCallSpec | HumanContactSpec:
         if ask.is_question:
@@ -314,12 +328,12 @@ class Reviews:
 
     def decide(self, ask: Ask) -> Decision:
         """Submit and wait for the decision; ``expired`` once ``timeout`` has passed."""
-        found = self._drive(self._operation(ask, self.timeout, self.timeout))
+        found = self._drive(self._blocking(ask))
         assert found is not None  # with expire_after set, a wait always ends in a decision
         return found
 
     async def adecide(self, ask: Ask) -> Decision:
-        found = await self._adrive(self._operation(ask, self.timeout, self.timeout))
+        found = await self._adrive(self._blocking(ask))
         assert found is not None
         return found
 
