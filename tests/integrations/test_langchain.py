@@ -129,12 +129,15 @@ def test_expired_call_does_not_run(client: HumanLayer, reviewer: Reviewer) -> No
     )
 
 
-def test_respond_only_tool_becomes_a_question(client: HumanLayer, reviewer: Reviewer) -> None:
+@pytest.mark.parametrize("mode", ["batched", "per_call"])
+def test_respond_only_tool_becomes_a_question(client: HumanLayer, reviewer: Reviewer, mode: str) -> None:
     ran: list[str] = []
-    question = call("ask_customer", "tc-ask", question="Which order?")
-    agent = agent_with(ran, [question], {"ask_customer": {"allowed_decisions": ["respond"]}})
+    question = call("ask_customer", f"tc-ask-{mode}", question="Which order?")
+    agent = agent_with(ran, [question], {"ask_customer": {"allowed_decisions": ["respond"]}}, mode)
     answered = reviewer.answer_next("order 1042")
-    result = Resolver(client, timeout=30).invoke(agent, {"messages": [("user", "refund")]}, thread("ask"))
+    result = Resolver(client, timeout=30).invoke(
+        agent, {"messages": [("user", "refund")]}, thread(f"ask-{mode}")
+    )
     assert "Which order?" in answered.result(timeout=30)["spec"]["msg"]
     assert ran == []  # the human answered in place of the tool
     assert final_text(result) == "tools said: ask_customer: order 1042"
