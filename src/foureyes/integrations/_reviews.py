@@ -99,6 +99,25 @@ class _Sleep:
 _Step = _Create | _Get | _Sleep
 
 
+@dataclass(frozen=True)
+class _Done:
+    value: Decision | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the driver got for the last step: the client's answer, or its error."""
+
+    reply: Any = None
+    error: FoureyesError | None = None
+
+    def advance(self, operation: Generator[_Step, Any, Decision | None]) -> _Step | _Done:
+        try:
+            return operation.throw(self.error) if self.error is not None else operation.send(self.reply)
+        except StopIteration as done:
+            return _Done(done.value)
+
+
 def _decision(item: Item) -> Decision | None:
     if not item.is_completed:
         return None
@@ -283,46 +302,39 @@ class Reviews:
             return await client.get_human_contact(call_id, step.wait or None)
         return await client.get_function_call(call_id, step.wait or None)
 
-    def _drive(self, operation: Generator[_Step, Any, Decision | None]) -> Decision | None:
+    def _perform(self, step: _Step) -> _Outcome:
         if not isinstance(self.client, HumanLayer):
             raise ConfigurationError("this adapter method needs a sync HumanLayer client; use its a-version")
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = operation.throw(error) if error is not None else operation.send(reply)
-            except StopIteration as done:
-                result: Decision | None = done.value
-                return result
-            reply, error = None, None
-            if isinstance(step, _Sleep):
-                time.sleep(step.seconds)
-                continue
-            try:
-                reply = self._call_sync(self.client, step)
-            except FoureyesError as exc:  # thrown into the operation, which knows which to retry
-                error = exc
+        if isinstance(step, _Sleep):
+            time.sleep(step.seconds)
+            return _Outcome()
+        try:
+            return _Outcome(reply=self._call_sync(self.client, step))
+        except FoureyesError as exc:  # thrown into the operation, which knows which to retry
+            return _Outcome(error=exc)
+
+    async def _aperform(self, step: _Step) -> _Outcome:
+        if isinstance(step, _Sleep):
+            await asyncio.sleep(step.seconds)
+            return _Outcome()
+        try:
+            if isinstance(self.client, AsyncHumanLayer):
+                return _Outcome(reply=await self._call_async(self.client, step))
+            return _Outcome(reply=await asyncio.to_thread(self._call_sync, self.client, step))
+        except FoureyesError as exc:
+            return _Outcome(error=exc)
+
+    def _drive(self, operation: Generator[_Step, Any, Decision | None]) -> Decision | None:
+        outcome = _Outcome()
+        while not isinstance(step := outcome.advance(operation), _Done):
+            outcome = self._perform(step)
+        return step.value
 
     async def _adrive(self, operation: Generator[_Step, Any, Decision | None]) -> Decision | None:
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = operation.throw(error) if error is not None else operation.send(reply)
-            except StopIteration as done:
-                result: Decision | None = done.value
-                return result
-            reply, error = None, None
-            if isinstance(step, _Sleep):
-                await asyncio.sleep(step.seconds)
-                continue
-            try:
-                if isinstance(self.client, AsyncHumanLayer):
-                    reply = await self._call_async(self.client, step)
-                else:
-                    reply = await asyncio.to_thread(self._call_sync, self.client, step)
-            except FoureyesError as exc:  # thrown into the operation, which knows which to retry
-                error = exc
+        outcome = _Outcome()
+        while not isinstance(step := outcome.advance(operation), _Done):
+            outcome = await self._aperform(step)
+        return step.value
 
     # -------------------------------------------------------------- the four entry points
 
