@@ -92,3 +92,16 @@ def test_refusal_texts() -> None:
         refusal_text("wire", expired)
         == "No human approved wire in time (no human decided within 5 s); it was not run."
     )
+
+
+def test_the_package_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, foureyes.integrations; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('agents', 'langchain', 'langchain_core',"
+        " 'langgraph', 'pydantic_ai')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
