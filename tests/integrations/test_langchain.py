@@ -185,6 +185,7 @@ def transfer_graph() -> Any:
     def confirm(state: Transfer) -> dict[str, Any]:
         purpose = ask_human(f"What is the transfer of {state['amount']} for?")
         decision = request_approval("transfer", {"amount": state["amount"], "purpose": purpose})
+        assert decision.expired or decision.responded_by is not None  # who decided survives the checkpoint
         if decision.approved:
             return {"log": [f"sent {state['amount']} for {purpose}"]}
         return {"log": [f"not sent: {decision.outcome}: {decision.comment or decision.detail}"]}

@@ -41,6 +41,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Unpack
 
 from langchain_core.tools import BaseTool, ToolException
@@ -51,6 +52,7 @@ from pydantic_core import to_jsonable_python
 from foureyes._decision import Decision, DecisionOutcome
 from foureyes._exceptions import ApprovalTimeout
 from foureyes.integrations._reviews import Ask, Client, ReviewOptions, Reviews, refusal_text
+from foureyes.models import RespondedBy
 
 logger = logging.getLogger("foureyes.integrations")
 
@@ -93,8 +95,10 @@ def _decision_from_resume(value: Any) -> Decision:
         raise ValueError(f"a foureyes interrupt was resumed with {value!r}, not a foureyes decision")
     fields = dict(value)
     fields["outcome"] = DecisionOutcome(fields["outcome"])
-    fields.pop("responded_by", None)
-    fields.pop("responded_at", None)
+    if fields.get("responded_by") is not None:
+        fields["responded_by"] = RespondedBy.model_validate(fields["responded_by"])
+    if fields.get("responded_at") is not None:
+        fields["responded_at"] = datetime.fromisoformat(fields["responded_at"])
     return Decision(**fields)
 
 
