@@ -42,11 +42,40 @@ async def child(rounds: int, interval: float) -> dict[str, Any]:
     from tests.webhooks.receiver import running_receiver
 
     import foureyes
-    from foureyes.server.delivery import DeliveryWorker
-    from foureyes.server.notifier import InProcessNotifier
+    from foureyes.server.push import InProcessNotifier
     from foureyes.server.service import Service
     from foureyes.server.settings import Settings
-    from foureyes.storage import Storage
+
+    def open_world(url: str) -> tuple[Any, Any, Any]:
+        """The service, a started-later worker and the project, on this tree's API."""
+        settings = Settings(database_url=url, webhook_allow_private=True)
+        try:  # the shared outbox (after 6e45151)
+            from foureyes.server.channels import sinks_for
+            from foureyes.server.outbox import OutboxWorker
+            from foureyes.storage import Database, keys
+
+            db = Database.from_url(url)
+            db.migrate()
+            service = Service(db, InProcessNotifier())
+            with db.write() as tx:
+                project = keys.ensure_project(tx.conn, "default", now=datetime.now(UTC))
+            return service, OutboxWorker(db, sinks_for(db, settings)), project
+        except ImportError:  # the webhook-only worker of the baseline
+            from foureyes.server.delivery import DeliveryWorker  # type: ignore[import-not-found]
+
+            from foureyes.storage import Storage  # type: ignore[attr-defined]
+
+            storage = Storage.from_url(url)
+            storage.migrate()
+            service = Service(storage, InProcessNotifier())
+            project = storage.ensure_project("default", now=datetime.now(UTC))
+            return service, DeliveryWorker(storage, settings), project
+
+    def admin(service: Any) -> Any:
+        return getattr(service, "webhooks", service)
+
+    def items(service: Any) -> Any:
+        return getattr(service, "items", service)
 
     async def bounded(condition: Any, what: str) -> None:
         if not await wait_until(condition, limit=ROUND_LIMIT, step=0.002):
@@ -59,23 +88,19 @@ async def child(rounds: int, interval: float) -> dict[str, Any]:
         running_receiver() as healthy,
     ):
         url = f"sqlite:///{Path(tmp) / 'foureyes.db'}"
-        storage = Storage.from_url(url)
-        storage.migrate()
-        service = Service(storage, InProcessNotifier())
-        project = storage.ensure_project("default", now=datetime.now(UTC))
-        service.add_webhook("default", slow.url, ["human_contact.created"], allow_private=True)
-        service.add_webhook("default", healthy.url, ["function_call.created"], allow_private=True)
-        worker = DeliveryWorker(storage, Settings(database_url=url, webhook_allow_private=True))
+        service, worker, project = open_world(url)
+        admin(service).add_webhook("default", slow.url, ["human_contact.created"], allow_private=True)
+        admin(service).add_webhook("default", healthy.url, ["function_call.created"], allow_private=True)
         worker.start()
         service.on_outbox = worker.wake
         try:
             for n in range(1, rounds + 1):
                 question = {"run_id": "bench", "call_id": f"hc-{n}", "spec": {"msg": "?"}}
-                service.create_human_contact(project.id, question)
+                items(service).create_human_contact(project.id, question)
                 await bounded(lambda n=n: slow.count("request") == n, "the trickling request")
                 started = time.perf_counter()
                 call = {"run_id": "bench", "call_id": f"fc-{n}", "spec": {"fn": "f", "kwargs": {}}}
-                service.create_function_call(project.id, call)
+                items(service).create_function_call(project.id, call)
                 await bounded(lambda n=n: len(healthy.snapshot()) == n, "the healthy delivery")
                 latencies.append(time.perf_counter() - started)
                 await bounded(lambda n=n: slow.count("done") + slow.count("cut") == n, "the trickle to end")

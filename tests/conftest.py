@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
@@ -82,7 +82,7 @@ class PostgresServer:
         """A new database at the newest migration, copied from a template made on first use."""
         if self.template is None:
             template = self.create()
-            storage = Storage.from_url(self.url_of(template).render_as_string(hide_password=False))
+            storage = Database.from_url(self.url_of(template).render_as_string(hide_password=False))
             try:
                 storage.migrate()
             finally:

@@ -16,7 +16,7 @@ NOT_NEEDED = {
     "Any", "Awaitable", "BaseModel", "Callable", "Enum", "Literal", "TypeVar", "Union", "R", "T",
     "AsyncCallable", "asyncio", "datetime", "field_validator", "inspect", "json", "logger", "logging",
     "os", "re", "secrets", "slugify", "time", "wraps",
-    # its submodules; foureyes' modules are private
+    # its submodules; foureyes.core.* offers the ones code imports by path (tests/sdk/test_core_paths.py)
     "approval", "async_approval", "async_cloud", "async_protocol", "cloud", "core", "models", "protocol",
     # pluggable-backend plumbing: foureyes has one HTTP backend, configured by api_key/api_base_url
     # (HumanLayer.cloud(connection=...) accepts any object with those attributes)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from foureyes._client import ApprovalMethod, AsyncHumanLayer, HumanLayer
+from foureyes._async.client import AsyncHumanLayer
+from foureyes._client import ApprovalMethod
 from foureyes._config import genid
 from foureyes._core import RetryPolicy
 from foureyes._decision import Decision, DecisionOutcome
-from foureyes._decorator import AsyncHumanLayerWrapper, HumanLayerWrapper
 from foureyes._default import (
     default_async_client,
     default_client,
@@ -49,6 +49,8 @@ from foureyes._exceptions import (
     UserDeniedError,
     WebhookVerificationError,
 )
+from foureyes._sync.client import HumanLayer
+from foureyes._wrappers import AsyncHumanLayerWrapper, HumanLayerWrapper
 from foureyes.models import (
     ContactChannel,
     EmailContactChannel,

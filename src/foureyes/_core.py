@@ -35,7 +35,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from foureyes._backoff import jittered_delay
 from foureyes._exceptions import APIError, ApprovalTimeout, ServerError, TransportError, api_error_for
+from foureyes._protocol import ItemKind
 from foureyes.models import (
     Escalation,
     FunctionCall,
@@ -96,7 +98,7 @@ class Sleep:
 class Watch:
     """Wait up to ``seconds`` for the server to push this item completed (see ``_push``)."""
 
-    kind: str  # "function_call" or "human_contact", as on the WebSocket
+    kind: ItemKind
     call_id: str
     seconds: float
 
@@ -134,8 +136,8 @@ def _send(request: Request) -> Generator[Step, Reply | None, Outcome]:
     return outcome
 
 
-def _watch(kind: Kind[Any], call_id: str, seconds: float) -> Generator[Step, Reply | None, PushOutcome]:
-    outcome = yield Watch(kind.wire_kind, call_id, seconds)
+def _watch(api: ItemApi[Any], call_id: str, seconds: float) -> Generator[Step, Reply | None, PushOutcome]:
+    outcome = yield Watch(api.kind, call_id, seconds)
     assert isinstance(outcome, Pushed | PushQuiet | PushUnavailable), "a Watch needs a push outcome"
     return outcome
 
@@ -175,9 +177,7 @@ class RetryPolicy:
 
     def backoff(self, failures: int) -> float:
         """The sleep after the ``failures``-th consecutive failure (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
-        draw: float = self.jitter()
-        return draw * ceiling
+        return jittered_delay(failures, self.base_delay, self.max_delay, self.jitter())
 
 
 # ---------------------------------------------------------------------------- reading answers
@@ -238,22 +238,22 @@ def parse(outcome: Outcome, model: type[M]) -> M:
 
 
 @dataclass(frozen=True)
-class Kind(Generic[ItemT]):
-    """What differs between approvals and questions on the wire."""
+class ItemApi(Generic[ItemT]):
+    """Where the REST API keeps one kind of item, and its model: what differs between approvals
+    and questions on the wire."""
 
-    noun: str
+    kind: ItemKind  # how the WebSocket and the server name it
     model: type[ItemT]
     collection: str  # where items are created and read
     agent_collection: str  # where respond and escalate live
-    wire_kind: str  # how the WebSocket names it
+
+    @property
+    def noun(self) -> str:
+        return self.kind.noun
 
 
-FUNCTION_CALLS = Kind(
-    "function call", FunctionCall, "/function_calls", "/agent/function_calls", "function_call"
-)
-HUMAN_CONTACTS = Kind(
-    "human contact", HumanContact, "/contact_requests", "/agent/human_contacts", "human_contact"
-)
+FUNCTION_CALLS = ItemApi(ItemKind.FUNCTION_CALL, FunctionCall, "/function_calls", "/agent/function_calls")
+HUMAN_CONTACTS = ItemApi(ItemKind.HUMAN_CONTACT, HumanContact, "/contact_requests", "/agent/human_contacts")
 
 
 def _item_path(base: str, call_id: str) -> str:
@@ -261,13 +261,13 @@ def _item_path(base: str, call_id: str) -> str:
     return f"{base}/{quote(call_id, safe='')}"
 
 
-def create_request(item: FunctionCall | HumanContact, kind: Kind[Any], http_timeout: float) -> Request:
+def create_request(item: FunctionCall | HumanContact, api: ItemApi[Any], http_timeout: float) -> Request:
     # Every key is sent, "status": null included, exactly as the HumanLayer SDK does.
-    return Request("POST", kind.collection, item.model_dump(mode="json"), timeout=http_timeout)
+    return Request("POST", api.collection, item.model_dump(mode="json"), timeout=http_timeout)
 
 
-def get_request(kind: Kind[Any], call_id: str, http_timeout: float, wait: float | None = None) -> Request:
-    path = _item_path(kind.collection, call_id)
+def get_request(api: ItemApi[Any], call_id: str, http_timeout: float, wait: float | None = None) -> Request:
+    path = _item_path(api.collection, call_id)
     if wait is None:
         return Request("GET", path, timeout=http_timeout)
     # The read timeout must outlast the server's hold, or every quiet wait would look like a failure.
@@ -275,14 +275,14 @@ def get_request(kind: Kind[Any], call_id: str, http_timeout: float, wait: float 
 
 
 def respond_request(
-    kind: Kind[Any], call_id: str, status: FunctionCallStatus | HumanContactStatus, http_timeout: float
+    api: ItemApi[Any], call_id: str, status: FunctionCallStatus | HumanContactStatus, http_timeout: float
 ) -> Request:
-    path = _item_path(kind.agent_collection, call_id) + "/respond"
+    path = _item_path(api.agent_collection, call_id) + "/respond"
     return Request("POST", path, status.model_dump(mode="json"), timeout=http_timeout)
 
 
-def escalate_request(kind: Kind[Any], call_id: str, escalation: Escalation, http_timeout: float) -> Request:
-    path = _item_path(kind.agent_collection, call_id) + "/escalate_email"
+def escalate_request(api: ItemApi[Any], call_id: str, escalation: Escalation, http_timeout: float) -> Request:
+    path = _item_path(api.agent_collection, call_id) + "/escalate_email"
     return Request("POST", path, escalation.model_dump(mode="json"), timeout=http_timeout)
 
 
@@ -321,7 +321,7 @@ class _Deadline:
 
 def await_completion(
     item: ItemT,
-    kind: Kind[ItemT],
+    api: ItemApi[ItemT],
     *,
     policy: RetryPolicy,
     http_timeout: float,
@@ -334,7 +334,7 @@ def await_completion(
     With ``push``, wait by ``Watch`` steps while the push channel serves this item, else (and
     after it reported itself unavailable) by long-poll GETs."""
     deadline = _Deadline(timeout, clock)
-    create = create_request(item, kind, http_timeout)
+    create = create_request(item, api, http_timeout)
     call_id = item.call_id
     created = False  # whether the server has acknowledged the create
     failures = 0  # consecutive transient failures, for the backoff
@@ -342,24 +342,24 @@ def await_completion(
     last_problem: str | None = None
     while True:
         if deadline.passed():
-            raise _timed_out(kind, call_id, timeout, last_problem)
+            raise _timed_out(api, call_id, timeout, last_problem)
         if created and push:
             remaining = deadline.remaining()
             seconds = policy.push_wait if remaining is None else min(policy.push_wait, remaining)
-            pushed = yield from _watch(kind, call_id, seconds)
+            pushed = yield from _watch(api, call_id, seconds)
             if isinstance(pushed, PushUnavailable):
                 push = False
-                logger.info("%s %s: no push (%s); waiting by long-poll", kind.noun, call_id, pushed.reason)
+                logger.info("%s %s: no push (%s); waiting by long-poll", api.noun, call_id, pushed.reason)
             elif isinstance(pushed, Pushed):
-                current = parse(Response(200, pushed.content), kind.model)
+                current = parse(Response(200, pushed.content), api.model)
                 if current.is_completed:
-                    logger.info("%s %s completed", kind.noun, call_id)
+                    logger.info("%s %s completed", api.noun, call_id)
                     return current
             continue
         if created:
             remaining = deadline.remaining()
             wait = policy.poll_wait if remaining is None else min(policy.poll_wait, remaining)
-            request = get_request(kind, call_id, http_timeout, wait)
+            request = get_request(api, call_id, http_timeout, wait)
         else:
             request = create
         asked_at = clock()
@@ -372,7 +372,7 @@ def await_completion(
             delay = max(policy.backoff(failures), _retry_after(outcome))
             logger.info(
                 "%s %s: %s %s failed (%s); retrying in %.2f s",
-                kind.noun, call_id, request.method, request.path, problem, delay,
+                api.noun, call_id, request.method, request.path, problem, delay,
             )  # fmt: skip
             yield Sleep(deadline.clip_sleep(delay))
             continue
@@ -388,26 +388,28 @@ def await_completion(
             # again is safe because a create is idempotent and a new item is merely pending.
             recreates += 1
             created = False
-            logger.warning("%s %s is unknown to the server; creating it again", kind.noun, call_id)
+            logger.warning("%s %s is unknown to the server; creating it again", api.noun, call_id)
             continue
 
-        current = parse(outcome, kind.model)  # other 4xx end the wait here, typed
+        current = parse(outcome, api.model)  # other 4xx end the wait here, typed
         failures = 0
         last_problem = None
         if current.is_completed:
-            logger.info("%s %s completed", kind.noun, call_id)
+            logger.info("%s %s completed", api.noun, call_id)
             return current
         if not created:
             created = True
-            logger.info("%s %s created; waiting for a human", kind.noun, call_id)
+            logger.info("%s %s created; waiting for a human", api.noun, call_id)
             continue
         elapsed = clock() - asked_at
         if elapsed < policy.min_poll_interval:
             yield Sleep(deadline.clip_sleep(policy.min_poll_interval - elapsed))
 
 
-def _timed_out(kind: Kind[Any], call_id: str, timeout: float | None, problem: str | None) -> ApprovalTimeout:
-    message = f"no human completed {kind.noun} {call_id!r} within {timeout:g} s"
+def _timed_out(
+    api: ItemApi[Any], call_id: str, timeout: float | None, problem: str | None
+) -> ApprovalTimeout:
+    message = f"no human completed {api.noun} {call_id!r} within {timeout:g} s"
     if problem is not None:
         message += f" (last error: {problem})"
     return ApprovalTimeout(message)

@@ -1,4 +1,4 @@
-"""``require_approval`` and ``human_as_tool``, shared by the sync and async clients.
+"""What ``require_approval`` and ``human_as_tool`` share between the sync and async clients.
 
 What a human approved is exactly what runs. Every argument, positional ones bound to their
 parameter names and defaults filled in, is sent for review as JSON, and the function is then
@@ -11,25 +11,25 @@ unreachable past the deadline, an API error, a timeout) returns "Error fetching 
 
 A client plugs in through a *decide* callable: ``decide(fn_name, kwargs)`` returns None when
 the human approved, else the text to hand back to the LLM, and raises when it got no decision.
+The gate a call passes through is written once, for asyncio (`foureyes._async.gate`), and
+generated for sync code (`foureyes._sync.gate`); the wrappers that pick one are in `_wrappers`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 from pydantic_core import to_jsonable_python
 
 from foureyes import _terminal
 from foureyes._decision import Decision
 from foureyes._exceptions import FoureyesError, HumanLayerException, UserDeniedError
-from foureyes.models import ContactChannel, FunctionCall, HumanContactSpec, ResponseOption
+from foureyes.models import ContactChannel, FunctionCall, ResponseOption
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ R = TypeVar("R")
 
 Decide = Callable[[str, dict[str, Any]], str | None]
 AsyncDecide = Callable[[str, dict[str, Any]], Awaitable[str | None]]
+# What a gated function becomes: it returns the function's result or the text for the LLM.
+Gated: TypeAlias = Callable[P, R | str]
+AsyncGated: TypeAlias = Callable[P, Coroutine[Any, Any, R | str]]
 
 
 def check_unique(options: list[ResponseOption] | None, what: str) -> None:
@@ -88,7 +91,7 @@ def backend_refusal(
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     fn: Callable[..., Any]
     name: str
     signature: inspect.Signature
@@ -96,7 +99,7 @@ class _Target:
     is_async: bool
 
     @classmethod
-    def of(cls, fn: Callable[..., Any]) -> _Target:
+    def of(cls, fn: Callable[..., Any]) -> Target:
         if not callable(fn):
             raise TypeError(f"require_approval needs a function, got {fn!r}")
         try:
@@ -133,100 +136,22 @@ class _Target:
             raise FoureyesError(f"the arguments of {self.name} changed while waiting for approval")
 
 
-def _no_decision(target: _Target, exc: Exception) -> str:
+def no_decision(target: Target, exc: Exception) -> str:
     logger.warning("no approval for %s, not running it: %s", target.name, exc)
     return f"Error fetching approval for {target.name}: {exc}"
-
-
-def _gate_sync(target: _Target, decide: Decide) -> Callable[..., Any]:
-    @functools.wraps(target.fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bound = target.bind(args, kwargs)
-        try:
-            shown = target.shown(bound)
-            refusal = decide(target.name, shown)
-            if refusal is None:
-                target.still(bound, shown)
-        except Exception as exc:  # whatever went wrong, no decision means no run
-            return _no_decision(target, exc)
-        if refusal is not None:
-            return refusal
-        return target.fn(*bound.args, **bound.kwargs)
-
-    return wrapper
-
-
-def _gate_async(target: _Target, decide: AsyncDecide) -> Callable[..., Coroutine[Any, Any, Any]]:
-    @functools.wraps(target.fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        bound = target.bind(args, kwargs)
-        try:
-            shown = target.shown(bound)
-            refusal = await decide(target.name, shown)
-            if refusal is None:
-                target.still(bound, shown)
-        except Exception as exc:  # whatever went wrong, no decision means no run
-            return _no_decision(target, exc)
-        if refusal is not None:
-            return refusal
-        result = target.fn(*bound.args, **bound.kwargs)
-        return await result if target.is_async else result
-
-    return wrapper
-
-
-class HumanLayerWrapper:
-    """What ``HumanLayer.require_approval(...)`` returns: apply it to a function, or ``.wrap(fn)``.
-
-    A sync function stays sync. An ``async def`` function becomes a coroutine function whose
-    wait runs in a worker thread, so the event loop is never blocked.
-    """
-
-    def __init__(self, decide: Decide, adecide: AsyncDecide | None = None) -> None:
-        self._decide = decide
-        self._adecide = adecide or (lambda name, shown: asyncio.to_thread(decide, name, shown))
-
-    @overload
-    def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R | str]]: ...
-    @overload
-    def wrap(self, fn: Callable[P, R]) -> Callable[P, R | str]: ...
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        target = _Target.of(fn)
-        if target.is_async:
-            return _gate_async(target, self._adecide)
-        return _gate_sync(target, self._decide)
-
-    __call__ = wrap
-
-
-class AsyncHumanLayerWrapper:
-    """What ``AsyncHumanLayer.require_approval(...)`` returns. The wrapped function becomes a
-    coroutine function, whether it was ``async def`` or not (a sync one runs on the loop)."""
-
-    def __init__(self, adecide: AsyncDecide) -> None:
-        self._adecide = adecide
-
-    @overload
-    def wrap(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R | str]]: ...
-    @overload
-    def wrap(self, fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R | str]]: ...
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return _gate_async(_Target.of(fn), self._adecide)
-
-    __call__ = wrap
 
 
 # ---------------------------------------------------------------------------- human_as_tool
 
 
-def _subject(channel: ContactChannel | None, subject: str | None) -> str | None:
+def tool_subject(channel: ContactChannel | None, subject: str | None) -> str | None:
     # The channel's subject keeps the reply on its email thread, so it wins over the model's.
     if channel and channel.email and channel.email.experimental_subject_line is not None:
         return channel.email.experimental_subject_line
     return subject
 
 
-def _name_tool(tool: Callable[..., Any], channel: ContactChannel | None) -> None:
+def name_tool(tool: Callable[..., Any], channel: ContactChannel | None) -> None:
     """HumanLayer's rules: the tool's name and docstring tell the LLM whom it reaches."""
     tool.__annotations__ = {"message": str, "subject": str | None, "return": str}
     if channel is None:
@@ -253,35 +178,3 @@ def _name_tool(tool: Callable[..., Any], channel: ContactChannel | None) -> None
             parameters=[p for p in signature.parameters.values() if p.name != "subject"]
         )
     tool.__qualname__ = tool.__name__
-
-
-def make_tool(
-    ask: Callable[[HumanContactSpec], str],
-    channel: ContactChannel | None,
-    options: list[ResponseOption] | None,
-) -> Callable[..., str]:
-    def contact_human(message: str, subject: str | None = None) -> str:
-        """contact a human"""
-        spec = HumanContactSpec(
-            msg=message, subject=_subject(channel, subject), channel=channel, response_options=options
-        )
-        return ask(spec)
-
-    _name_tool(contact_human, channel)
-    return contact_human
-
-
-def make_async_tool(
-    ask: Callable[[HumanContactSpec], Awaitable[str]],
-    channel: ContactChannel | None,
-    options: list[ResponseOption] | None,
-) -> Callable[..., Coroutine[Any, Any, str]]:
-    async def contact_human(message: str, subject: str | None = None) -> str:
-        """contact a human"""
-        spec = HumanContactSpec(
-            msg=message, subject=_subject(channel, subject), channel=channel, response_options=options
-        )
-        return await ask(spec)
-
-    _name_tool(contact_human, channel)
-    return contact_human

@@ -11,8 +11,10 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, overload
 
-from foureyes import _decorator
-from foureyes._client import AsyncHumanLayer, HumanLayer
+from foureyes import _decorator, _wrappers
+from foureyes._async.client import AsyncHumanLayer
+from foureyes._sync import gate as sync_gate
+from foureyes._sync.client import HumanLayer
 from foureyes.models import (
     ContactChannel,
     FunctionCall,
@@ -48,6 +50,17 @@ def default_async_client() -> AsyncHumanLayer:
         return _async
 
 
+def install(
+    sync: HumanLayer | None, async_: AsyncHumanLayer | None
+) -> tuple[HumanLayer | None, AsyncHumanLayer | None]:
+    """Make these the default clients (``foureyes.testing`` does); returns the ones they replace."""
+    global _sync, _async
+    with _lock:
+        previous = _sync, _async
+        _sync, _async = sync, async_
+        return previous
+
+
 def reset_default_clients() -> None:
     """Forget the default clients, so the next use reads the environment again (for tests)."""
     global _sync, _async
@@ -66,7 +79,7 @@ def require_approval(contact_channel: Callable[P, R], /) -> Callable[P, R | str]
 @overload
 def require_approval(
     contact_channel: ContactChannel | None = None, reject_options: list[ResponseOption] | None = None
-) -> _decorator.HumanLayerWrapper: ...
+) -> _wrappers.HumanLayerWrapper: ...
 def require_approval(
     contact_channel: ContactChannel | Callable[..., Any] | None = None,
     reject_options: list[ResponseOption] | None = None,
@@ -83,7 +96,7 @@ def require_approval(
     async def adecide(name: str, shown: dict[str, Any]) -> str | None:
         return await default_async_client()._decider(channel, reject_options)(name, shown)
 
-    return _decorator.HumanLayerWrapper(decide, adecide)
+    return _wrappers.HumanLayerWrapper(decide, adecide)
 
 
 def human_as_tool(
@@ -91,7 +104,7 @@ def human_as_tool(
 ) -> Callable[..., str]:
     """A tool the LLM calls to ask a human, through the default client."""
     _decorator.check_unique(response_options, "response_options")
-    return _decorator.make_tool(
+    return sync_gate.make_tool(
         lambda spec: default_client().fetch_human_response(spec).as_completed(),
         contact_channel,
         response_options,

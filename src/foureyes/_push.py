@@ -35,14 +35,29 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from foureyes._backoff import Backoff
 from foureyes._core import Pushed, PushOutcome, PushQuiet, PushUnavailable
+from foureyes._protocol import (
+    MAX_IDS_PER_FRAME,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    ErrorFrame,
+    ItemFrame,
+    ItemKind,
+    Ping,
+    Pong,
+    Ready,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    frame_text,
+    parse_server_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +66,8 @@ Key = tuple[str, str]  # (kind, call_id)
 GIVE_UP_AFTER = 3
 RETRY_UNAVAILABLE_AFTER = 60.0
 IDLE_CLOSE = 15.0  # a connection with nothing to watch is closed after this long
-# The server's defaults (server/settings.py, server/api/ws_frames.py); a server announces its own.
-MAX_IDS_PER_FRAME = 20_000
-MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000
 REFUSING_CLOSE_CODES = frozenset({4401, 4403, 4429})
-BASE_DELAY = 0.25
-MAX_DELAY = 10.0
+RECONNECT = Backoff(base=0.25, cap=10.0)
 COMPLETED_TTL = 60.0
 
 
@@ -69,7 +80,8 @@ def websocket_url(api_base_url: str) -> str:
 
 
 def _limit(limits: dict[str, Any], name: str, default: int) -> int:
-    """One limit from a ``ready`` frame; ``default`` from a server that does not announce it."""
+    """One limit from a ``ready`` frame; ``default`` (the server's, from ``_protocol``) from a
+    server that does not announce it."""
     value = limits.get(name)
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
@@ -80,7 +92,7 @@ def _is_completed(kind: str, item: Any) -> bool:
     status = item.get("status") if isinstance(item, dict) else None
     if not isinstance(status, dict):
         return False
-    return status.get("approved" if kind == "function_call" else "response") is not None
+    return status.get("approved" if kind == ItemKind.FUNCTION_CALL else "response") is not None
 
 
 class _UnavailableError(Exception):
@@ -218,7 +230,7 @@ class PushChannel:
             if not connected_once and failures >= GIVE_UP_AFTER:
                 self._give_up(f"could not connect: {problem}")
                 return
-            delay = random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2 ** (failures - 1)))  # noqa: S311
+            delay = RECONNECT.delay(failures)
             logger.info("push channel to %s: %s; reconnecting in %.2f s", self.url, problem, delay)
             await asyncio.sleep(delay)
 
@@ -230,17 +242,18 @@ class PushChannel:
     async def _expect_ready(self, ws: ClientConnection) -> None:
         self._refused = None
         async with asyncio.timeout(self._open_timeout):
-            frame = json.loads(await ws.recv())
-        if isinstance(frame, dict) and frame.get("type") == "error":
-            self._refused = f"{frame.get('code')}: {frame.get('message')}"
+            text = await ws.recv()
+        frame = parse_server_frame(text)
+        if isinstance(frame, ErrorFrame):
+            self._refused = f"{frame.code}: {frame.message}"
             logger.warning("push channel to %s refused: %s", self.url, self._refused)
             await ws.recv()  # the close that follows: raises ConnectionClosed
-        if not isinstance(frame, dict) or frame.get("type") != "ready":
-            raise _UnavailableError(f"unexpected first frame {str(frame)[:100]!r}")
-        limits = frame.get("limits")
-        limits = limits if isinstance(limits, dict) else {}
-        self._ids_per_frame = _limit(limits, "ids_per_frame", MAX_IDS_PER_FRAME)
-        self._max_watched = _limit(limits, "subscriptions_per_connection", MAX_SUBSCRIPTIONS_PER_CONNECTION)
+        if not isinstance(frame, Ready):
+            raise _UnavailableError(f"unexpected first frame {str(text)[:100]!r}")
+        self._ids_per_frame = _limit(frame.limits, "ids_per_frame", MAX_IDS_PER_FRAME)
+        self._max_watched = _limit(
+            frame.limits, "subscriptions_per_connection", MAX_SUBSCRIPTIONS_PER_CONNECTION
+        )
 
     async def _serve(self, ws: ClientConnection) -> None:
         """Read and subscribe until the connection drops, or until idle for IDLE_CLOSE."""
@@ -289,56 +302,58 @@ class PushChannel:
             )
         # Updated before sending: the reader may drop a completed item meanwhile.
         self._server_has = kept | set(new)
-        for frame_type, keys in (("unsubscribe", sorted(gone)), ("subscribe", new)):
+        for frame_type, keys in ((Unsubscribe, sorted(gone)), (Subscribe, new)):
             for start in range(0, len(keys), self._ids_per_frame):
                 chunk = keys[start : start + self._ids_per_frame]
-                frame: dict[str, Any] = {
-                    "type": frame_type,
-                    "function_calls": [c for k, c in chunk if k == "function_call"],
-                    "human_contacts": [c for k, c in chunk if k == "human_contact"],
-                }
-                if frame_type == "subscribe":
+                frame_id = None
+                if frame_type is Subscribe:
                     self._frame_ids += 1
-                    frame["id"] = self._frame_ids
-                    self._in_flight[self._frame_ids] = chunk
-                await ws.send(json.dumps(frame, separators=(",", ":")))
+                    frame_id = self._frame_ids
+                    self._in_flight[frame_id] = chunk
+                # Built unvalidated: the ids are the waits' own and a chunk is within the limit.
+                frame = frame_type.model_construct(
+                    id=frame_id,
+                    function_calls=[c for k, c in chunk if k == ItemKind.FUNCTION_CALL],
+                    human_contacts=[c for k, c in chunk if k == ItemKind.HUMAN_CONTACT],
+                    runs=[],
+                )
+                await ws.send(frame_text(frame))
 
     async def _read(self, ws: ClientConnection) -> None:
         async for message in ws:
-            try:
-                frame = json.loads(message)
-            except ValueError:
-                continue
-            if not isinstance(frame, dict):
-                continue
-            kind = frame.get("type")
-            if kind == "item":
+            frame = parse_server_frame(message)
+            if isinstance(frame, ItemFrame):
                 self._on_item(frame)
-            elif kind == "ping":
-                await ws.send('{"type":"pong"}')
-            elif kind == "error" and frame.get("code") == "not_found":
-                key = (str(frame.get("kind")), str(frame.get("call_id")))
-                self._server_has.discard(key)
-                self._resolve(key, PushUnavailable(str(frame.get("message", "not found"))))
-            elif kind == "subscribed":
-                self._in_flight.pop(frame.get("id"), None)  # type: ignore[arg-type]
-            elif kind == "error" and frame.get("code") == "too_many_subscriptions":
-                self._on_refused(frame)
-            elif kind == "error":
-                logger.warning("push channel: the server reported %s", frame)
+            elif isinstance(frame, Ping):
+                await ws.send(frame_text(Pong()))
+            elif isinstance(frame, Subscribed):
+                self._in_flight.pop(frame.id, None)  # type: ignore[arg-type]
+            elif isinstance(frame, ErrorFrame):
+                self._on_error(frame)
 
-    def _on_refused(self, frame: dict[str, Any]) -> None:
+    def _on_error(self, frame: ErrorFrame) -> None:
+        extra = frame.model_extra or {}
+        if frame.code == "not_found":
+            key = (str(extra.get("kind")), str(extra.get("call_id")))
+            self._server_has.discard(key)
+            self._resolve(key, PushUnavailable(frame.message or "not found"))
+        elif frame.code == "too_many_subscriptions":
+            self._on_refused(frame)
+        else:
+            logger.warning("push channel: the server reported %s", frame_text(frame))
+
+    def _on_refused(self, frame: ErrorFrame) -> None:
         """The server watches nothing of that subscribe frame: its waits go on by long-poll."""
-        keys = self._in_flight.pop(frame.get("id"), [])  # type: ignore[arg-type]
-        why = f"the server refused the subscription: {frame.get('message')}"
+        keys = self._in_flight.pop((frame.model_extra or {}).get("id"), [])  # type: ignore[arg-type]
+        why = f"the server refused the subscription: {frame.message}"
         logger.warning("push channel to %s: %s; %d wait(s) go on by long-poll", self.url, why, len(keys))
         for key in keys:
             self._server_has.discard(key)
             self._resolve(key, PushUnavailable(why))
 
-    def _on_item(self, frame: dict[str, Any]) -> None:
-        kind, item = frame.get("kind"), frame.get("item")
-        if not isinstance(kind, str) or not isinstance(item, dict) or not _is_completed(kind, item):
+    def _on_item(self, frame: ItemFrame) -> None:
+        kind, item = frame.kind, frame.item
+        if not _is_completed(kind, item):
             return  # a pending current state: keep waiting
         key = (kind, str(item.get("call_id")))
         self._server_has.discard(key)  # the server stops watching a completed item

@@ -139,7 +139,7 @@ def serve(
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # uvicorn would close WebSockets with 1012; say "going away" (1001) first, with a reason.
-            await app.state.ws_hub.close_all()
+            await app.state.service.subscribers.close_all()
             await super().shutdown(sockets)
 
     Server(uvicorn_config(app, settings, log_level=log_level)).run()
@@ -180,7 +180,7 @@ def keys_create(
     overrides = {"database_url": database_url} if database_url else {}
     service = open_service(Settings.from_env(**overrides))
     try:
-        created = service.create_api_key(project=project, scopes=scope_list, name=name)
+        created = service.keys.create_api_key(project=project, scopes=scope_list, name=name)
     finally:
         service.close()
     err.print(
@@ -202,7 +202,7 @@ DatabaseUrl = Annotated[
 @contextmanager
 def _admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
     """The service on the configured database; its errors become one red line and exit 1."""
-    from foureyes.server.errors import NotFoundError
+    from foureyes.server.domain.errors import DomainError
     from foureyes.server.service import open_service
     from foureyes.server.settings import Settings
 
@@ -211,8 +211,8 @@ def _admin(database_url: str | None) -> Iterator[tuple[Service, Settings]]:
     service = open_service(settings)
     try:
         yield service, settings
-    except (NotFoundError, ValueError) as exc:
-        raise _fail(str(getattr(exc, "message", exc))) from None
+    except DomainError as exc:
+        raise _fail(exc.message) from None
     finally:
         service.close()
 
@@ -234,7 +234,7 @@ def webhooks_add(
     """Add a webhook endpoint. Its signing secret is shown once, as the last line of stdout."""
     wanted = [e.strip() for e in events.split(",") if e.strip()] if events else None
     with _admin(database_url) as (service, settings):
-        endpoint, secret = service.add_webhook(
+        endpoint, secret = service.webhooks.add_webhook(
             project, url, wanted, allow_private=settings.webhook_allow_private
         )
     err.print(
@@ -256,7 +256,7 @@ def webhooks_list(
 ) -> None:
     """List webhook endpoints."""
     with _admin(database_url) as (service, _):
-        endpoints = service.list_webhooks(project)
+        endpoints = service.webhooks.list_webhooks(project)
     if not endpoints:
         out.print("No webhook endpoints.")
         return
@@ -277,7 +277,7 @@ def webhooks_list(
 
 def _set_enabled(endpoint_id: int, enabled: bool, database_url: str | None) -> None:
     with _admin(database_url) as (service, _):
-        service.set_webhook_enabled(endpoint_id, enabled)
+        service.webhooks.set_webhook_enabled(endpoint_id, enabled)
     out.print(f"Webhook endpoint {endpoint_id} {'enabled' if enabled else 'disabled'}.")
 
 
@@ -309,7 +309,7 @@ def webhooks_rotate_secret(
     """Give an endpoint a new secret, shown once as the last line of stdout."""
     with _admin(database_url) as (service, settings):
         seconds = settings.webhook_rotation_overlap_seconds if overlap is None else overlap
-        secret, until = service.rotate_webhook_secret(endpoint_id, seconds)
+        secret, until = service.webhooks.rotate_webhook_secret(endpoint_id, seconds)
     err.print(
         f"New secret for webhook endpoint {endpoint_id}; the old one also signs until {_when(until)} UTC. "
         "It is shown only once:",
@@ -327,7 +327,7 @@ def webhooks_deliveries(
 ) -> None:
     """List webhook deliveries, newest first, with their last error."""
     with _admin(database_url) as (service, _):
-        found = service.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
+        found = service.webhooks.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
     if not found:
         out.print("No failed deliveries." if failed else "No deliveries.")
         return
@@ -337,7 +337,7 @@ def webhooks_deliveries(
     for d in found:
         table.add_row(
             str(d.id),
-            str(d.endpoint_id),
+            d.target,
             d.event_type,
             untrusted(d.call_id or "(test)"),
             d.status,
@@ -352,7 +352,7 @@ def webhooks_deliveries(
 def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> None:
     """Every attempt of one delivery: when, HTTP status, latency and error."""
     with _admin(database_url) as (service, _):
-        attempts = service.list_attempts(delivery_id)
+        attempts = service.webhooks.list_attempts(delivery_id)
     if not attempts:
         out.print(f"Delivery {delivery_id} has not been attempted yet.")
         return
@@ -369,16 +369,16 @@ def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> Non
 def webhooks_redeliver(delivery_id: int, database_url: DatabaseUrl = None) -> None:
     """Send a delivery again, with the same webhook-id and body."""
     with _admin(database_url) as (service, _):
-        delivery = service.redeliver(delivery_id)
-    out.print(f"Delivery {delivery.id} ({delivery.webhook_id}) queued again.")
+        delivery = service.webhooks.redeliver(delivery_id)
+    out.print(f"Delivery {delivery.id} ({delivery.message_id}) queued again.")
 
 
 @webhooks_app.command("test")
 def webhooks_test(endpoint_id: int, database_url: DatabaseUrl = None) -> None:
     """Queue a test event (is_test: true) for one endpoint."""
     with _admin(database_url) as (service, _):
-        delivery = service.send_test_webhook(endpoint_id)
-    out.print(f"Test delivery {delivery.id} ({delivery.event_type}, {delivery.webhook_id}) queued.")
+        delivery = service.webhooks.send_test_webhook(endpoint_id)
+    out.print(f"Test delivery {delivery.id} ({delivery.event_type}, {delivery.message_id}) queued.")
 
 
 @keys_app.command("list")
@@ -388,7 +388,7 @@ def keys_list(
 ) -> None:
     """List API keys (never the keys themselves: only their prefixes are stored in clear)."""
     with _admin(database_url) as (service, _):
-        keys = service.list_api_keys(project)
+        keys = service.keys.list_api_keys(project)
     table = Table(title=f"API keys ({len(keys)})")
     for column in ("id", "project", "prefix", "scopes", "name", "created", "revoked"):
         table.add_column(column)
@@ -412,7 +412,7 @@ def keys_revoke(
 ) -> None:
     """Revoke an API key: requests made with it are refused from now on."""
     with _admin(database_url) as (service, _):
-        revoked = service.revoke_api_key(key_id)
+        revoked = service.keys.revoke_api_key(key_id)
     if not revoked:
         raise _fail(f"no active key has the id {key_id}")
     out.print(f"Revoked key {key_id}.")
@@ -515,12 +515,12 @@ def users_token(
 ) -> None:
     """Create a personal token (scope respond) for EMAIL: what it decides is attributed to them.
     Shown once, as the last line."""
-    from foureyes.server.errors import ForbiddenError
+    from foureyes.server.domain.errors import ForbiddenError
 
     with _admin(database_url) as (service, _):
         user = service.people.find_user(email)
         try:
-            created = service.create_personal_token(user.id, project, name)
+            created = service.keys.create_personal_token(user.id, project, name)
         except ForbiddenError as exc:
             raise _fail(exc.message) from None
     err.print(f"Personal token {created.prefix}… for {user.email} in {created.project}:", highlight=False)
@@ -716,3 +716,13 @@ def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------- Claude Code and MCP
+# `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...`: their
+# own module; the mcp package itself is imported only when one of them runs.
+from foureyes.integrations.commands import claude_app, hook_app, mcp_app  # noqa: E402
+
+app.add_typer(mcp_app, name="mcp")
+app.add_typer(hook_app, name="hook")
+app.add_typer(claude_app, name="claude")

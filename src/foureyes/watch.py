@@ -34,13 +34,12 @@ from rich.table import Table
 from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError
+from foureyes._protocol import ItemKind
 
 Request = Callable[[str, str, "dict[str, Any] | None"], dict[str, Any]]
 Untrusted = Callable[[str], Text]
 
 REFRESH_SECONDS = 1.0
-FUNCTION_CALL = "function_call"
-HUMAN_CONTACT = "human_contact"
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Entry:
     @property
     def options(self) -> list[dict[str, Any]]:
         spec = self.item["spec"]
-        found = spec.get("reject_options" if self.kind == FUNCTION_CALL else "response_options")
+        found = spec.get("reject_options" if self.kind == ItemKind.FUNCTION_CALL else "response_options")
         return list(found or [])
 
 
@@ -82,7 +81,9 @@ class Inbox:
         except (APIError, TransportError) as exc:
             self.message = Text(f"cannot refresh: {getattr(exc, 'message', exc)}", style="red")
             return
-        self.entries = [Entry(FUNCTION_CALL, i) for i in calls] + [Entry(HUMAN_CONTACT, i) for i in contacts]
+        self.entries = [Entry(ItemKind.FUNCTION_CALL, i) for i in calls] + [
+            Entry(ItemKind.HUMAN_CONTACT, i) for i in contacts
+        ]
         keys = [e.key for e in self.entries]
         if chosen in keys:
             self.selected = keys.index(chosen)
@@ -119,17 +120,17 @@ class Inbox:
         elif entry is None:
             return
         elif key == "a":
-            if entry.kind != FUNCTION_CALL:
+            if entry.kind != ItemKind.FUNCTION_CALL:
                 self.message = Text("a question is answered with t (or o for an option)", style="yellow")
                 return
             self._respond(entry, {"approved": True, "comment": None}, "Approved")
         elif key == "r":
-            if entry.kind != FUNCTION_CALL:
+            if entry.kind != ItemKind.FUNCTION_CALL:
                 self.message = Text("only an approval can be rejected", style="yellow")
                 return
             self.mode, self.typed = "reject", ""
         elif key == "t":
-            if entry.kind != HUMAN_CONTACT:
+            if entry.kind != ItemKind.HUMAN_CONTACT:
                 self.message = Text("approve with a, or reject with r", style="yellow")
                 return
             self.mode, self.typed = "answer", ""
@@ -165,13 +166,13 @@ class Inbox:
         if entry is None or not key.isdigit() or not 1 <= int(key) <= len(entry.options):
             return
         name = entry.options[int(key) - 1]["name"]
-        if entry.kind == FUNCTION_CALL:
+        if entry.kind == ItemKind.FUNCTION_CALL:
             self._respond(entry, {"approved": False, "reject_option_name": name}, "Rejected")
         else:
             self._respond(entry, {"response_option_name": name}, "Answered")
 
     def _respond(self, entry: Entry, body: dict[str, Any], verb: str) -> None:
-        path = "function_calls" if entry.kind == FUNCTION_CALL else "human_contacts"
+        path = "function_calls" if entry.kind == ItemKind.FUNCTION_CALL else "human_contacts"
         call_id = str(entry.item["call_id"])
         try:
             self.request("POST", f"/agent/{path}/{quote(call_id, safe='')}/respond", body)
@@ -189,9 +190,9 @@ class Inbox:
         listing = Table.grid(padding=(0, 1))
         for n, entry in enumerate(self.entries, start=1):
             spec = entry.item["spec"]
-            label = spec["fn"] if entry.kind == FUNCTION_CALL else spec["msg"].splitlines()[0][:80]
+            label = spec["fn"] if entry.kind == ItemKind.FUNCTION_CALL else spec["msg"].splitlines()[0][:80]
             style = "reverse" if n - 1 == self.selected else ""
-            kind = "approve?" if entry.kind == FUNCTION_CALL else "question"
+            kind = "approve?" if entry.kind == ItemKind.FUNCTION_CALL else "question"
             listing.add_row(
                 Text(f"{n}", style=style), Text(kind, style=style), u(entry.item["call_id"]), u(label)
             )
@@ -206,7 +207,7 @@ class Inbox:
     def _detail(self, entry: Entry) -> RenderableType:
         u = self.untrusted
         spec = entry.item["spec"]
-        if entry.kind == FUNCTION_CALL:
+        if entry.kind == ItemKind.FUNCTION_CALL:
             body = u(f"{spec['fn']}({json.dumps(spec['kwargs'], indent=2, ensure_ascii=False)})")
         else:
             body = u(f"[{spec['subject']}] " if spec.get("subject") else "").append_text(u(spec["msg"]))

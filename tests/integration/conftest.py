@@ -14,11 +14,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from foureyes.server.service import Service, open_service
+from foureyes.server.settings import Settings
 
 from ..fast_hashing import FAST_HASHING_ENV
 
@@ -121,6 +125,50 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- replicas on one PostgreSQL database
+
+
+@pytest.fixture
+def replica_env() -> dict[str, str]:
+    """Settings both replicas get beyond the database and the key file; a module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def replicas(
+    postgres_database_url: str, tmp_path: Path, replica_env: dict[str, str]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two real `foureyes serve` processes on one PostgreSQL database, as two replicas behind a
+    load balancer would run, sharing one secret key file, as the docs require."""
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        server = LiveServer(tmp_path / name, database_url=postgres_database_url)
+        server.env |= {"FOUREYES_SECRET_KEY_FILE": str(tmp_path / "secret.key"), **replica_env}
+        servers.append(server)
+    a, b = servers
+    # Both at once, as a deployment would: the migration lock lets one migrate, the other wait.
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LiveServer.start, servers))
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture
+def replica_service(postgres_database_url: str, replicas: tuple[LiveServer, LiveServer]) -> Iterator[Service]:
+    """The test's own view of the replicas' database, with their key file (it publishes nothing
+    the test relies on, and never listens)."""
+    key_file = replicas[0].env["FOUREYES_SECRET_KEY_FILE"]
+    opened = open_service(Settings(database_url=postgres_database_url, secret_key_file=key_file))
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ class Site:
             assert joined.status_code == 303, joined.text
 
     def key(self, project: str, scopes: tuple[str, ...] = ("agent",), name: str | None = None) -> str:
-        return self.service.create_api_key(project=project, scopes=scopes, name=name).plaintext
+        return self.service.keys.create_api_key(project=project, scopes=scopes, name=name).plaintext
 
     def agent(self, key: str) -> httpx.Client:
         client = httpx.Client(base_url=self.server.api_base, headers={"Authorization": f"Bearer {key}"})

@@ -136,3 +136,34 @@ def test_08_pydantic_ai(live_server: LiveServer, reviewer: Reviewer) -> None:
     assert (item["spec"]["fn"], item["spec"]["kwargs"]) == ("delete_branch", {"name": "release-1.2"})
     reviewer.respond(item["call_id"], approved=True)
     assert "Branch: deleted release-1.2" in finish(proc)
+
+
+def test_claude_code_permission_tool(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "claude_code_permission_tool.py")
+    [item] = reviewer.wait_pending(timeout=30)
+    assert (item["spec"]["fn"], item["spec"]["kwargs"]["command"]) == ("Bash", "git push --force origin main")
+    reviewer.respond(item["call_id"], approved=False, comment="not on main")
+    out = finish(proc)
+    assert '{"behavior": "deny", "message": "not on main"}' in out
+    assert "Claude Code does not run it and tells the model: not on main" in out
+
+
+def test_claude_code_hook(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "claude_code_hook.py")
+    [item] = reviewer.wait_pending(timeout=30)
+    assert (item["spec"]["fn"], item["spec"]["kwargs"]) == ("Bash", {"command": "rm -rf build/"})
+    reviewer.respond(item["call_id"], approved=True, comment="build dir only")
+    out = finish(proc)
+    assert "Read README.md -> (no output: pass-through)" in out
+    assert "allow: Approved by a human through foureyes: build dir only" in out
+
+
+def test_mcp_proxy(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "mcp_proxy.py")
+    [item] = reviewer.wait_pending(timeout=30)
+    assert (item["spec"]["fn"], item["spec"]["kwargs"]) == ("delete_note", {"name": "groceries"})
+    reviewer.respond(item["call_id"], approved=True)
+    out = finish(proc)
+    assert "tools: read_note, delete_note" in out
+    assert "read_note (no approval needed): eggs, milk" in out
+    assert "delete_note (ok): deleted 'groceries': eggs, milk" in out

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 import foureyes
-from foureyes.server.service import open_service
-from foureyes.server.settings import Settings
+from foureyes.server.service import Service
 
 from ..webhooks.receiver import Receiver, running_receiver
 from .conftest import LiveServer
@@ -33,28 +30,12 @@ GUARD = 30.0  # how long the test lets them take after the decision
 
 
 @pytest.fixture
-def replicas(postgres_database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    servers = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        server = LiveServer(tmp_path / name, database_url=postgres_database_url)
-        server.env |= {
-            "FOUREYES_WEBHOOK_ALLOW_PRIVATE": "true",
-            "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1",
-            "FOUREYES_WEBHOOK_TIMEOUT_SECONDS": "2",
-            # one key file for every replica, as the docs require
-            "FOUREYES_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
-        }
-        servers.append(server)
-    a, b = servers
-    # Both at once, as a deployment would: the migration lock lets one migrate, the other wait.
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(LiveServer.start, servers))
-    try:
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+def replica_env() -> dict[str, str]:
+    return {
+        "FOUREYES_WEBHOOK_ALLOW_PRIVATE": "true",
+        "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS": "0.1",
+        "FOUREYES_WEBHOOK_TIMEOUT_SECONDS": "2",
+    }
 
 
 def sdk_on(server: LiveServer, key: str) -> foureyes.HumanLayer:
@@ -136,7 +117,7 @@ def test_a_decision_on_one_replica_wakes_waiters_on_the_other_also_after_a_sigki
 
 
 def test_two_replicas_deliver_each_webhook_once(
-    replicas: tuple[LiveServer, LiveServer], postgres_database_url: str
+    replicas: tuple[LiveServer, LiveServer], replica_service: Service
 ) -> None:
     a, b = replicas
     with running_receiver() as receiver:
@@ -159,17 +140,11 @@ def test_two_replicas_deliver_each_webhook_once(
     received = Counter(r.headers["webhook-id"] for r in receiver.snapshot())
     assert len(received) == expected
     assert set(received.values()) == {1}, "a delivery was sent twice"
-    service = open_service(
-        Settings(database_url=postgres_database_url, secret_key_file=a.env["FOUREYES_SECRET_KEY_FILE"])
-    )
-    try:
-        deliveries = service.list_deliveries(limit=500)
-        assert len(deliveries) == expected
-        assert {d.status for d in deliveries} == {"succeeded"}
-        # One attempt each: no delivery was claimed by both replicas.
-        assert all(len(service.list_attempts(d.id)) == 1 for d in deliveries)
-    finally:
-        service.close()
+    deliveries = replica_service.webhooks.list_deliveries(limit=500)
+    assert len(deliveries) == expected
+    assert {d.status for d in deliveries} == {"succeeded"}
+    # One attempt each: no delivery was claimed by both replicas.
+    assert all(len(replica_service.webhooks.list_attempts(d.id)) == 1 for d in deliveries)
 
 
 def _wait_for_deliveries(receiver: Receiver, expected: int) -> None:

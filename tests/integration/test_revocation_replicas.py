@@ -9,17 +9,13 @@ within the hang-guard was ended by the revocation notice over LISTEN/NOTIFY.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from foureyes.server.service import Service, open_service
-from foureyes.server.settings import Settings
+from foureyes.server.service import Service
 
 from ..server.inbox_helpers import make_person
 from ..server.test_revocations_sse import stream
@@ -32,30 +28,8 @@ EMAIL = "kit@example.com"
 
 
 @pytest.fixture
-def replicas(postgres_database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    servers = []
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-        server = LiveServer(tmp_path / name, database_url=postgres_database_url)
-        server.env["FOUREYES_REVOCATION_RECHECK_SECONDS"] = "3600"
-        servers.append(server)
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(LiveServer.start, servers))
-    try:
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            server.stop()
-
-
-@pytest.fixture
-def service(postgres_database_url: str) -> Iterator[Service]:
-    """The test's own view of the shared database (it publishes nothing the test relies on)."""
-    opened = open_service(Settings(database_url=postgres_database_url))
-    try:
-        yield opened
-    finally:
-        opened.close()
+def replica_env() -> dict[str, str]:
+    return {"FOUREYES_REVOCATION_RECHECK_SECONDS": "3600"}
 
 
 def close_of(ws: ClientConnection) -> ConnectionClosed:
@@ -69,11 +43,11 @@ def close_of(ws: ClientConnection) -> ConnectionClosed:
 
 
 def test_a_key_revoked_by_the_cli_closes_its_websocket_on_another_replica(
-    replicas: tuple[LiveServer, LiveServer], service: Service
+    replicas: tuple[LiveServer, LiveServer], replica_service: Service
 ) -> None:
     a, b = replicas
     key = a.create_key("agent")
-    [record] = [k for k in service.list_api_keys() if key.startswith(k.prefix)]
+    [record] = [k for k in replica_service.keys.list_api_keys() if key.startswith(k.prefix)]
     url = b.api_base.replace("http://", "ws://") + "/ws"
     with connect(url, additional_headers={"Authorization": f"Bearer {key}"}, open_timeout=GUARD) as ws:
         assert json.loads(ws.recv(timeout=GUARD))["type"] == "ready"
@@ -88,15 +62,15 @@ def test_a_key_revoked_by_the_cli_closes_its_websocket_on_another_replica(
 
 
 def test_a_sign_out_on_one_replica_and_a_removal_by_the_cli_end_streams_on_the_other(
-    replicas: tuple[LiveServer, LiveServer], service: Service
+    replicas: tuple[LiveServer, LiveServer], replica_service: Service
 ) -> None:
     a, b = replicas
-    user_id = make_person(service, EMAIL, "default", "reviewer")
-    user = service.people.store.get_user(user_id)
+    user_id = make_person(replica_service, EMAIL, "default", "reviewer")
+    user = replica_service.people.store.get_user(user_id)
     assert user is not None
-    signed_out = service.people.start_session(user)
-    removed = service.people.start_session(user)
-    token = service.create_personal_token(user_id, "default").plaintext
+    signed_out = replica_service.people.start_session(user)
+    removed = replica_service.people.start_session(user)
+    token = replica_service.keys.create_personal_token(user_id, "default").plaintext
 
     # Signed out through replica A: the stream of that session on B ends, the other goes on.
     with stream(b.url, signed_out.token, "default") as events:

@@ -83,7 +83,7 @@ def add_endpoint(server: LiveServer, url: str, *args: str) -> str:
 def create_key(server: LiveServer, scopes: str) -> str:
     service = open_service(Settings(database_url=server.database_url))
     try:
-        return service.create_api_key(scopes=scopes.split(",")).plaintext
+        return service.keys.create_api_key(scopes=scopes.split(",")).plaintext
     finally:
         service.close()
 
@@ -91,7 +91,7 @@ def create_key(server: LiveServer, scopes: str) -> str:
 def deliveries(server: LiveServer) -> list[DeliveryRecord]:
     service = open_service(Settings(database_url=server.database_url))
     try:
-        return service.list_deliveries()
+        return service.webhooks.list_deliveries()
     finally:
         service.close()
 

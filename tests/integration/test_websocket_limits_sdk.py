@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import foureyes
+from foureyes.server.push import WEBSOCKET
 
 from .test_websocket_wait import HANG_GUARD, ThreadedServer, _watched, spec
 
@@ -38,6 +39,11 @@ def subscribers(server: ThreadedServer) -> int:
     """Every wait the server holds: WebSocket watches and long-polls alike (less the revocation
     check's standing subscription, held for the server's lifetime)."""
     return server.service.notifier.subscriber_count() - 1  # type: ignore[attr-defined, no-any-return]
+
+
+def connections(server: ThreadedServer) -> int:
+    """The WebSocket connections the server holds open."""
+    return server.subscribers.count(WEBSOCKET)
 
 
 async def decide_all_and_collect(
@@ -96,10 +102,10 @@ async def test_a_connection_over_the_key_limit_is_refused_with_4429_and_waits_go
     clients = [foureyes.AsyncHumanLayer(api_key=key, api_base_url=limited.api_base) for _ in range(3)]
     caplog.set_level(logging.INFO, logger="foureyes")
     waits = [asyncio.create_task(clients[n].fetch_approval(spec(n))) for n in range(2)]
-    await asyncio.to_thread(limited.wait_for, lambda: limited.hub.open_count == 2, "two connections")
+    await asyncio.to_thread(limited.wait_for, lambda: connections(limited) == 2, "two connections")
     waits.append(asyncio.create_task(clients[2].fetch_approval(spec(2))))
     await asyncio.to_thread(limited.wait_for, lambda: subscribers(limited) == 3, "all 3 wait")
-    assert limited.hub.open_count == 2
+    assert connections(limited) == 2
     assert "4429" in caplog.text
     assert "too_many_connections: this API key already holds 2 WebSocket connections" in caplog.text
     await decide_all_and_collect(limited, waits)

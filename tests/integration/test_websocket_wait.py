@@ -21,9 +21,9 @@ from fastapi import FastAPI
 
 import foureyes
 from foureyes.server.app import create_app
+from foureyes.server.push import WEBSOCKET, Registry
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
-from foureyes.server.ws_hub import WebSocketHub
 
 from .conftest import LiveServer, free_port
 from .test_sdk_compat import Reviewer
@@ -70,9 +70,8 @@ class ThreadedServer:
         return service
 
     @property
-    def hub(self) -> WebSocketHub:
-        hub: WebSocketHub = self.app.state.ws_hub
-        return hub
+    def subscribers(self) -> Registry:
+        return self.service.subscribers
 
     def start(self) -> None:
         self.thread.start()
@@ -96,14 +95,14 @@ class ThreadedServer:
         self.thread.join(timeout=HANG_GUARD)
 
     def key(self, scope: str = "agent") -> str:
-        return self.service.create_api_key(scopes=(scope,)).plaintext
+        return self.service.keys.create_api_key(scopes=(scope,)).plaintext
 
     def pending(self, count: int) -> list[Any]:
         """Wait until ``count`` function calls are pending in the default project."""
-        project_id = self.service.authenticate(self.key()).project_id
+        project_id = self.service.keys.authenticate(self.key()).project_id
         deadline = time.monotonic() + HANG_GUARD
         while True:
-            page = self.service.list_pending_function_calls(project_id, limit=500)
+            page = self.service.items.list_pending_function_calls(project_id, limit=500)
             if page.total >= count:
                 return page.items
             assert time.monotonic() < deadline, f"{count} pending function calls did not appear"
@@ -116,7 +115,7 @@ class ThreadedServer:
             time.sleep(0.01)
 
     def decide(self, item: Any, approved: bool = True) -> None:
-        self.service.decide_function_call(
+        self.service.decisions.decide_function_call(
             item.project_id,
             item.call_id,
             approved=approved,
@@ -169,7 +168,7 @@ async def test_many_async_waits_share_one_connection(threaded: ThreadedServer) -
     verdicts = {c.call.spec.kwargs["n"]: c.as_completed().approved for c in done}
     expected = {item.spec["kwargs"]["n"]: n % 2 == 0 for n, item in enumerate(items)}
     assert verdicts == expected
-    assert threaded.hub.accepted == 1
+    assert threaded.subscribers.accepted == 1
     await ahl.aclose()
 
 
@@ -182,15 +181,16 @@ def test_many_sync_waits_from_threads_share_one_connection(threaded: ThreadedSer
         for item in items:
             threaded.decide(item)
         assert all(w.result(timeout=HANG_GUARD).as_completed().approved for w in waits)
-    assert threaded.hub.accepted == 1
+    assert threaded.subscribers.accepted == 1
     hl.close()
-    threaded.wait_for(lambda: threaded.hub.open_count == 0, "the client's close reached the server")
+    threaded.wait_for(
+        lambda: threaded.subscribers.count(WEBSOCKET) == 0, "the client's close reached the server"
+    )
 
 
 def _watched(server: ThreadedServer) -> int:
     """How many items the server's WebSocket sessions are watching now."""
-    sessions = list(server.hub._open)
-    return sum(len(s.watches) for s in sessions)  # type: ignore[attr-defined]
+    return server.subscribers.watch_count()
 
 
 # ---------------------------------------------------------------- drops and resubscription
@@ -215,13 +215,13 @@ async def test_a_decision_made_while_the_connection_is_down_arrives_after_resubs
     async def drop_then_decide() -> None:
         # In one go on the server's loop: no reconnect can happen before the decision commits,
         # and the closed session sends nothing more, so only the resubscribe can deliver it.
-        await threaded.hub.close_all(1011, "test: connection dropped")
+        await threaded.subscribers.close_all(1011, "test: connection dropped")
         threaded.decide(item)
 
     await asyncio.to_thread(threaded.on_loop, drop_then_decide)
     assert await asyncio.wait_for(waiting, HANG_GUARD) == "sent 100"
     assert ran == ["wire"]
-    assert threaded.hub.accepted == 2  # the wait reconnected and resubscribed
+    assert threaded.subscribers.accepted == 2  # the wait reconnected and resubscribed
     await ahl.aclose()
 
 
@@ -242,14 +242,14 @@ def test_a_sync_wait_survives_a_dropped_connection_and_a_rejection_never_runs(
         threaded.wait_for(lambda: _watched(threaded) == 1, "the item is watched")
 
         async def drop_then_reject() -> None:
-            await threaded.hub.close_all(1011, "test: connection dropped")
+            await threaded.subscribers.close_all(1011, "test: connection dropped")
             threaded.decide(item, approved=False)
 
         threaded.on_loop(drop_then_reject)
         answer = waiting.result(timeout=HANG_GUARD)
     assert answer == "User denied delete_everything with message: no"
     assert ran == []
-    assert threaded.hub.accepted == 2
+    assert threaded.subscribers.accepted == 2
     hl.close()
 
 
@@ -278,7 +278,7 @@ async def test_async_waits_fall_back_to_long_poll_when_there_is_no_websocket(
         await asyncio.to_thread(server.decide, item)
     done = await asyncio.wait_for(asyncio.gather(*waits), HANG_GUARD)
     assert all(c.as_completed().approved for c in done)
-    assert server.hub.accepted == 0
+    assert server.subscribers.accepted == 0
     await ahl.aclose()
 
 
@@ -289,16 +289,17 @@ def test_sync_wait_falls_back_to_long_poll_when_there_is_no_websocket(
     hl = foureyes.HumanLayer(api_key=server.key(), api_base_url=server.api_base)
     with ThreadPoolExecutor(max_workers=1) as pool:
         waiting = pool.submit(hl.human_as_tool(), "Which account?")
-        project_id = server.service.authenticate(server.key()).project_id
+        project_id = server.service.keys.authenticate(server.key()).project_id
         server.wait_for(
-            lambda: server.service.list_pending_human_contacts(project_id).total == 1, "the question is asked"
+            lambda: server.service.items.list_pending_human_contacts(project_id).total == 1,
+            "the question is asked",
         )
-        [question] = server.service.list_pending_human_contacts(project_id).items
-        server.service.answer_human_contact(
+        [question] = server.service.items.list_pending_human_contacts(project_id).items
+        server.service.decisions.answer_human_contact(
             project_id, question.call_id, response="savings", channel="cli", actor_key_id=None
         )
         assert waiting.result(timeout=HANG_GUARD) == "savings"
-    assert server.hub.accepted == 0
+    assert server.subscribers.accepted == 0
     hl.close()
 
 
@@ -311,7 +312,7 @@ def test_long_poll_can_be_chosen(threaded: ThreadedServer, monkeypatch: pytest.M
         [item] = threaded.pending(1)
         threaded.decide(item)
         assert waiting.result(timeout=HANG_GUARD).as_completed().approved is True
-    assert threaded.hub.accepted == 0
+    assert threaded.subscribers.accepted == 0
 
 
 # ---------------------------------------------------------------- SIGKILL and restart

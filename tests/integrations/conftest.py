@@ -52,7 +52,7 @@ class Server:
         self.thread.join(timeout=HANG_GUARD)
 
     def key(self, scope: str) -> str:
-        return str(self.app.state.service.create_api_key(scopes=(scope,)).plaintext)
+        return str(self.app.state.service.keys.create_api_key(scopes=(scope,)).plaintext)
 
 
 class Reviewer:

@@ -1,24 +1,23 @@
-"""An in-memory HumanLayer-protocol server behind httpx.MockTransport, and a fake clock.
+"""The public fake server (`foureyes.testing`) on a fake clock, with failures scripted in front.
 
-The fake server keeps the rules the SDK relies on (idempotent creates, 409 on a second
-decision, long-poll holds) and lets a test script failures in front of it: each entry of
-``server.script`` handles one request before the server sees it.
+The fake keeps the rules the SDK relies on (idempotent creates, 409 on a second decision,
+long-poll holds); a test scripts failures in front of it: each entry of ``server.script``
+handles one request before the server sees it.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 import pytest
 
 from foureyes import AsyncHumanLayer, HumanLayer, RetryPolicy
 from foureyes._default import reset_default_clients
+from foureyes.testing import FakeFoureyes
 
 BASE = "http://fe.test/humanlayer/v1"
 KEY = "fe_test_key"
@@ -82,17 +81,22 @@ def passthrough(request: httpx.Request) -> None:
     return None
 
 
-class FakeServer:
+class FakeServer(FakeFoureyes):
+    """`foureyes.testing.FakeFoureyes` on a fake clock, with failures scripted in front of it.
+
+    A long-poll is not held in real time: it moves the fake clock on by its whole ``wait``
+    (unless ``ignore_wait``), as a server that held it would.
+    """
+
     def __init__(self, clock: FakeClock) -> None:
+        super().__init__(api_key=KEY, api_base_url=BASE)
         self.clock = clock
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
-        self.requests: list[httpx.Request] = []
         self.script: list[Action] = []
         self.lose_answers = 0  # process the next N requests, then drop the answer
         self.ignore_wait = False
         self.on_get: Callable[[str], None] | None = None
 
-    # ---- test helpers
+    # ---- test helpers: write a decision as it is, whatever the item's state
 
     def decide(self, call_id: str, approved: bool, comment: str | None = None, **extra: Any) -> None:
         item = self.items[("function_calls", call_id)]
@@ -100,7 +104,7 @@ class FakeServer:
             approved=approved, comment=comment, responded_at="2026-01-01T00:00:00Z", **extra
         )
 
-    def answer(self, call_id: str, response: str) -> None:
+    def answer(self, call_id: str, response: str | None = None, *, option: str | None = None) -> None:
         item = self.items[("contact_requests", call_id)]
         item["status"].update(response=response, responded_at="2026-01-01T00:00:00Z")
 
@@ -123,7 +127,7 @@ class FakeServer:
     def sent(self, method: str | None = None) -> list[httpx.Request]:
         return [r for r in self.requests if method is None or r.method == method]
 
-    # ---- the protocol
+    # ---- the protocol, with the script in front and the fake clock behind
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -137,62 +141,18 @@ class FakeServer:
             raise httpx.ReadError("connection reset by peer", request=request)
         return response
 
-    def _route(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path.startswith("/humanlayer/v1/")
-        if request.headers.get("authorization") != f"Bearer {KEY}":
-            return httpx.Response(401, json={"error": {"code": "unauthorized", "message": "bad key"}})
-        raw = request.url.raw_path.decode().split("?")[0].removeprefix("/humanlayer/v1/")
-        parts = [unquote(part) for part in raw.split("/")]
-        body: Any = json.loads(request.content) if request.content else None
-        match request.method, parts:
-            case "POST", [("function_calls" | "contact_requests") as collection]:
-                return self._create(collection, body)
-            case "GET", [("function_calls" | "contact_requests") as collection, call_id]:
-                return self._get(collection, call_id, request.url.params.get("wait"))
-            case "POST", ["agent", kind, call_id, action]:
-                collection = "function_calls" if kind == "function_calls" else "contact_requests"
-                return self._agent(collection, call_id, action, body)
-        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no route"}})
-
-    def _create(self, collection: str, body: dict[str, Any]) -> httpx.Response:
-        key = (collection, body["call_id"])
-        stored = self.items.get(key)
-        if stored is not None:
-            if stored["spec"] != body["spec"] or stored["run_id"] != body["run_id"]:
-                return httpx.Response(409, json={"error": {"code": "conflict", "message": "reused call id"}})
-            return httpx.Response(200, json=stored)
-        pending: dict[str, Any] = {"requested_at": "2026-01-01T00:00:00Z", "responded_at": None}
-        pending.update(
-            {"approved": None, "comment": None} if collection == "function_calls" else {"response": None}
-        )
-        self.items[key] = {**body, "status": pending}
-        return httpx.Response(200, json=self.items[key])
-
-    def _done(self, collection: str, item: dict[str, Any]) -> bool:
-        field_name = "approved" if collection == "function_calls" else "response"
-        return item["status"][field_name] is not None
-
     def _get(self, collection: str, call_id: str, wait: str | None) -> httpx.Response:
         item = self.items.get((collection, call_id))
-        if item is None:
-            return httpx.Response(404, json={"error": {"code": "not_found", "message": call_id}})
-        if self.on_get is not None:
+        if item is not None and self.on_get is not None:
             self.on_get(call_id)
-        if wait is not None and not self.ignore_wait and not self._done(collection, item):
+        if (
+            item is not None
+            and wait is not None
+            and not self.ignore_wait
+            and not self._done(collection, item)
+        ):
             self.clock.now += float(wait)  # the server held the request for the whole wait
-        return httpx.Response(200, json=item)
-
-    def _agent(self, collection: str, call_id: str, action: str, body: dict[str, Any]) -> httpx.Response:
-        item = self.items.get((collection, call_id))
-        if item is None:
-            return httpx.Response(404, json={"error": {"code": "not_found", "message": call_id}})
-        if action == "escalate_email":
-            item.setdefault("escalations", []).append(body)
-            return httpx.Response(200, json=item)
-        if self._done(collection, item):
-            return httpx.Response(409, json={"error": {"code": "conflict", "message": "already decided"}})
-        item["status"].update({k: v for k, v in body.items() if v is not None})
-        return httpx.Response(200, json=item)
+        return super()._get(collection, call_id, wait)
 
 
 @pytest.fixture

@@ -72,8 +72,8 @@ class Caller:
 
 
 def _caller(client: TestClient, service: Service, project: str, scopes: tuple[str, ...]) -> Caller:
-    created = service.create_api_key(project=project, scopes=scopes)
-    principal = service.authenticate(created.plaintext)
+    created = service.keys.create_api_key(project=project, scopes=scopes)
+    principal = service.keys.authenticate(created.plaintext)
     return Caller(client, created.plaintext, created.id, principal.project_id)
 
 

@@ -37,22 +37,22 @@ def test_bearer_scheme_is_case_insensitive(client: TestClient, agent: Any) -> No
 
 def test_revoked_key_is_401(agent: Any, service: Service, expect_error: Any) -> None:
     assert agent.get("/project").status_code == 200
-    assert service.revoke_api_key(agent.key_id)
-    assert not service.revoke_api_key(agent.key_id)
+    assert service.keys.revoke_api_key(agent.key_id)
+    assert not service.keys.revoke_api_key(agent.key_id)
     error = expect_error(agent.get("/project"), 401, "unauthorized")
     assert "revoked" in error["message"]
 
 
 def test_keys_are_stored_hashed(service: Service) -> None:
-    created = service.create_api_key(project="p1", scopes=["agent", "respond"], name="ci")
+    created = service.keys.create_api_key(project="p1", scopes=["agent", "respond"], name="ci")
     assert created.plaintext.startswith("fe_")
     assert len(created.plaintext) > 40
     assert created.plaintext.startswith(created.prefix)
     assert (created.project, created.scopes, created.name) == ("p1", ("agent", "respond"), "ci")
-    with service.storage.engine.connect() as conn:
+    with service.db.engine.connect() as conn:
         dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
     assert created.plaintext not in dump
-    [listed] = service.list_api_keys("p1")
+    [listed] = service.keys.list_api_keys("p1")
     assert listed.prefix == created.prefix
     assert listed.revoked_at is None
 
@@ -62,7 +62,7 @@ def test_keys_are_stored_hashed(service: Service) -> None:
 )
 def test_create_api_key_validates(service: Service, project: str, scopes: list[str]) -> None:
     with pytest.raises(ValueError, match=r"project|scopes"):
-        service.create_api_key(project=project, scopes=scopes)
+        service.keys.create_api_key(project=project, scopes=scopes)
 
 
 def test_agent_key_cannot_respond(agent: Any, make_function_call: Any, expect_error: Any) -> None:

@@ -159,7 +159,7 @@ def served(database_url: str) -> Iterator[tuple[int, str]]:
     deadline; yields the port and an agent key."""
     settings = Settings(database_url=database_url, body_timeout_seconds=0.5)
     app = create_app(settings)
-    key = app.state.service.create_api_key().plaintext
+    key = app.state.service.keys.create_api_key().plaintext
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -28,7 +28,7 @@ def test_deeply_nested_json(database_url: str, expect_error: Any) -> None:
     settings = Settings(database_url=database_url, max_body_bytes=1 << 20)
     app = create_app(settings)
     with TestClient(app) as client:
-        key = app.state.service.create_api_key().plaintext
+        key = app.state.service.keys.create_api_key().plaintext
         nested = b"[" * 200_000 + b"]" * 200_000
         response = client.post(
             f"{API}/function_calls", content=nested, headers={"Authorization": f"Bearer {key}"}
@@ -114,7 +114,7 @@ def test_internal_error_is_logged_not_leaked(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(service, "get_function_call", broken)
+    monkeypatch.setattr(service.items, "get_function_call", broken)
     with caplog.at_level(logging.ERROR, logger="foureyes.server"):
         error = expect_error(agent.get("/function_calls/x"), 500, "internal_error")
     assert "secret" not in error["message"]

@@ -10,6 +10,8 @@ import pytest
 from foureyes.models import FunctionCall
 from foureyes.server.service import Service
 
+from ..db import decisions_of, events_of
+
 REJECT_OPTIONS = [
     {
         "name": "too_big",
@@ -185,8 +187,8 @@ def test_second_decision_is_a_conflict_and_changes_nothing(
     again = reviewer.post("/agent/function_calls/call-1/respond", {"approved": True})
     expect_error(again, 409, "conflict")
     assert agent.get("/function_calls/call-1").json() == decided
-    item = service.get_function_call(agent.project_id, "call-1")
-    assert len(service.storage.list_decisions(item.id)) == 1
+    item = service.items.get_function_call(agent.project_id, "call-1")
+    assert len(decisions_of(service.db, item.id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -252,8 +254,8 @@ def test_escalate_records_an_event(
     response = agent.post("/agent/function_calls/call-1/escalate_email", escalation)
     assert response.status_code == 200
     assert response.json() == created
-    item = service.get_function_call(agent.project_id, "call-1")
-    events = service.storage.list_events(item.id)
+    item = service.items.get_function_call(agent.project_id, "call-1")
+    events = events_of(service.db, item.id)
     assert [e.type for e in events] == ["created", "escalated"]
     assert events[1].data == escalation
     assert events[1].actor_key_id == agent.key_id
@@ -262,7 +264,7 @@ def test_escalate_records_an_event(
     expect_error(bad, 422, "validation_error")
     reviewer.post("/agent/function_calls/call-1/respond", {"approved": True})
     expect_error(agent.post("/agent/function_calls/call-1/escalate_email", escalation), 409, "conflict")
-    assert [e.type for e in service.storage.list_events(item.id)] == ["created", "escalated", "decided"]
+    assert [e.type for e in events_of(service.db, item.id)] == ["created", "escalated", "decided"]
 
 
 def test_pending_list(agent: Any, reviewer: Any, make_function_call: Any, expect_error: Any) -> None:
@@ -302,5 +304,5 @@ def test_racing_responders_over_http_get_one_decision(
     with ThreadPoolExecutor(max_workers=6) as pool:
         codes = sorted(pool.map(respond, range(6)))
     assert codes == [200, 409, 409, 409, 409, 409]
-    item = service.get_function_call(agent.project_id, "call-1")
-    assert len(service.storage.list_decisions(item.id)) == 1
+    item = service.items.get_function_call(agent.project_id, "call-1")
+    assert len(decisions_of(service.db, item.id)) == 1

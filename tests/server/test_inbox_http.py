@@ -117,9 +117,9 @@ def test_state_changing_forms_need_the_session_token_and_same_origin(
     cross = browser.post(url, {"action": "approve"}, headers={"Origin": "http://evil.example"})
     assert cross.status_code == 403
     assert "another site" in cross.text
-    assert service.get_function_call(agent.project_id, "call-1").state == "pending"
+    assert service.items.get_function_call(agent.project_id, "call-1").state == "pending"
     assert browser.post(url, {"action": "approve"}).status_code == 303
-    assert service.get_function_call(agent.project_id, "call-1").state == "approved"
+    assert service.items.get_function_call(agent.project_id, "call-1").state == "approved"
 
 
 def test_setup_link_creates_the_first_admin(app: FastAPI, service: Service, browser: Browser) -> None:
@@ -265,7 +265,7 @@ def test_personal_tokens_in_the_inbox(service: Service, browser: Browser, agent:
     assert created.status_code == 200
     token = html.unescape(created.text.split('id="new-token" readonly value="', 1)[1].split('"', 1)[0])
     assert token.startswith("fe_")
-    principal = service.authenticate(token)
+    principal = service.keys.authenticate(token)
     assert principal.user_id is not None
     key_id = principal.key_id
     assert browser.post(f"/inbox/tokens/{key_id}/revoke", {}).status_code == 303
@@ -339,10 +339,10 @@ def test_permission_matrix(
     make_person(service, "pat@example.com", other, "admin")
     keys = {}
     for slug in ("alpha", "beta"):
-        created = service.create_api_key(project=slug, scopes=("agent",))
-        keys[slug] = service.authenticate(created.plaintext).project_id
-        service.create_function_call(keys[slug], make_function_call("fc"))
-        service.create_human_contact(keys[slug], make_human_contact("hc"))
+        created = service.keys.create_api_key(project=slug, scopes=("agent",))
+        keys[slug] = service.keys.authenticate(created.plaintext).project_id
+        service.items.create_function_call(keys[slug], make_function_call("fc"))
+        service.items.create_human_contact(keys[slug], make_human_contact("hc"))
     browser.sign_in("pat@example.com")
     base = f"/inbox/p/{project}"
     if action == "events":
@@ -363,8 +363,8 @@ def test_permission_matrix(
     if response.status_code != 303:
         assert response.headers["content-type"].startswith("text/html")
     project_id = keys[project]
-    fc = service.get_function_call(project_id, "fc").state
-    hc = service.get_human_contact(project_id, "hc").state
+    fc = service.items.get_function_call(project_id, "fc").state
+    hc = service.items.get_human_contact(project_id, "hc").state
     after = {
         "approve": ("approved", "pending"),
         "reject": ("rejected", "pending"),
@@ -377,4 +377,4 @@ def test_permission_matrix(
     if response.status_code == 403 and action != "invite":
         assert "viewers can see but not decide" in response.text
     # The other project's items are never touched.
-    assert service.get_function_call(keys[other], "fc").state == "pending"
+    assert service.items.get_function_call(keys[other], "fc").state == "pending"

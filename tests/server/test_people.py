@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.domain.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from foureyes.server.people import InvitationError, LockedOutError, hash_secret
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
+from ..db import events_of
 from ..fast_hashing import FAST_HASHING
 
 PASSWORD = "correct horse battery"
@@ -53,7 +54,7 @@ def test_a_new_user_joins_through_a_one_time_link(service: Service) -> None:
 
 def test_invitations_expire(tmp_path: Path) -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    storage = Storage.from_url(f"sqlite:///{tmp_path / 'p.db'}")
+    storage = Database.from_url(f"sqlite:///{tmp_path / 'p.db'}")
     storage.migrate()
     service = Service(
         storage,
@@ -117,7 +118,7 @@ def test_a_personal_token_decides_as_its_owner(
     service: Service, agent: Any, make_function_call: Any, make_human_contact: Any
 ) -> None:
     user_id = _person(service, "eve@example.com", "default", "reviewer")
-    token = service.create_personal_token(user_id, "default", "eve's laptop")
+    token = service.keys.create_personal_token(user_id, "default", "eve's laptop")
     assert token.scopes == ("respond",)
     headers = {"Authorization": f"Bearer {token.plaintext}"}
     agent.post("/function_calls", make_function_call())
@@ -128,9 +129,9 @@ def test_a_personal_token_decides_as_its_owner(
     expected = {"email": "eve@example.com", "name": "Eve", "channel": "api"}
     assert decided.json()["status"]["responded_by"] == expected
     assert agent.get("/function_calls/call-1").json()["status"]["responded_by"] == expected
-    item = service.get_function_call(agent.project_id, "call-1")
+    item = service.items.get_function_call(agent.project_id, "call-1")
     assert item.decisions[0].actor_user_id == user_id
-    assert service.storage.list_events(item.id)[-1].data["user_id"] == user_id
+    assert events_of(service.db, item.id)[-1].data["user_id"] == user_id
 
     agent.post("/human_contacts", make_human_contact())
     answered = agent.client.post(
@@ -143,7 +144,7 @@ def test_a_token_stops_deciding_when_its_owner_loses_the_role(
     service: Service, agent: Any, make_function_call: Any
 ) -> None:
     user_id = _person(service, "fay@example.com", "default", "reviewer")
-    token = service.create_personal_token(user_id, "default")
+    token = service.keys.create_personal_token(user_id, "default")
     service.people.add_user("fay@example.com", "default", "viewer")
     agent.post("/function_calls", make_function_call())
     refused = agent.client.post(
@@ -152,28 +153,28 @@ def test_a_token_stops_deciding_when_its_owner_loses_the_role(
         headers={"Authorization": f"Bearer {token.plaintext}"},
     )
     assert refused.status_code == 403
-    assert service.get_function_call(agent.project_id, "call-1").state == "pending"
+    assert service.items.get_function_call(agent.project_id, "call-1").state == "pending"
 
 
 def test_viewers_and_outsiders_get_no_deciding_tokens(service: Service) -> None:
     viewer = _person(service, "gus@example.com", "default", "viewer")
     with pytest.raises(ForbiddenError):
-        service.create_personal_token(viewer, "default")
+        service.keys.create_personal_token(viewer, "default")
     with pytest.raises(NotFoundError):
-        service.create_personal_token(viewer, "other")
+        service.keys.create_personal_token(viewer, "other")
 
 
 def test_personal_tokens_are_listed_and_revoked_by_their_owner_only(service: Service) -> None:
     a = _person(service, "hal@example.com", "default", "reviewer")
     b = _person(service, "ida@example.com", "default", "admin")
-    token = service.create_personal_token(a, "default")
-    assert [t.id for t in service.list_personal_tokens(a)] == [token.id]
-    assert service.list_personal_tokens(b) == []
+    token = service.keys.create_personal_token(a, "default")
+    assert [t.id for t in service.keys.list_personal_tokens(a)] == [token.id]
+    assert service.keys.list_personal_tokens(b) == []
     with pytest.raises(NotFoundError):
-        service.revoke_personal_token(b, token.id)
-    assert service.revoke_personal_token(a, token.id)
+        service.keys.revoke_personal_token(b, token.id)
+    assert service.keys.revoke_personal_token(a, token.id)
     with pytest.raises(UnauthorizedError):
-        service.authenticate(token.plaintext)
+        service.keys.authenticate(token.plaintext)
 
 
 def test_a_password_reset_voids_it_and_every_session(service: Service) -> None:

@@ -16,11 +16,11 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from foureyes.server.app import create_app
-from foureyes.server.notifier import InProcessNotifier, project_topic
-from foureyes.server.pg_notifier import MAX_PAYLOAD_BYTES, PostgresNotifier, decode, encode, notifier_for
+from foureyes.server.push import InProcessNotifier, PostgresNotifier, notifier_for, project_topic
+from foureyes.server.push.postgres import MAX_PAYLOAD_BYTES, decode, encode
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
 from .conftest import API, function_call
 
@@ -33,14 +33,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def storage(postgres_database_url: str) -> Iterator[Storage]:
-    storage = Storage.from_url(postgres_database_url)
+def storage(postgres_database_url: str) -> Iterator[Database]:
+    storage = Database.from_url(postgres_database_url)
     yield storage
     storage.close()
 
 
 @pytest.fixture
-def replicas(storage: Storage) -> Iterator[tuple[PostgresNotifier, PostgresNotifier]]:
+def replicas(storage: Database) -> Iterator[tuple[PostgresNotifier, PostgresNotifier]]:
     a, b = PostgresNotifier(storage.engine), PostgresNotifier(storage.engine)
     a.start()
     b.start()
@@ -82,7 +82,7 @@ async def test_project_topics_cross_replicas(replicas: tuple[PostgresNotifier, P
 
 @pytest.mark.anyio
 async def test_a_lost_listening_connection_is_replaced_and_waiters_re_read(
-    storage: Storage, replicas: tuple[PostgresNotifier, PostgresNotifier]
+    storage: Database, replicas: tuple[PostgresNotifier, PostgresNotifier]
 ) -> None:
     a, b = replicas
     topic = (1, "function_call", "call-1")
@@ -102,7 +102,7 @@ async def test_a_lost_listening_connection_is_replaced_and_waiters_re_read(
 
 @pytest.mark.anyio
 async def test_the_sender_survives_a_lost_connection(
-    storage: Storage, replicas: tuple[PostgresNotifier, PostgresNotifier]
+    storage: Database, replicas: tuple[PostgresNotifier, PostgresNotifier]
 ) -> None:
     a, b = replicas
     topic = (1, "function_call", "call-2")
@@ -129,7 +129,7 @@ def test_the_notifier_follows_the_database(postgres_database_url: str, tmp_path:
     try:
         assert isinstance(on_postgres.notifier, PostgresNotifier)
         assert isinstance(on_sqlite.notifier, InProcessNotifier)
-        assert isinstance(notifier_for(on_sqlite.storage), InProcessNotifier)
+        assert isinstance(notifier_for(on_sqlite.db), InProcessNotifier)
     finally:
         on_postgres.close()
         on_sqlite.close()
@@ -140,8 +140,8 @@ def test_a_decision_through_one_app_wakes_a_long_poll_on_another(postgres_databa
     settings = Settings(database_url=postgres_database_url)
     app_a, app_b = create_app(settings), create_app(settings)
     with TestClient(app_a) as a, TestClient(app_b) as b, ThreadPoolExecutor(1) as pool:
-        agent = app_a.state.service.create_api_key(scopes=["agent"]).plaintext
-        reviewer = app_b.state.service.create_api_key(scopes=["respond"]).plaintext
+        agent = app_a.state.service.keys.create_api_key(scopes=["agent"]).plaintext
+        reviewer = app_b.state.service.keys.create_api_key(scopes=["respond"]).plaintext
         created = a.post(
             f"{API}/function_calls", json=function_call(), headers={"Authorization": f"Bearer {agent}"}
         )

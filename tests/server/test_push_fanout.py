@@ -13,8 +13,7 @@ from sqlalchemy import event
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from foureyes.server.api import ws as ws_module
-from foureyes.server.notifier import InProcessNotifier
-from foureyes.server.pg_notifier import PostgresNotifier
+from foureyes.server.push import InProcessNotifier, PostgresNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
@@ -43,7 +42,7 @@ def no_periodic_rechecks(monkeypatch: pytest.MonkeyPatch) -> None:
 class StatementCounter:
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.engine = service.storage.engine
+        self.engine = service.db.engine
         self.count = 0
 
     def _seen(self, *_: Any) -> None:
@@ -77,7 +76,7 @@ def costs(
         assert created.status_code == 200
         assert ws.receive_json()["item"]["call_id"] == f"watched-{n}"
     with counter.counting() as reread:  # what the run's watcher did for that push
-        counter.service.list_run_items(agent.project_id, f"watched-run-{n}")
+        counter.service.items.list_run_items(agent.project_id, f"watched-run-{n}")
     with counter.counting() as decision:
         answer = reviewer.post(f"/agent/function_calls/watched-{n}/respond", {"approved": True})
         assert answer.status_code == 200

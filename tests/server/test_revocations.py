@@ -1,7 +1,8 @@
 """Revocation reaches what is already open: a revoked key's WebSocket is closed and can subscribe
-to nothing more; a removed person's token reads nothing; a batch re-check costs the same few
-queries however many streams are open. (The inbox's event stream, which needs a real socket, is
-tested in test_revocations_sse.py; across replicas in tests/integration/test_revocation_replicas.py.)
+to nothing more, and its long-poll ends with 401; a removed person's token reads nothing; a
+batch re-check costs the same few queries however many streams are open. (The inbox's event
+stream, which needs a real socket, is tested in test_revocations_sse.py; across replicas in
+tests/integration/test_revocation_replicas.py.)
 
 Where a test relies on the revocation notice, the periodic re-check is set to an hour, so only
 the notice can have closed the stream.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -23,11 +25,12 @@ from starlette.websockets import WebSocketDisconnect
 from foureyes.server.api.ws import REVOKED_REASON
 from foureyes.server.app import create_app
 from foureyes.server.people import hash_secret
-from foureyes.server.revocations import KeyGrant, SessionGrant
+from foureyes.server.push import LONG_POLL, KeyGrant, SessionGrant
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage.schema import memberships
 
+from ..db import revoke_key
 from .conftest import API, Caller, function_call, human_contact
 from .inbox_helpers import make_person
 from .test_websocket import connect, decide, items_until_subscribed, ready
@@ -61,8 +64,10 @@ def service_of(client: TestClient) -> Service:
 
 def agent_of(client: TestClient) -> Caller:
     service = service_of(client)
-    created = service.create_api_key(scopes=("agent",))
-    return Caller(client, created.plaintext, created.id, service.authenticate(created.plaintext).project_id)
+    created = service.keys.create_api_key(scopes=("agent",))
+    return Caller(
+        client, created.plaintext, created.id, service.keys.authenticate(created.plaintext).project_id
+    )
 
 
 def closed_frame(ws: Any) -> WebSocketDisconnect:
@@ -83,18 +88,18 @@ def test_a_revoked_keys_open_websocket_is_closed_at_once_and_gets_no_decision(
 ) -> None:
     service = service_of(notice_only)
     agent = agent_of(notice_only)
-    service.create_function_call(agent.project_id, function_call("fc-1"))
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
     with connect(notice_only, agent.key) as ws:
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"], "runs": ["run-1"]})
         assert [f["item"]["call_id"] for f in items_until_subscribed(ws, 1)] == ["fc-1", "fc-1"]
-        assert service.revocations.open_count == 1
+        assert service.subscribers.open_count == 1
 
-        assert service.revoke_api_key(agent.key_id)
+        assert service.keys.revoke_api_key(agent.key_id)
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
     # The session is gone from the server, so the decision (with its comment) has nobody to go to.
-    assert service.revocations.open_count == 0
+    assert service.subscribers.open_count == 0
     assert service.revocations.closed == 1
     decide(service, agent, "fc-1", approved=False)
     assert notice_only.get(f"{API}/function_calls/fc-1", headers=agent.headers).status_code == 401
@@ -105,10 +110,10 @@ def test_a_revocation_no_notice_announced_still_stops_new_subscriptions(notice_o
     frame finds the key revoked and closes the connection instead of sending anything."""
     service = service_of(notice_only)
     agent = agent_of(notice_only)
-    service.create_function_call(agent.project_id, function_call("fc-1"))
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
     with connect(notice_only, agent.key) as ws:
         ready(ws)
-        assert service.storage.revoke_api_key(agent.key_id, now=service.now())  # no announcement
+        assert revoke_key(service.db, agent.key_id, now=service.now())  # no announcement
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"]})
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
@@ -118,12 +123,12 @@ def test_a_revocation_no_notice_announced_still_stops_new_subscriptions(notice_o
 def test_the_periodic_recheck_closes_what_no_notice_announced(rechecking: TestClient) -> None:
     service = service_of(rechecking)
     agent = agent_of(rechecking)
-    service.create_function_call(agent.project_id, function_call("fc-1"))
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
     with connect(rechecking, agent.key) as ws:
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"]})
         items_until_subscribed(ws, 1)
-        assert service.storage.revoke_api_key(agent.key_id, now=service.now())  # no announcement
+        assert revoke_key(service.db, agent.key_id, now=service.now())  # no announcement
         closed = closed_frame(ws)
         assert (closed.code, closed.reason) == (4401, REVOKED_REASON)
 
@@ -131,13 +136,13 @@ def test_the_periodic_recheck_closes_what_no_notice_announced(rechecking: TestCl
 def test_revoking_one_key_leaves_the_other_keys_sessions_open(notice_only: TestClient) -> None:
     service = service_of(notice_only)
     revoked, kept = agent_of(notice_only), agent_of(notice_only)
-    service.create_function_call(kept.project_id, function_call("fc-1"))
+    service.items.create_function_call(kept.project_id, function_call("fc-1"))
     with connect(notice_only, revoked.key) as gone, connect(notice_only, kept.key) as ws:
         ready(gone)
         ready(ws)
         ws.send_json({"type": "subscribe", "id": 1, "function_calls": ["fc-1"]})
         items_until_subscribed(ws, 1)
-        service.revoke_api_key(revoked.key_id)
+        service.keys.revoke_api_key(revoked.key_id)
         assert closed_frame(gone).code == 4401
         decide(service, kept, "fc-1")
         frame = ws.receive_json()
@@ -158,9 +163,9 @@ READS = [
 
 def _personal_token(service: Service, project_id: int) -> str:
     user_id = make_person(service, "ray@example.com", "default", "reviewer")
-    service.create_function_call(project_id, function_call("fc-1"))
-    service.create_human_contact(project_id, human_contact("hc-1"))
-    return service.create_personal_token(user_id, "default").plaintext
+    service.items.create_function_call(project_id, function_call("fc-1"))
+    service.items.create_human_contact(project_id, human_contact("hc-1"))
+    return service.keys.create_personal_token(user_id, "default").plaintext
 
 
 def _statuses(client: TestClient, token: str) -> list[int]:
@@ -190,7 +195,7 @@ def test_a_token_is_refused_once_its_owner_has_no_role_however_the_role_went(
     checked on every request, not only the token's scope."""
     service = service_of(client)
     token = _personal_token(service, agent.project_id)
-    with service.storage._write() as conn:
+    with service.db.write() as conn:
         conn.execute(delete(memberships))
     response = client.get(f"{API}/project", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -203,14 +208,14 @@ def test_a_long_poll_whose_key_is_revoked_during_the_wait_gets_401_not_the_decis
 ) -> None:
     service = service_of(notice_only)
     agent = agent_of(notice_only)
-    service.create_function_call(agent.project_id, function_call("fc-1"))
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
 
     def revoke_then_decide_once_waiting() -> None:
         deadline = time.monotonic() + HANG_GUARD
         while service.notifier.subscriber_count() < 2:  # the revocation task and the long-poll
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        service.revoke_api_key(agent.key_id)
+        service.keys.revoke_api_key(agent.key_id)
         decide(service, agent, "fc-1", approved=False)
 
     helper = threading.Thread(target=revoke_then_decide_once_waiting)
@@ -219,6 +224,29 @@ def test_a_long_poll_whose_key_is_revoked_during_the_wait_gets_401_not_the_decis
     helper.join(HANG_GUARD)
     assert response.status_code == 401
     assert "comment" not in response.text
+
+
+def test_a_long_poll_ends_as_soon_as_its_key_is_revoked_without_any_decision(
+    notice_only: TestClient,
+) -> None:
+    """The wait asks for far longer than the hang-guard allows: an answer within the guard was the
+    revocation's doing, not the end of the wait."""
+    service = service_of(notice_only)
+    agent = agent_of(notice_only)
+    service.items.create_function_call(agent.project_id, function_call("fc-1"))
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            notice_only.get, f"{API}/function_calls/fc-1", params={"wait": 55}, headers=agent.headers
+        )
+        deadline = time.monotonic() + HANG_GUARD
+        while service.subscribers.count(LONG_POLL) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert service.keys.revoke_api_key(agent.key_id)
+        response = waiting.result(timeout=HANG_GUARD)
+    assert response.status_code == 401
+    assert service.revocations.closed == 1
+    assert service.subscribers.open_count == 0
 
 
 # ---------------------------------------------------------------- the cost of a re-check
@@ -240,11 +268,11 @@ def test_a_recheck_costs_the_same_queries_for_one_stream_or_a_thousand(
 
     def queries_for(grants: list[Any]) -> int:
         statements.clear()
-        event.listen(service.storage.engine, "before_cursor_execute", count)
+        event.listen(service.db.engine, "before_cursor_execute", count)
         try:
             allowed = revocations.allowed(grants)
         finally:
-            event.remove(service.storage.engine, "before_cursor_execute", count)
+            event.remove(service.db.engine, "before_cursor_execute", count)
         assert allowed == {good_key, good_session}
         return len(statements)
 

@@ -90,31 +90,31 @@ REVOCATIONS: dict[str, Callable[[Service, str], object]] = {
 def test_the_stream_ends_when_access_does(server: ThreadedServer, how: str) -> None:
     service = server.service
     cookie = sign_in(service, "default")
-    agent = service.authenticate(server.key())
+    agent = service.keys.authenticate(server.key())
     with stream(url(server), cookie, "default") as events:
-        service.create_function_call(agent.project_id, function_call("before"))
+        service.items.create_function_call(agent.project_id, function_call("before"))
         assert next(events) == ["event: changed", "data: {}"]
 
         REVOCATIONS[how](service, cookie)
         assert next(events) == ["event: revoked", "data: {}"]
         # Ended: what happens in the project from now on reaches nobody.
-        service.create_function_call(agent.project_id, function_call("after"))
+        service.items.create_function_call(agent.project_id, function_call("after"))
         assert list(events) == []
-    assert service.revocations.open_count == 0
+    assert service.subscribers.open_count == 0
     assert service.revocations.closed == 1
 
 
 def test_losing_one_project_ends_only_that_projects_stream(server: ThreadedServer) -> None:
     service = server.service
     cookie = sign_in(service, "default", "other")
-    agent = service.authenticate(server.key())
+    agent = service.keys.authenticate(server.key())
     with stream(url(server), cookie, "default") as kept, stream(url(server), cookie, "other") as lost:
-        assert service.revocations.open_count == 2
+        assert service.subscribers.open_count == 2
         assert service.people.remove_user(EMAIL, "other")
         assert next(lost) == ["event: revoked", "data: {}"]
         # The same re-check found the other stream still allowed.
-        assert service.revocations.open_count == 1
-        service.create_function_call(agent.project_id, function_call("still-seen"))
+        assert service.subscribers.open_count == 1
+        service.items.create_function_call(agent.project_id, function_call("still-seen"))
         assert next(kept) == ["event: changed", "data: {}"]
 
 

@@ -17,13 +17,13 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from foureyes.server.errors import UnauthorizedError
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.domain.errors import UnauthorizedError
 from foureyes.server.people import LockedOutError
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import client_block
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
 from ..fast_hashing import FAST_HASHING
 
@@ -78,7 +78,7 @@ def _person(service: Service, email: str) -> None:
 
 
 def _open(url: str, now: list[datetime] | None = None, **settings: Any) -> tuple[Service, list[str]]:
-    storage = Storage.from_url(url)
+    storage = Database.from_url(url)
     storage.migrate()
     clock: Callable[[], datetime] = (lambda: now[0]) if now is not None else (lambda: datetime.now(UTC))
     service = Service(
@@ -231,9 +231,9 @@ def test_failures_on_ten_thousand_made_up_names_do_not_unlock_a_real_account(
     _without_fsync(database_url)
     now = [datetime(2026, 6, 1, tzinfo=UTC)]
     service, verifies = _open(database_url, now)
-    if service.storage.dialect == "sqlite":
-        event.listen(service.storage.engine, "connect", _sqlite_no_sync)
-        service.storage.engine.dispose()
+    if service.db.dialect == "sqlite":
+        event.listen(service.db.engine, "connect", _sqlite_no_sync)
+        service.db.engine.dispose()
     try:
         _person(service, "gil@example.com")
         real = Clocked(service, now, verifies)

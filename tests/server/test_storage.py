@@ -13,38 +13,42 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from foureyes.storage import NewDecision, NewItem, Storage
+from foureyes.server.domain.events import Emitter
+from foureyes.server.domain.items import Items
+from foureyes.storage import Database, ItemRecord, NewDecision, NewItem
 from foureyes.storage.schema import metadata
+
+from ..db import complete_item, create_item, ensure_project, events_of, get_item
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-def _storage(url: str) -> Storage:
-    storage = Storage.from_url(url)
+def _storage(url: str) -> Database:
+    storage = Database.from_url(url)
     storage.migrate()
     return storage
 
 
-def _sqlite(path: Path) -> Storage:
+def _sqlite(path: Path) -> Database:
     return _storage(f"sqlite:///{path}")
 
 
 def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_database_url: str) -> None:
-    storage = Storage.from_url(empty_database_url)
+    storage = Database.from_url(empty_database_url)
     try:
         assert inspect(storage.engine).get_table_names() == []
         storage.migrate()
         tables = set(inspect(storage.engine).get_table_names())
         assert tables == {
             *("alembic_version", "projects", "api_keys", "items", "decisions", "events"),
-            *("webhook_endpoints", "webhook_deliveries", "webhook_attempts"),
+            *("webhook_endpoints", "deliveries", "delivery_attempts"),
             *("users", "memberships", "invitations", "sessions"),
             "login_throttle",
         }
         storage.migrate()
         with storage.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0005"
+            assert context.get_current_revision() == "0006"
             # The migrations build exactly what schema.py describes.
             assert compare_metadata(context, metadata) == []
     finally:
@@ -65,20 +69,20 @@ def test_sqlite_is_set_up_for_durability(tmp_path: Path) -> None:
 
 def test_data_persists_across_close_and_reopen(database_url: str) -> None:
     storage = _storage(database_url)
-    project = storage.ensure_project("default", now=NOW)
+    project = ensure_project(storage, "default", now=NOW)
     spec = {"fn": "f", "kwargs": {"a": [1, {"b": None}]}, "state": {"s": "é"}, "extra": True}
-    item, created = storage.create_item(
-        NewItem(project.id, "function_call", "c1", "r1", spec, "rd", "sd", NOW, None, "api")
+    item, created = create_item(
+        storage, NewItem(project.id, "function_call", "c1", "r1", spec, "rd", "sd", NOW, None, "api")
     )
     assert created
     decision = NewDecision("approved", "ok", None, None, None, "api", NOW, "sd")
-    assert storage.complete_item(item.id, "approved", decision, {"verdict": "approved"})
-    assert not storage.complete_item(item.id, "rejected", decision, {})
+    assert complete_item(storage, item, "approved", decision)
+    assert not complete_item(storage, item, "rejected", decision)
     storage.close()
 
     reopened = _storage(database_url)
     try:
-        found = reopened.get_item(project.id, "function_call", "c1")
+        found = get_item(reopened, project.id, "function_call", "c1")
         assert found is not None
         assert found.spec == spec
         assert found.state == "approved"
@@ -86,8 +90,8 @@ def test_data_persists_across_close_and_reopen(database_url: str) -> None:
         assert found.requested_at.tzinfo is not None
         assert found.decisions[0].decided_at == NOW
         assert found.decisions[0].comment == "ok"
-        assert [e.type for e in reopened.list_events(item.id)] == ["created", "decided"]
-        assert reopened.ensure_project("default", now=NOW) == project
+        assert [e.type for e in events_of(reopened, item.id)] == ["created", "decided"]
+        assert ensure_project(reopened, "default", now=NOW) == project
     finally:
         reopened.close()
 
@@ -96,7 +100,7 @@ def test_naive_datetimes_are_refused(database_url: str) -> None:
     storage = _storage(database_url)
     try:
         with pytest.raises(Exception, match="naive"):
-            storage.ensure_project("x", now=datetime(2025, 1, 1))
+            ensure_project(storage, "x", now=datetime(2025, 1, 1))
     finally:
         storage.close()
 
@@ -105,7 +109,7 @@ def test_relative_sqlite_path_is_under_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    storage = Storage.from_url("sqlite:///.foureyes/foureyes.db")
+    storage = Database.from_url("sqlite:///.foureyes/foureyes.db")
     try:
         storage.migrate()
     finally:
@@ -116,18 +120,19 @@ def test_relative_sqlite_path_is_under_the_working_directory(
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_in_memory_sqlite_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="in-memory"):
-        Storage.from_url(url)
+        Database.from_url(url)
 
 
 def test_timestamps_come_back_in_utc_whatever_offset_they_went_in_with(database_url: str) -> None:
     storage = _storage(database_url)
     try:
         tokyo = NOW.astimezone(timezone(timedelta(hours=9)))
-        project = storage.ensure_project("tz", now=tokyo)
-        item, _ = storage.create_item(
-            NewItem(project.id, "function_call", "tz", "r", {"fn": "f"}, "rd", "sd", tokyo, None, "api")
+        project = ensure_project(storage, "tz", now=tokyo)
+        item, _ = create_item(
+            storage,
+            NewItem(project.id, "function_call", "tz", "r", {"fn": "f"}, "rd", "sd", tokyo, None, "api"),
         )
-        found = storage.get_item(project.id, "function_call", "tz")
+        found = get_item(storage, project.id, "function_call", "tz")
         assert found is not None
         assert found.requested_at == NOW
         assert found.requested_at.utcoffset() == timedelta(0)
@@ -137,26 +142,26 @@ def test_timestamps_come_back_in_utc_whatever_offset_they_went_in_with(database_
 
 
 def test_racing_creates_of_one_call_id_store_one_item(database_url: str) -> None:
-    """Two replicas (here: two Storage objects, each with its own pool) post the same call id."""
+    """Two replicas (here: two Databases, each with its own pool) post the same call id."""
     first, second = _storage(database_url), _storage(database_url)
     try:
-        project = first.ensure_project("race", now=NOW)
+        project = ensure_project(first, "race", now=NOW)
+        replicas = [Items(db, Emitter(lambda _topic: None), lambda: NOW) for db in (first, second)]
         racers = 8
         barrier = threading.Barrier(racers)
+        body = {"run_id": "r", "call_id": "same", "spec": {"fn": "f", "kwargs": {}}}
 
-        def create(n: int) -> tuple[int, bool]:
-            storage = first if n % 2 else second
-            new = NewItem(project.id, "function_call", "same", "r", {"fn": "f"}, "rd", "sd", NOW, None, "api")
+        def create(n: int) -> tuple[int, str]:
             barrier.wait()
-            item, created = storage.create_item(new)
-            return item.id, created
+            item = replicas[n % 2].create_function_call(project.id, body)
+            return item.id, item.state
 
         with ThreadPoolExecutor(racers) as pool:
             results = list(pool.map(create, range(racers)))
         assert len({item_id for item_id, _ in results}) == 1
-        assert [created for _, created in results].count(True) == 1
         (item_id, _) = results[0]
-        assert [e.type for e in first.list_events(item_id)] == ["created"]
+        # one insert won: one item, one created event
+        assert [e.type for e in events_of(first, item_id)] == ["created"]
     finally:
         first.close()
         second.close()
@@ -169,7 +174,7 @@ def test_racing_project_creation_makes_one_project(database_url: str) -> None:
 
         def ensure(n: int) -> int:
             barrier.wait()
-            return (first if n % 2 else second).ensure_project("new", now=NOW).id
+            return ensure_project(first if n % 2 else second, "new", now=NOW).id
 
         with ThreadPoolExecutor(6) as pool:
             assert len(set(pool.map(ensure, range(6)))) == 1
@@ -179,7 +184,7 @@ def test_racing_project_creation_makes_one_project(database_url: str) -> None:
 
 
 def test_storage_reports_its_dialect(database_url: str, database_backend: str) -> None:
-    storage = Storage.from_url(database_url)
+    storage = Database.from_url(database_url)
     try:
         assert storage.dialect == database_backend
     finally:
@@ -188,7 +193,7 @@ def test_storage_reports_its_dialect(database_url: str, database_backend: str) -
 
 def test_unsupported_databases_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database"):
-        Storage.from_url("mysql://localhost/x")
+        Database.from_url("mysql://localhost/x")
 
 
 def test_plain_postgresql_urls_use_psycopg_3() -> None:
@@ -227,7 +232,7 @@ def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_ba
     savepoint: the bad one fails by itself, the others are stored with their events."""
     storage = _storage(database_url)
     try:
-        project = storage.ensure_project("group", now=NOW)
+        project = ensure_project(storage, "group", now=NOW)
         racers = 24
         barrier = threading.Barrier(racers)
 
@@ -237,7 +242,7 @@ def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_ba
             new = NewItem(project.id, "function_call", f"c{n}", "r", spec, "rd", "sd", NOW, None, "api")
             barrier.wait()
             try:
-                item, created = storage.create_item(new)
+                item, created = create_item(storage, new)
             except TypeError:
                 return "failed"
             assert created
@@ -246,12 +251,12 @@ def test_concurrent_creates_commit_together_and_a_failing_one_alone_is_rolled_ba
         with ThreadPoolExecutor(racers) as pool:
             results = list(pool.map(create, range(racers)))
         assert results[7] == "failed"
-        assert storage.get_item(project.id, "function_call", "c7") is None
+        assert get_item(storage, project.id, "function_call", "c7") is None
         for n in (*range(7), *range(8, racers)):
-            found = storage.get_item(project.id, "function_call", f"c{n}")
+            found = get_item(storage, project.id, "function_call", f"c{n}")
             assert found is not None
             assert found.spec["kwargs"] == {"n": n}
-            assert [e.type for e in storage.list_events(found.id)] == ["created"]
+            assert [e.type for e in events_of(storage, found.id)] == ["created"]
     finally:
         storage.close()
 
@@ -261,19 +266,20 @@ def test_concurrent_decisions_each_win_once_and_are_all_stored(database_url: str
     racers at once; exactly one wins each, and every winner's decision and event are stored."""
     storage = _storage(database_url)
     try:
-        project = storage.ensure_project("decide", now=NOW)
-        ids = []
+        project = ensure_project(storage, "decide", now=NOW)
+        created = []
         for n in range(12):
             new = NewItem(project.id, "function_call", f"d{n}", "r", {"fn": "f"}, "rd", "sd", NOW, None, "a")
-            ids.append(storage.create_item(new)[0].id)
-        racers = [(item_id, verdict) for item_id in ids for verdict in ("approved", "rejected")]
+            created.append(create_item(storage, new)[0])
+        ids = [item.id for item in created]
+        racers = [(item, verdict) for item in created for verdict in ("approved", "rejected")]
         barrier = threading.Barrier(len(racers))
 
-        def decide(racer: tuple[int, str]) -> bool:
-            item_id, verdict = racer
+        def decide(racer: tuple[ItemRecord, str]) -> bool:
+            item, verdict = racer
             decision = NewDecision(verdict, verdict, None, None, None, "api", NOW, "sd")
             barrier.wait()
-            return storage.complete_item(item_id, verdict, decision, {"verdict": verdict})
+            return complete_item(storage, item, verdict, decision)
 
         with ThreadPoolExecutor(len(racers)) as pool:
             won = list(pool.map(decide, racers))
@@ -281,10 +287,10 @@ def test_concurrent_decisions_each_win_once_and_are_all_stored(database_url: str
             pair = won[2 * n : 2 * n + 2]
             assert sorted(pair) == [False, True]
             winner = racers[2 * n + pair.index(True)][1]
-            found = storage.get_item(project.id, "function_call", f"d{n}")
+            found = get_item(storage, project.id, "function_call", f"d{n}")
             assert found is not None
             assert found.state == winner
             assert [d.verdict for d in found.decisions] == [winner]
-            assert [e.type for e in storage.list_events(item_id)] == ["created", "decided"]
+            assert [e.type for e in events_of(storage, item_id)] == ["created", "decided"]
     finally:
         storage.close()

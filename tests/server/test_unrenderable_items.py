@@ -16,6 +16,7 @@ from foureyes.server.renderable import MAX_RENDER_DEPTH, PLACEHOLDER, json_text,
 from foureyes.server.service import Service
 from foureyes.storage import NewItem
 
+from ..db import create_item
 from .inbox_helpers import Browser, make_person
 
 LEVELS = 950
@@ -45,7 +46,7 @@ def store_directly(service: Service, project_id: int, call_id: str) -> None:
 
     def write() -> None:
         try:
-            service.storage.create_item(new)
+            create_item(service.db, new)
         except BaseException as exc:  # reported on the test's own thread below
             failures.append(exc)
 

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from foureyes.server.app import create_app
+from foureyes.server.push import WEBSOCKET
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
@@ -43,7 +44,7 @@ def items_until_subscribed(ws: WebSocketTestSession, frame_id: Any = None) -> li
 
 def decide(service: Service, caller: Any, call_id: str, approved: bool = True) -> None:
     comment = None if approved else "no"
-    service.decide_function_call(
+    service.decisions.decide_function_call(
         caller.project_id, call_id, approved=approved, comment=comment, channel="cli", actor_key_id=None
     )
 
@@ -104,7 +105,7 @@ def test_a_malformed_authorization_header_closes_with_4401(client: TestClient) -
 
 
 def test_a_revoked_key_closes_with_4401(client: TestClient, agent: Any, service: Service) -> None:
-    service.revoke_api_key(agent.key_id)
+    service.keys.revoke_api_key(agent.key_id)
     with connect(client, agent.key) as ws, pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_json()
     assert closed.value.code == 4401
@@ -166,7 +167,7 @@ def test_human_contacts_are_pushed_when_answered(
         ready(ws)
         ws.send_json({"type": "subscribe", "human_contacts": ["hc-1"]})
         items_until_subscribed(ws)
-        service.answer_human_contact(
+        service.decisions.answer_human_contact(
             agent.project_id, "hc-1", response="casual", channel="cli", actor_key_id=None
         )
         pushed = ws.receive_json()
@@ -299,6 +300,30 @@ def test_bad_frames_get_an_error_frame_and_the_connection_stays_up(
         assert ws.receive_json() == {"type": "pong"}
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "subscribe", "function_calls": ["a"], "x": ' + "[" * 100 + "]" * 100 + "}",
+        "[" * 100_000 + "]" * 100_000,  # deeper than the parser itself goes
+        '{"type": "subscribe", "function_calls": ["a\\u0000b"]}',
+        '{"type": "subscribe", "function_calls": ["\\ud800"]}',
+    ],
+)
+def test_frames_follow_the_input_policy(client: TestClient, agent: Any, frame: str) -> None:
+    with connect(client, agent.key) as ws:
+        ready(ws)
+        ws.send_text(frame)
+        error = ws.receive_json()
+        assert (error["type"], error["code"]) == ("error", "invalid_frame")
+        assert (
+            "max_json_depth" in error["message"]
+            or "U+0000" in error["message"]
+            or "surrogate" in error["message"]
+        )
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+
+
 def test_binary_frames_are_read_as_utf8_json(client: TestClient, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)
@@ -323,7 +348,7 @@ def test_heartbeat_pings_and_a_silent_client_is_closed_with_4408(
     fast_heartbeat_client: tuple[TestClient, FastAPI],
 ) -> None:
     client, app = fast_heartbeat_client
-    key = app.state.service.create_api_key(scopes=("agent",)).plaintext
+    key = app.state.service.keys.create_api_key(scopes=("agent",)).plaintext
     with connect(client, key) as ws:
         assert ready(ws)["heartbeat_seconds"] == 0.2
         for _ in range(3):  # a client that answers stays connected
@@ -343,12 +368,13 @@ def _read_pings_until_closed(ws: WebSocketTestSession) -> None:
 def test_shutdown_closes_sessions_with_1001(client: TestClient, app: FastAPI, agent: Any) -> None:
     with connect(client, agent.key) as ws:
         ready(ws)
-        assert app.state.ws_hub.open_count == 1
+        subscribers = app.state.service.subscribers
+        assert subscribers.count(WEBSOCKET) == 1
         # What the app's shutdown (and `foureyes serve` on SIGTERM) does before the server stops.
         assert client.portal is not None
-        client.portal.call(app.state.ws_hub.close_all)
+        client.portal.call(subscribers.close_all)
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1001
     assert closed.value.reason == "server shutting down"
-    assert app.state.ws_hub.open_count == 0
+    assert subscribers.count(WEBSOCKET) == 0

@@ -170,7 +170,7 @@ def test_limits_come_from_the_environment_and_must_be_positive(name: str) -> Non
 def test_the_sdk_defaults_are_the_servers() -> None:
     """A client talking to a server that announces nothing stays within the server's defaults."""
     from foureyes import _push
-    from foureyes.server.api.ws_frames import MAX_IDS_PER_FRAME
+    from foureyes.server.api import ws
 
-    assert _push.MAX_IDS_PER_FRAME == MAX_IDS_PER_FRAME
+    assert _push.MAX_IDS_PER_FRAME == ws.MAX_IDS_PER_FRAME
     assert Settings().ws_max_subscriptions_per_connection == _push.MAX_SUBSCRIPTIONS_PER_CONNECTION

@@ -9,28 +9,29 @@ from datetime import timedelta
 
 import pytest
 
-from foureyes.storage import Storage
+from foureyes.storage import Database
 
+from ..db import claim
 from .conftest import World
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_racing_claims_never_lease_one_delivery_twice(world: World, database_url: str) -> None:
-    world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     for n in range(30):
         world.function_call(f"call-{n}")
     # A second pool on the same database, as a second replica would have.
-    stores = [world.service.storage, Storage.from_url(database_url)]
+    stores = [world.service.db, Database.from_url(database_url)]
     now = world.clock()
     racers = 4
     barrier = threading.Barrier(racers)
 
-    def claim_all(store: Storage) -> list[int]:
+    def claim_all(store: Database) -> list[int]:
         barrier.wait()
         taken: list[int] = []
-        while claimed := store.claim_due_deliveries(now=now, lease_until=now + timedelta(minutes=1), limit=3):
-            taken.extend(delivery.id for delivery, _ in claimed)
+        while claimed := claim(store, now=now, lease_until=now + timedelta(minutes=1), limit=3):
+            taken.extend(delivery.id for delivery in claimed)
         return taken
 
     try:
@@ -41,7 +42,7 @@ async def test_racing_claims_never_lease_one_delivery_twice(world: World, databa
     assert len(counts) == 30
     assert set(counts.values()) == {1}
     # Leased rows stay out of reach until the lease runs out, then come back once.
-    assert world.service.storage.claim_due_deliveries(now=now, lease_until=now, limit=50) == []
+    assert claim(world.service.db, now=now, lease_until=now, limit=50) == []
     later = now + timedelta(minutes=2)
-    again = world.service.storage.claim_due_deliveries(now=later, lease_until=later, limit=50)
+    again = claim(world.service.db, now=later, lease_until=later, limit=50)
     assert len(again) == 30

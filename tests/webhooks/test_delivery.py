@@ -10,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from foureyes.server.delivery import DeliveryWorker, retry_delay
-from foureyes.server.service import WEBHOOK_EVENTS
+from foureyes.server.channels.webhook import WEBHOOK_EVENTS
+from foureyes.server.outbox import retry_delay
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError
 from foureyes.server.wire import render_item
 from foureyes.webhooks import verify
 
-from .conftest import World
+from ..db import attempts_of, claim, delivery_of
+from .conftest import World, webhook_worker
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ def independent_signatures(secret: str, headers: dict[str, str], body: bytes) ->
 
 
 async def test_created_then_completed_signed_and_rendered_as_the_api_does(world: World) -> None:
-    endpoint, secret = world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    endpoint, secret = world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     world.function_call("call-1", state={"thread": "t-42"})
     world.clock.advance(seconds=1)
     world.approve("call-1")
@@ -40,7 +41,7 @@ async def test_created_then_completed_signed_and_rendered_as_the_api_does(world:
     got = world.receiver.snapshot()
     assert [json.loads(r.body)["type"] for r in got] == ["function_call.created", "function_call.completed"]
 
-    item = world.service.get_function_call(world.project_id, "call-1")
+    item = world.service.items.get_function_call(world.project_id, "call-1")
     for received in got:
         headers = received.headers
         assert headers["content-type"] == "application/json"
@@ -55,17 +56,19 @@ async def test_created_then_completed_signed_and_rendered_as_the_api_does(world:
     created = json.loads(got[0].body)["event"]
     assert created["status"]["approved"] is None
     assert created["status"]["responded_at"] is None
-    deliveries = world.service.list_deliveries(endpoint_id=endpoint.id)
+    deliveries = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
     assert {d.status for d in deliveries} == {"succeeded"}
-    assert all(len(world.service.storage.list_attempts(d.id)) == 1 for d in deliveries)
+    assert all(len(attempts_of(world.service.db, d.id)) == 1 for d in deliveries)
 
 
 async def test_human_contact_events_and_subscriptions(world: World) -> None:
-    world.service.add_webhook("default", world.receiver.url, ["human_contact.completed"], allow_private=True)
+    world.service.webhooks.add_webhook(
+        "default", world.receiver.url, ["human_contact.completed"], allow_private=True
+    )
     world.function_call("call-1")
     body = {"run_id": "r", "call_id": "hc-1", "spec": {"msg": "Which tone?", "state": {"s": 1}}}
-    world.service.create_human_contact(world.project_id, body)
-    world.service.answer_human_contact(
+    world.service.items.create_human_contact(world.project_id, body)
+    world.service.decisions.answer_human_contact(
         world.project_id, "hc-1", response="formal", channel="t", actor_key_id=None
     )
     while await world.worker.run_once():
@@ -78,7 +81,7 @@ async def test_human_contact_events_and_subscriptions(world: World) -> None:
 
 
 async def test_retry_schedule_follows_the_clock_and_keeps_the_webhook_id(world: World) -> None:
-    endpoint, _ = world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    endpoint, _ = world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     world.receiver.status = 503
     world.function_call("call-1")
     start = world.clock.now
@@ -86,7 +89,7 @@ async def test_retry_schedule_follows_the_clock_and_keeps_the_webhook_id(world: 
     at = start
     for delay in expected_delays:
         assert await world.worker.run_once(at) == 1
-        (delivery,) = world.service.list_deliveries(endpoint_id=endpoint.id)
+        (delivery,) = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
         assert delivery.status == "pending"
         assert delivery.next_attempt_at == at + timedelta(seconds=delay)
         # not a moment early
@@ -94,15 +97,15 @@ async def test_retry_schedule_follows_the_clock_and_keeps_the_webhook_id(world: 
         at = delivery.next_attempt_at
     world.receiver.status = 200
     assert await world.worker.run_once(at) == 1
-    (delivery,) = world.service.list_deliveries(endpoint_id=endpoint.id)
+    (delivery,) = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
     assert delivery.status == "succeeded"
-    attempts = world.service.storage.list_attempts(delivery.id)
+    attempts = attempts_of(world.service.db, delivery.id)
     assert [a.status_code for a in attempts] == [503, 503, 503, 503, 200]
     assert all(a.latency_ms >= 0 for a in attempts)
     assert attempts[0].error is not None
     assert attempts[0].error.startswith("HTTP 503")
     ids = {r.headers["webhook-id"] for r in world.receiver.snapshot()}
-    assert ids == {delivery.webhook_id}
+    assert ids == {delivery.message_id}
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
@@ -114,13 +117,13 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
 
 
 async def test_gives_up_after_three_days(world: World) -> None:
-    endpoint, _ = world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    endpoint, _ = world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     world.receiver.status = 500
     world.function_call("call-1")
     start = world.clock.now
     attempts = 0
     while True:
-        (delivery,) = world.service.list_deliveries(endpoint_id=endpoint.id)
+        (delivery,) = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
         if delivery.status != "pending":
             break
         assert await world.worker.run_once(delivery.next_attempt_at) == 1
@@ -128,19 +131,19 @@ async def test_gives_up_after_three_days(world: World) -> None:
     assert delivery.status == "failed"
     assert delivery.completed_at == start + timedelta(days=3)
     assert 15 <= attempts <= 30
-    assert [d.id for d in world.service.list_deliveries(failed_only=True)] == [delivery.id]
+    assert [d.id for d in world.service.webhooks.list_deliveries(failed_only=True)] == [delivery.id]
 
     world.receiver.status = 200
-    world.service.redeliver(delivery.id)
+    world.service.webhooks.redeliver(delivery.id)
     assert await world.worker.run_once() == 1
-    again = world.service.storage.get_delivery(delivery.id)
+    again = delivery_of(world.service.db, delivery.id)
     assert again is not None
     assert again.status == "succeeded"
-    assert world.receiver.snapshot()[-1].headers["webhook-id"] == delivery.webhook_id
+    assert world.receiver.snapshot()[-1].headers["webhook-id"] == delivery.message_id
 
 
 async def test_order_per_item_but_not_across_items(world: World) -> None:
-    world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     world.receiver.status = 500
     world.function_call("call-1")
     world.approve("call-1")
@@ -163,41 +166,37 @@ async def test_order_per_item_but_not_across_items(world: World) -> None:
 
 
 async def test_a_lease_keeps_other_workers_off(world: World) -> None:
-    world.service.add_webhook("default", world.receiver.url, allow_private=True)
+    world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
     world.function_call("call-1")
-    storage, now = world.service.storage, world.clock.now
+    db, now = world.service.db, world.clock.now
     lease = now + timedelta(seconds=30)
-    assert len(storage.claim_due_deliveries(now=now, lease_until=lease, limit=10)) == 1
-    assert storage.claim_due_deliveries(now=now, lease_until=lease, limit=10) == []
+    assert len(claim(db, now=now, lease_until=lease, limit=10)) == 1
+    assert claim(db, now=now, lease_until=lease, limit=10) == []
     # a worker that died holding the lease: the row is free again once it runs out
-    assert (
-        len(storage.claim_due_deliveries(now=lease, lease_until=lease + timedelta(seconds=30), limit=10)) == 1
-    )
+    assert len(claim(db, now=lease, lease_until=lease + timedelta(seconds=30), limit=10)) == 1
 
 
 async def test_private_addresses_are_refused_unless_allowed(world: World) -> None:
     with pytest.raises(UnsafeURLError, match="loopback"):
-        world.service.add_webhook("default", world.receiver.url)
+        world.service.webhooks.add_webhook("default", world.receiver.url)
     with pytest.raises(UnsafeURLError, match="link-local"):
-        world.service.add_webhook("default", "http://169.254.169.254/latest/meta-data")
+        world.service.webhooks.add_webhook("default", "http://169.254.169.254/latest/meta-data")
     with pytest.raises(ValueError, match="http or https"):
-        world.service.add_webhook("default", "file:///etc/passwd", allow_private=True)
+        world.service.webhooks.add_webhook("default", "file:///etc/passwd", allow_private=True)
     with pytest.raises(ValueError, match="unknown event types"):
-        world.service.add_webhook("default", world.receiver.url, ["nope"], allow_private=True)
+        world.service.webhooks.add_webhook("default", world.receiver.url, ["nope"], allow_private=True)
 
     # added while allowed, then the server runs with the setting off: every attempt is refused
-    endpoint, _ = world.service.add_webhook("default", world.receiver.url, allow_private=True)
-    strict = DeliveryWorker(
-        world.service.storage, Settings(database_url="sqlite:///unused.db"), clock=world.clock
-    )
+    endpoint, _ = world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
+    strict = webhook_worker(world.service.db, Settings(database_url="sqlite:///unused.db"), clock=world.clock)
     try:
         world.function_call("call-1")
         assert await strict.run_once() == 1
     finally:
         await strict.stop()
     assert world.receiver.snapshot() == []
-    (delivery,) = world.service.list_deliveries(endpoint_id=endpoint.id)
-    (attempt,) = world.service.storage.list_attempts(delivery.id)
+    (delivery,) = world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)
+    (attempt,) = attempts_of(world.service.db, delivery.id)
     assert attempt.status_code is None
     assert attempt.error is not None
     assert "refused" in attempt.error
@@ -205,8 +204,8 @@ async def test_private_addresses_are_refused_unless_allowed(world: World) -> Non
 
 
 async def test_rotation_signs_with_both_secrets_during_the_overlap(world: World) -> None:
-    endpoint, old = world.service.add_webhook("default", world.receiver.url, allow_private=True)
-    new, until = world.service.rotate_webhook_secret(endpoint.id, overlap_seconds=60)
+    endpoint, old = world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
+    new, until = world.service.webhooks.rotate_webhook_secret(endpoint.id, overlap_seconds=60)
     assert until == world.clock.now + timedelta(seconds=60)
     world.function_call("call-1")
     assert await world.worker.run_once() == 1
@@ -226,24 +225,24 @@ async def test_rotation_signs_with_both_secrets_during_the_overlap(world: World)
 
 
 async def test_disabled_endpoints_hold_and_test_events(world: World) -> None:
-    endpoint, secret = world.service.add_webhook(
+    endpoint, secret = world.service.webhooks.add_webhook(
         "default", world.receiver.url, ["human_contact.created"], allow_private=True
     )
-    world.service.set_webhook_enabled(endpoint.id, False)
-    world.service.create_human_contact(
+    world.service.webhooks.set_webhook_enabled(endpoint.id, False)
+    world.service.items.create_human_contact(
         world.project_id, {"run_id": "r", "call_id": "hc-1", "spec": {"msg": "?"}}
     )
-    assert world.service.list_deliveries() == []  # not queued for a disabled endpoint
+    assert world.service.webhooks.list_deliveries() == []  # not queued for a disabled endpoint
 
-    test = world.service.send_test_webhook(endpoint.id)
+    test = world.service.webhooks.send_test_webhook(endpoint.id)
     assert await world.worker.run_once() == 0  # held while disabled
-    world.service.set_webhook_enabled(endpoint.id, True)
+    world.service.webhooks.set_webhook_enabled(endpoint.id, True)
     assert await world.worker.run_once() == 1
     (received,) = world.receiver.snapshot()
     envelope = verify(received.body, received.headers, secret, now=world.clock.now.timestamp())
     assert envelope["is_test"] is True
     assert envelope["type"] == "human_contact.created"
-    assert received.headers["webhook-id"] == test.webhook_id
+    assert received.headers["webhook-id"] == test.message_id
     assert set(WEBHOOK_EVENTS) == {
         "function_call.created",
         "function_call.completed",
@@ -258,12 +257,12 @@ async def test_the_example_receiver_verifies_and_resumes(
     import httpx
     from examples import webhook_receiver
 
-    endpoint, secret = world.service.add_webhook(
+    endpoint, secret = world.service.webhooks.add_webhook(
         "default", "http://receiver.test/webhooks", allow_private=True
     )
     monkeypatch.setenv("WEBHOOK_SECRET", secret)
-    worker = DeliveryWorker(
-        world.service.storage,
+    worker = webhook_worker(
+        world.service.db,
         Settings(database_url="sqlite:///unused.db", webhook_allow_private=True),
         clock=lambda: datetime.now(UTC),
         transport=httpx.ASGITransport(app=webhook_receiver.app),
@@ -277,7 +276,9 @@ async def test_the_example_receiver_verifies_and_resumes(
     finally:
         await worker.stop()
     assert "task t-1: approved, carrying on" in capsys.readouterr().out
-    assert {d.status for d in world.service.list_deliveries(endpoint_id=endpoint.id)} == {"succeeded"}
+    assert {d.status for d in world.service.webhooks.list_deliveries(endpoint_id=endpoint.id)} == {
+        "succeeded"
+    }
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=webhook_receiver.app)) as client:
         forged = await client.post(

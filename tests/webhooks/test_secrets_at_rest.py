@@ -11,17 +11,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import select, text
 
-from foureyes.server.delivery import DeliveryWorker
-from foureyes.server.notifier import InProcessNotifier
+from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
-from foureyes.storage import Storage
+from foureyes.storage import Database
+from foureyes.storage.database import MIGRATIONS_DIR
 from foureyes.storage.schema import webhook_endpoints
 from foureyes.storage.sealing import PREFIX, SealingKeyError, SecretBox
-from foureyes.storage.store import MIGRATIONS_DIR
 from foureyes.webhooks import verify
 
-from .conftest import Clock
+from ..db import endpoints_of, ensure_project
+from .conftest import Clock, webhook_worker
 from .receiver import Receiver
 
 pytestmark = pytest.mark.anyio
@@ -31,7 +31,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def stored_secrets(storage: Storage) -> list[tuple[str, str | None]]:
+def stored_secrets(storage: Database) -> list[tuple[str, str | None]]:
     with storage.engine.connect() as conn:
         rows = conn.execute(
             select(webhook_endpoints.c.secret, webhook_endpoints.c.previous_secret).order_by(
@@ -41,12 +41,12 @@ def stored_secrets(storage: Storage) -> list[tuple[str, str | None]]:
     return [(row.secret, row.previous_secret) for row in rows]
 
 
-async def deliver_one(storage: Storage, clock: Clock, receiver: Receiver, call_id: str) -> None:
+async def deliver_one(storage: Database, clock: Clock, receiver: Receiver, call_id: str) -> None:
     service = Service(storage, InProcessNotifier(), clock=clock)
-    project = storage.ensure_project("default", now=clock())
+    project = ensure_project(storage, "default", now=clock())
     body = {"run_id": "r", "call_id": call_id, "spec": {"fn": "wire", "kwargs": {}}}
-    service.create_function_call(project.id, body)
-    worker = DeliveryWorker(
+    service.items.create_function_call(project.id, body)
+    worker = webhook_worker(
         storage, Settings(database_url="sqlite:///unused.db", webhook_allow_private=True), clock=clock
     )
     try:
@@ -57,10 +57,10 @@ async def deliver_one(storage: Storage, clock: Clock, receiver: Receiver, call_i
 
 def test_sqlite_files_and_the_key_file_are_created_0600(tmp_path: Path) -> None:
     database = tmp_path / "new" / "foureyes.db"
-    storage = Storage.from_url(f"sqlite:///{database}")
+    storage = Database.from_url(f"sqlite:///{database}")
     try:
         storage.migrate()
-        storage.ensure_project("p", now=Clock()())
+        ensure_project(storage, "p", now=Clock()())
         # SQLite gives its write-ahead log and shared-memory files the database file's mode
         for path in (database, database.with_name("foureyes.db-wal"), database.with_name("foureyes.db-shm")):
             assert mode(path) == 0o600, path
@@ -74,7 +74,7 @@ def test_an_existing_world_readable_database_is_narrowed(tmp_path: Path) -> None
     database = tmp_path / "old.db"
     database.touch()
     database.chmod(0o644)
-    Storage.from_url(f"sqlite:///{database}").close()
+    Database.from_url(f"sqlite:///{database}").close()
     assert mode(database) == 0o600
 
 
@@ -82,11 +82,11 @@ async def test_stored_secrets_are_sealed_and_still_sign_after_a_restart(
     database_url: str, receiver: Receiver
 ) -> None:
     clock = Clock()
-    storage = Storage.from_url(database_url)
+    storage = Database.from_url(database_url)
     storage.migrate()
     service = Service(storage, InProcessNotifier(), clock=clock)
-    endpoint, first = service.add_webhook("default", receiver.url, allow_private=True)
-    second, _ = service.rotate_webhook_secret(endpoint.id, overlap_seconds=3600)
+    endpoint, first = service.webhooks.add_webhook("default", receiver.url, allow_private=True)
+    second, _ = service.webhooks.rotate_webhook_secret(endpoint.id, overlap_seconds=3600)
     ((sealed, previous),) = stored_secrets(storage)
     assert previous is not None
     for stored, secret in ((sealed, second), (previous, first)):
@@ -96,7 +96,7 @@ async def test_stored_secrets_are_sealed_and_still_sign_after_a_restart(
     service.close()
 
     # a new process on the same database and key file
-    restarted = Storage.from_url(database_url)
+    restarted = Database.from_url(database_url)
     try:
         restarted.migrate()
         await deliver_one(restarted, clock, receiver, "call-1")
@@ -111,17 +111,17 @@ async def test_stored_secrets_are_sealed_and_still_sign_after_a_restart(
 async def test_a_copy_of_the_sqlite_file_alone_cannot_sign(tmp_path: Path, receiver: Receiver) -> None:
     clock = Clock()
     original = tmp_path / "a" / "foureyes.db"
-    storage = Storage.from_url(f"sqlite:///{original}")
+    storage = Database.from_url(f"sqlite:///{original}")
     storage.migrate()
     service = Service(storage, InProcessNotifier(), clock=clock)
-    _, secret = service.add_webhook("default", receiver.url, allow_private=True)
+    _, secret = service.webhooks.add_webhook("default", receiver.url, allow_private=True)
     service.close()
     copy = tmp_path / "b" / "foureyes.db"
     copy.parent.mkdir()
     shutil.copy(original, copy)
     assert secret.encode() not in copy.read_bytes()
 
-    thief = Storage.from_url(f"sqlite:///{copy}")  # finds no key: makes a new, useless one
+    thief = Database.from_url(f"sqlite:///{copy}")  # finds no key: makes a new, useless one
     try:
         with pytest.raises(SealingKeyError, match="another key"):
             thief.migrate()
@@ -129,10 +129,10 @@ async def test_a_copy_of_the_sqlite_file_alone_cannot_sign(tmp_path: Path, recei
         thief.close()
     # with the key file too, it works: the key file is what has to be kept apart
     shutil.copy(f"{original}.key", f"{copy}.key")
-    owner = Storage.from_url(f"sqlite:///{copy}")
+    owner = Database.from_url(f"sqlite:///{copy}")
     try:
         owner.migrate()
-        (endpoint,) = owner.list_webhook_endpoints()
+        (endpoint,) = endpoints_of(owner)
         assert endpoint.secret == secret
     finally:
         owner.close()
@@ -143,7 +143,7 @@ async def test_plaintext_secrets_of_older_versions_are_sealed_by_migration_0005(
 ) -> None:
     clock = Clock()
     key_file = tmp_path / "secret.key"
-    storage = Storage.from_url(empty_database_url, secret_key_file=key_file)
+    storage = Database.from_url(empty_database_url, secret_key_file=key_file)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["secret_box"] = SecretBox.from_file(key_file)

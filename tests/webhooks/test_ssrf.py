@@ -43,7 +43,7 @@ async def test_embedded_ipv4_forms_are_refused(world: World, address: str, inner
     with pytest.raises(UnsafeURLError, match=kind):
         check_url(url, allow_private=False)
     with pytest.raises(UnsafeURLError, match=kind):
-        world.service.add_webhook("default", url)
+        world.service.webhooks.add_webhook("default", url)
     check_url(url, allow_private=True)  # the setting still opens them all
 
 

@@ -1,8 +1,12 @@
-"""foureyes as the approval backend of agent frameworks.
+"""foureyes as the approval backend of the places agents run in.
 
 Each framework already has a pause for approval; these adapters find a human for it through a
 foureyes server and answer in the framework's own vocabulary. Each is an optional extra that
 brings its framework:
+
+- `foureyes.integrations.mcp_server`, `claude_code`, `mcp_proxy` (``pip install foureyes[mcp]``):
+  Claude Code's permission prompt tool, its ``PreToolUse`` hook and an approving MCP proxy
+  (the ``foureyes mcp`` / ``foureyes hook`` commands; see ``docs/claude-code.md``).
 
 - `foureyes.integrations.openai_agents` (``pip install foureyes[openai-agents]``): resolves an
   OpenAI Agents SDK run's ``interruptions`` (``needs_approval`` tools), blocking or

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict, Unpack
 
-from foureyes._client import ApprovalMethod, AsyncHumanLayer, HumanLayer
+from foureyes._async.client import AsyncHumanLayer
+from foureyes._client import ApprovalMethod
 from foureyes._decision import Decision
 from foureyes._exceptions import (
     ConfigurationError,
@@ -33,6 +34,7 @@ from foureyes._exceptions import (
     ServerError,
     TransportError,
 )
+from foureyes._sync.client import HumanLayer
 from foureyes.models import (
     ContactChannel,
     FunctionCall,

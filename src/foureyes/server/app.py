@@ -15,13 +15,12 @@ from fastapi.responses import JSONResponse
 from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
-from foureyes.server.delivery import DeliveryWorker
-from foureyes.server.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.channels import sinks_for
+from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
+from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
-from foureyes.server.ws_hub import WebSocketHub
-from foureyes.server.ws_limits import KeyLimits
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +34,6 @@ async def healthz() -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     """Open and migrate the database now, so a bad URL or schema fails before the port opens."""
     service = open_service(settings)
-    hub = WebSocketHub()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,11 +43,15 @@ def create_app(settings: Settings) -> FastAPI:
         except BaseException:
             service.close()
             raise
-        # Webhooks go out from the outbox on this task, never from a request handler.
-        worker = DeliveryWorker(service.storage, settings)
+        # Every channel's deliveries go out from the outbox on this task, never from a request.
+        worker = OutboxWorker(
+            service.db,
+            sinks_for(service.db, settings),
+            poll_interval_seconds=settings.webhook_poll_interval_seconds,
+        )
         worker.start()
         service.on_outbox = worker.wake
-        # Closes open streams whose key or access is revoked (through any replica).
+        # Ends live subscribers whose key or access is revoked (through any replica).
         revocations = asyncio.create_task(service.revocations.run(), name="foureyes-revocations")
         try:
             yield
@@ -57,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
             revocations.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await revocations
-            await hub.close_all()
+            await service.subscribers.close_all()
             service.on_outbox = None
             await worker.stop()
             service.close()
@@ -74,9 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
-    app.state.ws_limits = KeyLimits(settings)
-    app.state.ws_hub = hub
-    install_error_handlers(app)
+    install_error_handlers(app, pages={inbox.PREFIX: inbox.error_page})
     app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])
     app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])

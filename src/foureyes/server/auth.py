@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from foureyes.server.errors import ForbiddenError, UnauthorizedError
+from foureyes.server.domain.errors import ForbiddenError, UnauthorizedError
 
 KEY_PREFIX = "fe_"
 DISPLAY_PREFIX_LENGTH = 10

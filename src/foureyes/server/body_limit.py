@@ -12,17 +12,17 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from foureyes.server.errors import (
-    ApiError,
+from foureyes.server.domain.errors import (
+    DomainError,
     InvalidParameterError,
     PayloadTooLargeError,
     RequestTimeoutError,
-    error_response,
 )
+from foureyes.server.http.errors import error_response
 
 
 class _RefusedError(Exception):
-    def __init__(self, error: ApiError) -> None:
+    def __init__(self, error: DomainError) -> None:
         self.error = error
 
 

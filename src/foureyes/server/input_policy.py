@@ -8,7 +8,8 @@ or stored.
   PostgreSQL cannot store in text.
 
 A body that breaks a rule is refused with 422 ``validation_error`` whose ``details`` point at the
-offending value; a path, query or form value with 400 ``invalid_parameter``. See docs/protocol.md.
+offending value; a path, query or form value with 400 ``invalid_parameter``. WebSocket frames are
+read with ``load_json`` too (``api/ws_frames``). See docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from fastapi import Request
 
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     InvalidJsonError,
     InvalidParameterError,
     ValidationFailedError,
@@ -58,16 +59,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def load_json(raw: bytes | str, max_depth: int) -> Any:
+def load_json(raw: bytes | str, max_depth: int, what: str = "body") -> Any:
     """Parse JSON text and check it against the policy; 400 when it is not JSON, 422 when it
-    breaks a rule."""
+    breaks a rule. ``what`` is named in the errors' locations (a request ``body``, a ``frame``)."""
     try:
         value = json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
-        raise _too_deep(("body",), max_depth) from None
+        raise _too_deep((what,), max_depth) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InvalidJsonError(f"the request body is not valid JSON: {exc}") from None
-    check_value(value, max_depth)
+        raise InvalidJsonError(f"the request {what} is not valid JSON: {exc}") from None
+    check_value(value, max_depth, (what,))
     return value
 
 

@@ -20,10 +20,19 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foureyes.server import auth
-from foureyes.server.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from foureyes.server.domain.errors import (
+    ForbiddenError,
+    InvalidParameterError,
+    InvitationError,
+    LockedOutError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from foureyes.server.domain.events import Emitter, SettingsChanged
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
-from foureyes.storage import ProjectRecord, Storage
+from foureyes.storage import Database, ProjectRecord, Tx
+from foureyes.storage import keys as key_rows
 from foureyes.storage.people import (
     DuplicateEmailError,
     InvitationRecord,
@@ -65,31 +74,21 @@ def hash_secret(token: str) -> str:
 def normalise_email(email: str) -> str:
     address = email.strip().lower()
     if not _EMAIL.match(address) or len(address) > 320:
-        raise ValueError(f"{email!r} is not an email address")
+        raise InvalidParameterError(f"{email!r} is not an email address")
     return address
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}")
     return role
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidParameterError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
-
-
-class LockedOutError(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"too many failed sign-ins: try again in {max(1, round(seconds))} s")
-        self.seconds = seconds
-
-
-class InvitationError(ValueError):
-    """The link is unknown, used or expired."""
+        raise InvalidParameterError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,16 @@ class SignedIn:
 class People:
     def __init__(
         self,
-        storage: Storage,
+        db: Database,
         settings: Settings,
         clock: Callable[[], datetime],
         on_revoked: Callable[[], None] = lambda: None,
+        emitter: Emitter | None = None,
     ) -> None:
-        self.store = PeopleStore(storage)
-        self._storage = storage
+        self.store = PeopleStore(db)
+        self._db = db
+        # Role changes are recorded in the change log with the change itself.
+        self._emitter = emitter or Emitter(lambda _topic: None)
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)
@@ -126,7 +128,7 @@ class People:
         # Called after a commit that ends someone's access, so their open streams are closed.
         self._on_revoked = on_revoked
         self.throttle = LoginThrottle(
-            storage,
+            db,
             clock,
             max_failures=settings.login_max_failures,
             max_per_address=settings.login_max_failures_per_address,
@@ -134,6 +136,25 @@ class People:
             base_seconds=settings.login_lockout_seconds,
             ceiling_seconds=settings.login_lockout_max_seconds,
         )
+
+    def _ensure_project(self, slug: str, now: datetime) -> ProjectRecord:
+        with self._db.write() as tx:
+            return key_rows.ensure_project(tx.conn, slug, now=now)
+
+    def _changed(self, tx: Tx, project_id: int, what: str, channel: str, **details: object) -> None:
+        self._emitter.emit(
+            tx,
+            SettingsChanged(
+                project_id=project_id, at=self._clock(), channel=channel, what=what, details=details
+            ),
+        )
+
+    def _set_role(
+        self, user_id: int, project: ProjectRecord, role: str, channel: str, **details: object
+    ) -> None:
+        with self._db.write() as tx:
+            self.store.set_role(tx, user_id, project, role, now=self._clock())
+            self._changed(tx, project.id, "role_granted", channel, user_id=user_id, role=role, **details)
 
     # ------------------------------------------------------------------ users and roles
 
@@ -145,12 +166,12 @@ class People:
         address = normalise_email(email)
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         user = self.store.find_user(address)
         if user is None:
             user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
             logger.info("user %d (%s) created", user.id, address)
-        self.store.set_role(user.id, record, role, now=now)
+        self._set_role(user.id, record, role, "cli")
         logger.info("user %d is %s in project %r", user.id, role, record.slug)
         link = None if user.password_hash else self._link(address, record.slug, role, INVITE)
         return user, link
@@ -161,7 +182,9 @@ class People:
         user = self.find_user(email)
         memberships = self.store.memberships_of(user.id)
         if not memberships:
-            raise ValueError(f"{user.email} has no role in any project; give them one with users add")
+            raise InvalidParameterError(
+                f"{user.email} has no role in any project; give them one with users add"
+            )
         self.store.clear_password(user.id)
         logger.info("password of user %d reset; sessions ended", user.id)
         self._on_revoked()
@@ -173,7 +196,10 @@ class People:
         found = self.store.find_project(project)
         if user is None or found is None:
             return False
-        removed = self.store.remove_role(user.id, found.id, now=self._clock())
+        with self._db.write() as tx:
+            removed = self.store.remove_role(tx, user.id, found.id, now=self._clock())
+            if removed:
+                self._changed(tx, found.id, "role_removed", "cli", user_id=user.id)
         if removed:
             logger.info("user %d removed from project %r; their tokens there revoked", user.id, found.slug)
             self._on_revoked()
@@ -209,8 +235,8 @@ class People:
         address = normalise_email(email)
         existing = self.store.find_user(address)
         if existing is not None and existing.password_hash is not None:
-            record = self._storage.ensure_project(_checked_slug(project), now=self._clock())
-            self.store.set_role(existing.id, record, check_role(role), now=self._clock())
+            record = self._ensure_project(_checked_slug(project), self._clock())
+            self._set_role(existing.id, record, check_role(role), "cli")
             logger.info("user %d is %s in project %r", existing.id, role, record.slug)
             return None
         return self._link(address, project, role, INVITE)
@@ -218,7 +244,7 @@ class People:
     def _link(self, email: str | None, project: str, role: str, kind: str) -> str:
         check_role(role)
         now = self._clock()
-        record = self._storage.ensure_project(_checked_slug(project), now=now)
+        record = self._ensure_project(_checked_slug(project), now)
         token = secrets.token_urlsafe(32)
         self.store.insert_invitation(
             token_hash=hash_secret(token),
@@ -270,7 +296,7 @@ class People:
             self.store.set_password(user.id, password_hash, name[:200])
         project = self.store.find_project(invitation.project_slug)
         assert project is not None
-        self.store.set_role(user.id, project, invitation.role, now=self._clock())
+        self._set_role(user.id, project, invitation.role, "inbox", invitation=invitation.id)
         logger.info(
             "user %d joined project %r as %s by %s link",
             user.id,
@@ -350,7 +376,7 @@ class People:
 
 def _checked_slug(project: str) -> str:
     if not auth.PROJECT_SLUG.match(project):
-        raise ValueError(
+        raise InvalidParameterError(
             f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
         )
     return project

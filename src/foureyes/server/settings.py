@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from foureyes._protocol import MAX_SUBSCRIPTIONS_PER_CONNECTION
+
 # Values nested deeper than this could not be rendered back (``foureyes.server.renderable``).
 MAX_JSON_DEPTH_CEILING = 200
 
@@ -190,7 +192,7 @@ class Settings:
         "is disconnected.",
     )
     ws_max_subscriptions_per_connection: int = _setting(
-        10_000,
+        MAX_SUBSCRIPTIONS_PER_CONNECTION,
         "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
         "Items and runs one WebSocket connection may watch at once; a subscribe that would go "
         "over it is refused whole with a `too_many_subscriptions` error frame.",

@@ -21,10 +21,12 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from foureyes.server.domain.errors import InvalidParameterError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeURLError(ValueError):
+class UnsafeURLError(InvalidParameterError):
     """The URL may not be called: bad scheme, no host, unresolvable, or a non-public address."""
 
 

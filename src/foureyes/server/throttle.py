@@ -28,7 +28,7 @@ import ipaddress
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from foureyes.storage import Storage
+from foureyes.storage import Database
 from foureyes.storage.throttle import Counter, ThrottleStore
 
 PAIR = "account+address"
@@ -59,7 +59,7 @@ def _key(scope: str, *parts: str) -> str:
 class LoginThrottle:
     def __init__(
         self,
-        storage: Storage,
+        db: Database,
         clock: Callable[[], datetime],
         *,
         max_failures: int,
@@ -68,7 +68,7 @@ class LoginThrottle:
         base_seconds: float,
         ceiling_seconds: float,
     ) -> None:
-        self.store = ThrottleStore(storage)
+        self.store = ThrottleStore(db)
         self._clock = clock
         self._limits = {PAIR: max_failures, ADDRESS: max_per_address, ACCOUNT: max_per_account}
         self._base = base_seconds

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.renderable import renderable
 from foureyes.storage import DecisionRecord, ItemRecord
 
 if TYPE_CHECKING:  # the service renders webhook bodies with render_item, so no runtime import back
     from foureyes.server.service import PendingPage
-
-FUNCTION_CALL = "function_call"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -20,7 +19,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _completing_decision(item: ItemRecord) -> DecisionRecord | None:
-    if item.state == "pending" or not item.decisions:
+    if item.state == ItemState.PENDING or not item.decisions:
         return None
     return item.decisions[-1]
 
@@ -31,10 +30,10 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
         "requested_at": _iso(item.requested_at),
         "responded_at": _iso(item.completed_at if decision else None),
     }
-    if item.kind == FUNCTION_CALL:
+    if item.kind == ItemKind.FUNCTION_CALL:
         status |= {
             # Pending must be null, never false: the SDK reads false as a rejection.
-            "approved": None if decision is None else decision.verdict == "approved",
+            "approved": None if decision is None else decision.verdict == ItemState.APPROVED,
             "comment": None if decision is None else decision.comment,
             "reject_option_name": None if decision is None else decision.option_name,
             "slack_message_ts": None,

@@ -1,6 +1,16 @@
-"""Storage: one interface (``Storage``) over SQLite or PostgreSQL, with Alembic migrations."""
+"""Storage: the ``Database`` (the unit of work) over SQLite or PostgreSQL, Alembic migrations,
+and one repository module per table group, each a set of functions taking a connection:
 
-from foureyes.storage.store import (
+- ``keys``: projects and API keys
+- ``items``: function calls, human contacts and their decisions
+- ``events``: the change log
+- ``endpoints``: webhook endpoints (secrets sealed)
+- ``outbox``: deliveries of every sink and their attempts
+- ``people``, ``inbox``, ``access``, ``throttle``: reviewers, the inbox's lists, grants, sign-in
+"""
+
+from foureyes.storage.database import Database, Tx
+from foureyes.storage.records import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_SUCCEEDED,
@@ -12,9 +22,7 @@ from foureyes.storage.store import (
     ItemRecord,
     NewDecision,
     NewItem,
-    OutboxEvent,
     ProjectRecord,
-    Storage,
     WebhookEndpointRecord,
 )
 
@@ -24,14 +32,14 @@ __all__ = [
     "DELIVERY_SUCCEEDED",
     "ApiKeyRecord",
     "AttemptRecord",
+    "Database",
     "DecisionRecord",
     "DeliveryRecord",
     "EventRecord",
     "ItemRecord",
     "NewDecision",
     "NewItem",
-    "OutboxEvent",
     "ProjectRecord",
-    "Storage",
+    "Tx",
     "WebhookEndpointRecord",
 ]

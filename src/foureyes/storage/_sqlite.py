@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
 
-# Execution option set on a connection by Storage._write.
+# Execution option set on a connection by Database.write.
 WRITE_OPTION = "foureyes_write"
 
 BUSY_TIMEOUT_MS = 10_000

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from sqlalchemy import and_, or_, select
 
+from foureyes.storage.database import Database
 from foureyes.storage.schema import api_keys, memberships, sessions
-from foureyes.storage.store import Storage
 
 CHUNK = 500
 
@@ -28,8 +28,8 @@ def _chunks(values: Iterable[T]) -> Iterator[Sequence[T]]:
 
 
 class AccessStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def live_keys(self, key_ids: Iterable[int]) -> set[int]:
         """The keys among ``key_ids`` that still authenticate: not revoked and, for a personal
@@ -38,7 +38,7 @@ class AccessStore:
             memberships.c.user_id == api_keys.c.user_id, memberships.c.project_id == api_keys.c.project_id
         )
         live: set[int] = set()
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             for batch in _chunks(key_ids):
                 query = (
                     select(api_keys.c.id)
@@ -56,7 +56,7 @@ class AccessStore:
         """``(session hash, project id)`` for every unexpired session among ``token_hashes`` and
         every project its person has a role in."""
         live: set[tuple[str, int]] = set()
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             for batch in _chunks(token_hashes):
                 query = (
                     select(sessions.c.token_hash, memberships.c.project_id)

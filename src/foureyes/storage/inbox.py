@@ -13,8 +13,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from foureyes._protocol import ItemKind
+from foureyes.storage.database import Database
+from foureyes.storage.items import PENDING, decision_from_row, item_record
+from foureyes.storage.records import ItemRecord
 from foureyes.storage.schema import api_keys, decisions, events, items, users
-from foureyes.storage.store import PENDING, ItemRecord, Storage, decision_record
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ def _like(text: str) -> str:
 
 
 class InboxStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def list_items(self, project_id: int, wanted: InboxFilter) -> list[InboxRow]:
         agent = func.coalesce(api_keys.c.name, api_keys.c.prefix).label("agent")
@@ -72,7 +75,7 @@ class InboxStore:
             # that happens to look the same is removed by the exact check below.
             fn_json = json.dumps(wanted.fn, ensure_ascii=False)
             query = query.where(
-                items.c.kind == "function_call",
+                items.c.kind == ItemKind.FUNCTION_CALL,
                 items.c.spec.like(_like(f'"fn":{fn_json}'), escape="\\"),
             )
         if wanted.agent:
@@ -91,9 +94,9 @@ class InboxStore:
         if wanted.requested_before is not None:
             query = query.where(items.c.requested_at < wanted.requested_before)
         query = query.limit(wanted.limit)
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query).all()
-            found = [InboxRow(Storage._item_record(row), row.agent) for row in rows]
+            found = [InboxRow(item_record(row), row.agent) for row in rows]
             if wanted.fn is not None:
                 found = [r for r in found if r.item.spec.get("fn") == wanted.fn]
             if wanted.pending or not found:
@@ -108,7 +111,7 @@ class InboxStore:
             ).all()
         by_item: dict[int, list[Any]] = {}
         for row in decided:
-            by_item.setdefault(row.item_id, []).append(decision_record(row))
+            by_item.setdefault(row.item_id, []).append(decision_from_row(row))
         return [replace(r, item=replace(r.item, decisions=tuple(by_item.get(r.item.id, ())))) for r in found]
 
     def origin_of(self, item_id: int) -> tuple[str | None, str | None]:
@@ -119,6 +122,6 @@ class InboxStore:
             .outerjoin(api_keys, api_keys.c.id == events.c.actor_key_id)
             .where(events.c.item_id == item_id, events.c.type == "created")
         )
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(query).first()
         return (None, None) if row is None else (row.agent, row.channel)

@@ -1,6 +1,6 @@
 """``PeopleStore``: the queries about people: users, roles per project, invitations and sessions.
 
-It shares the ``Storage``'s engine and its one writer, so its writes are serialised with every
+It shares the ``Database``'s engine and its one writer, so its writes are serialised with every
 other write. Secrets (invitation links, session cookies) arrive here already hashed.
 """
 
@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
+from foureyes.storage.database import Database, Tx
+from foureyes.storage.records import ProjectRecord
 from foureyes.storage.schema import api_keys, invitations, memberships, projects, sessions, users
-from foureyes.storage.store import ProjectRecord, Storage
 
 
 @dataclass(frozen=True)
@@ -65,20 +66,20 @@ def _user(row: Row[Any]) -> UserRecord:
 
 
 class PeopleStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     # ------------------------------------------------------------------ users
 
     def count_users(self) -> int:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
     def insert_user(
         self, email: str, display_name: str, password_hash: str | None, *, now: datetime
     ) -> UserRecord:
         try:
-            with self._storage._write() as conn:
+            with self._db.write() as conn:
                 result = conn.execute(
                     users.insert().values(
                         email=email, display_name=display_name, password_hash=password_hash, created_at=now
@@ -91,68 +92,65 @@ class PeopleStore:
         return UserRecord(user_id, email, display_name, password_hash, now)
 
     def get_user(self, user_id: int) -> UserRecord | None:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(users).where(users.c.id == user_id)).first()
         return None if row is None else _user(row)
 
     def find_user(self, email: str) -> UserRecord | None:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(users).where(users.c.email == email)).first()
         return None if row is None else _user(row)
 
     def list_users(self) -> list[UserRecord]:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             return [_user(row) for row in conn.execute(select(users).order_by(users.c.id))]
 
     def set_password(self, user_id: int, password_hash: str, display_name: str | None = None) -> None:
         values: dict[str, Any] = {"password_hash": password_hash}
         if display_name is not None:
             values["display_name"] = display_name
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
     def clear_password(self, user_id: int) -> None:
         """No password and no session any more: the person can only come back through a link."""
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(password_hash=None))
             conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
 
     # ------------------------------------------------------------------ memberships
 
-    def set_role(self, user_id: int, project: ProjectRecord, role: str, *, now: datetime) -> None:
-        """Give the user ``role`` in the project, replacing any role they had there."""
-        with self._storage._write() as conn:
-            updated = conn.execute(
-                memberships.update()
-                .where(memberships.c.user_id == user_id, memberships.c.project_id == project.id)
-                .values(role=role)
+    def set_role(self, tx: Tx, user_id: int, project: ProjectRecord, role: str, *, now: datetime) -> None:
+        """Give the user ``role`` in the project, replacing any role they had there (in the
+        caller's transaction, which records the change)."""
+        updated = tx.execute(
+            memberships.update()
+            .where(memberships.c.user_id == user_id, memberships.c.project_id == project.id)
+            .values(role=role)
+        )
+        if updated.rowcount == 0:
+            tx.execute(
+                memberships.insert().values(user_id=user_id, project_id=project.id, role=role, created_at=now)
             )
-            if updated.rowcount == 0:
-                conn.execute(
-                    memberships.insert().values(
-                        user_id=user_id, project_id=project.id, role=role, created_at=now
-                    )
-                )
 
-    def remove_role(self, user_id: int, project_id: int, *, now: datetime) -> bool:
+    def remove_role(self, tx: Tx, user_id: int, project_id: int, *, now: datetime) -> bool:
         """Take the role away, and with it the person's personal tokens for the project: they
         are revoked (kept for the record), so adding the person again does not revive them."""
-        with self._storage._write() as conn:
-            result = conn.execute(
-                memberships.delete().where(
-                    memberships.c.user_id == user_id, memberships.c.project_id == project_id
-                )
+        result = tx.execute(
+            memberships.delete().where(
+                memberships.c.user_id == user_id, memberships.c.project_id == project_id
             )
-            conn.execute(
-                api_keys.update()
-                .where(
-                    api_keys.c.user_id == user_id,
-                    api_keys.c.project_id == project_id,
-                    api_keys.c.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
+        )
+        tx.execute(
+            api_keys.update()
+            .where(
+                api_keys.c.user_id == user_id,
+                api_keys.c.project_id == project_id,
+                api_keys.c.revoked_at.is_(None),
             )
-            return result.rowcount == 1
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
 
     def memberships_of(self, user_id: int) -> list[MembershipRecord]:
         query = (
@@ -161,7 +159,7 @@ class PeopleStore:
             .where(memberships.c.user_id == user_id)
             .order_by(projects.c.slug)
         )
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             return [
                 MembershipRecord(row.user_id, row.project_id, row.slug, row.name, row.role)
                 for row in conn.execute(query)
@@ -174,11 +172,11 @@ class PeopleStore:
             .where(memberships.c.project_id == project_id)
             .order_by(users.c.email)
         )
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             return [(_user(row), str(row.role)) for row in conn.execute(query)]
 
     def role_in(self, user_id: int, project_id: int) -> str | None:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             role = conn.execute(
                 select(memberships.c.role).where(
                     memberships.c.user_id == user_id, memberships.c.project_id == project_id
@@ -187,7 +185,7 @@ class PeopleStore:
         return None if role is None else str(role)
 
     def find_project(self, slug: str) -> ProjectRecord | None:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
         return None if row is None else ProjectRecord(row.id, row.slug, row.name)
 
@@ -205,7 +203,7 @@ class PeopleStore:
         expires_at: datetime,
         revoke_unused_of_kind: bool = False,
     ) -> None:
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             if revoke_unused_of_kind:
                 # A new setup link replaces older ones: only the last one printed works.
                 conn.execute(
@@ -231,7 +229,7 @@ class PeopleStore:
             .join(projects, projects.c.id == invitations.c.project_id)
             .where(invitations.c.token_hash == token_hash)
         )
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
@@ -250,7 +248,7 @@ class PeopleStore:
     def use_invitation(self, invitation_id: int, *, now: datetime) -> bool:
         """Mark the invitation used; False when it was used (or expired) already: exactly one
         of two racing accepts wins."""
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             result = conn.execute(
                 invitations.update()
                 .where(
@@ -267,7 +265,7 @@ class PeopleStore:
     def insert_session(
         self, *, token_hash: str, user_id: int, csrf_token: str, now: datetime, expires_at: datetime
     ) -> None:
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             # Expired sessions are swept here, so the table does not grow without bound.
             conn.execute(sessions.delete().where(sessions.c.expires_at <= now))
             conn.execute(
@@ -281,12 +279,12 @@ class PeopleStore:
             )
 
     def find_session(self, token_hash: str, *, now: datetime) -> SessionRecord | None:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(sessions).where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now)
             ).first()
         return None if row is None else SessionRecord(row.id, row.user_id, row.csrf_token, row.expires_at)
 
     def delete_session(self, token_hash: str) -> None:
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))

@@ -1,7 +1,7 @@
 """The tables, as SQLAlchemy Core objects.
 
 The migrations in ``migrations/versions`` create exactly these (a test compares the two); the
-queries in ``store.py`` are written against them. Only portable types are used, so the same
+repositories (``items.py``, ``keys.py`` ...) query them. Only portable types are used, so the same
 schema runs on SQLite and PostgreSQL. JSON is kept as text: it is stored and echoed, never
 queried inside.
 """
@@ -121,18 +121,24 @@ decisions = Table(
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
 )
 
+# Every change, appended by the domain's one event writer (``emit``), in the transaction of the
+# change: to an item (item_id set) or to a project's settings (keys, people, endpoints) (0006).
 events = Table(
     "events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
-    # "created", "decided", "escalated"
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=True, index=True),
+    # e.g. "created", "decided", "escalated", "key_created", "endpoint_added"
     Column("type", String(32), nullable=False),
     Column("data", Text, nullable=False),
     Column("actor_key_id", Integer, ForeignKey("api_keys.id"), nullable=True),
     Column("channel", String(32), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # null only for a change that belongs to no project (a person added without a role)
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=True, index=True),
+    Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
 )
+
 
 # ---------------------------------------------------------------- webhooks (migration 0002)
 
@@ -160,18 +166,21 @@ webhook_endpoints = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The durable outbox: one row per (event, endpoint), written in the transaction of the change.
-webhook_deliveries = Table(
-    "webhook_deliveries",
+# The durable outbox (0006): one row per (event, sink, target), written by the sinks' fan-out in
+# the transaction of the change, drained by the outbox worker. Webhooks are the sink "webhook",
+# whose target is the endpoint's id.
+deliveries = Table(
+    "deliveries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id"), nullable=False),
-    # null for test events, which belong to no item
+    Column("sink", String(32), nullable=False),
+    Column("target", String(320), nullable=False),
+    # null for a delivery that belongs to no item (a test event)
     Column("item_id", Integer, ForeignKey("items.id"), nullable=True),
     Column("event_type", String(64), nullable=False),
-    # the Standard Webhooks message id, the same on every retry so receivers can de-duplicate
-    Column("webhook_id", String(64), nullable=False, unique=True),
-    # the exact JSON body, frozen when the change was committed
+    # the same on every retry, so receivers can de-duplicate (Standard Webhooks' webhook-id)
+    Column("message_id", String(64), nullable=False, unique=True),
+    # what the sink sends, frozen when the change was committed
     Column("payload", Text, nullable=False),
     # "pending", "succeeded" or "failed"
     Column("status", String(16), nullable=False),
@@ -184,21 +193,22 @@ webhook_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("completed_at", UTCDateTime(), nullable=True),
-    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
-    Index("ix_webhook_deliveries_order", "endpoint_id", "item_id", "status"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_order", "sink", "target", "item_id", "status"),
 )
 
-webhook_attempts = Table(
-    "webhook_attempts",
+delivery_attempts = Table(
+    "delivery_attempts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("delivery_id", Integer, ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, index=True),
     Column("attempted_at", UTCDateTime(), nullable=False),
-    # null when no HTTP answer came back (refused, timeout, connection error)
+    # the answer's status where there is one (an HTTP status); null when none came back
     Column("status_code", Integer, nullable=True),
     Column("latency_ms", Integer, nullable=False),
     Column("error", Text, nullable=True),
 )
+
 
 # ---------------------------------------------------------------- people (migration 0003)
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from foureyes.storage.database import Database
 from foureyes.storage.schema import UTCDateTime, login_throttle
-from foureyes.storage.store import Storage
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class _LockedError(Exception):
 
 
 class ThrottleStore:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-        self._insert: Any = postgresql.insert if storage.dialect == "postgresql" else sqlite.insert
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._insert: Any = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         self._statements: dict[int, Any] = {}
 
     def _counting(self, n: int) -> Any:
@@ -109,7 +109,7 @@ class ThrottleStore:
 
         try:
             # On SQLite, sign-ins arriving together share one commit (each in a savepoint).
-            self._storage._write_grouped(count)
+            self._db.write_grouped(lambda tx: count(tx.conn))
         except _LockedError as locked:
             return locked.until
         return None
@@ -120,7 +120,7 @@ class ThrottleStore:
         limit)."""
         table = login_throttle
         cleared = {c.key for c in clear}
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             # The rows in the order reserve takes them, so the two cannot deadlock.
             for counter in sorted([*clear, *give_back], key=lambda c: c.key):
                 row = table.c.key == counter.key
@@ -139,11 +139,11 @@ class ThrottleStore:
 
     def prune(self, *, now: datetime) -> int:
         """Delete the rows that have expired; their number."""
-        with self._storage._write() as conn:
+        with self._db.write() as conn:
             return int(
                 conn.execute(login_throttle.delete().where(login_throttle.c.expires_at <= now)).rowcount
             )
 
     def count_rows(self) -> int:
-        with self._storage._read() as conn:
+        with self._db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(login_throttle)).scalar_one())

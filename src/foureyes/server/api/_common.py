@@ -14,7 +14,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from foureyes.server.auth import Principal, bearer_token
-from foureyes.server.errors import (
+from foureyes.server.domain.errors import (
     InvalidJsonError,
     InvalidParameterError,
     ValidationFailedError,
@@ -69,7 +69,7 @@ async def as_principal(request: Request, credentials: Credentials, work: Callabl
     service = service_of(request)
 
     def run() -> T:
-        principal = service.authenticate(credentials.token)
+        principal = service.keys.authenticate(credentials.token)
         principal.require(credentials.allowed)
         return work(principal)
 

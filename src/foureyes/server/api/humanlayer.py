@@ -3,7 +3,8 @@
 Every answer is a JSON object; see docs/protocol.md. Routes are thin: they read the request,
 then authenticate the key, parse the body and call the service in one worker-thread call
 (``as_principal``), and render the item. Long-poll waits happen on the event loop, never on a
-worker thread.
+worker thread; each is a subscriber of the push registry (``server.push``) while it waits, so
+a revocation of its key ends the wait at once with 401.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from foureyes._protocol import ItemKind, ItemState
 from foureyes.models import FunctionCallStatus, HumanContactStatus
 from foureyes.server.api._common import (
     Credentials,
@@ -29,9 +31,10 @@ from foureyes.server.api._common import (
     wait_seconds,
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
-from foureyes.server.errors import ValidationFailedError, field_error
+from foureyes.server.domain.errors import ValidationFailedError, field_error
 from foureyes.server.input_policy import max_depth_of
-from foureyes.server.service import DEFAULT_PAGE_SIZE, FUNCTION_CALL, HUMAN_CONTACT, PendingPage
+from foureyes.server.push import LONG_POLL, KeyGrant, Subscriber, item_topic
+from foureyes.server.service import DEFAULT_PAGE_SIZE, PendingPage
 from foureyes.server.wire import render_item, render_page
 from foureyes.storage import ItemRecord
 
@@ -49,13 +52,13 @@ CHANNEL = "api"
 
 @router.post("/function_calls")
 async def create_function_call(request: Request, credentials: Agent) -> JSONResponse:
-    return await _create(request, credentials, service_of(request).create_function_call)
+    return await _create(request, credentials, service_of(request).items.create_function_call)
 
 
 @router.get("/function_calls/{call_id:path}")
 async def get_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    getter = service_of(request).get_function_call
-    item = await _read_waiting(request, credentials, FUNCTION_CALL, call_id, getter)
+    getter = service_of(request).items.get_function_call
+    item = await _read_waiting(request, credentials, ItemKind.FUNCTION_CALL, call_id, getter)
     return JSONResponse(render_item(item))
 
 
@@ -72,7 +75,7 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
                 "approved must be true or false",
                 [field_error(["body", "approved"], "must be true or false", "missing")],
             )
-        return service.decide_function_call(
+        return service.decisions.decide_function_call(
             p.project_id,
             call_id,
             approved=status.approved,
@@ -88,12 +91,13 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/function_calls/{call_id:path}/escalate_email")
 async def escalate_function_call(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    return await _escalate(request, credentials, call_id, service_of(request).escalate_function_call)
+    escalate = service_of(request).escalations.escalate_function_call
+    return await _escalate(request, credentials, call_id, escalate)
 
 
 @router.get("/agent/function_calls/pending")
 async def pending_function_calls(request: Request, credentials: Reader) -> JSONResponse:
-    return await _pending(request, credentials, service_of(request).list_pending_function_calls)
+    return await _pending(request, credentials, service_of(request).items.list_pending_function_calls)
 
 
 # ---------------------------------------------------------------- human contacts
@@ -103,14 +107,14 @@ async def pending_function_calls(request: Request, credentials: Reader) -> JSONR
 @router.post("/contact_requests")
 @router.post("/human_contacts")
 async def create_human_contact(request: Request, credentials: Agent) -> JSONResponse:
-    return await _create(request, credentials, service_of(request).create_human_contact)
+    return await _create(request, credentials, service_of(request).items.create_human_contact)
 
 
 @router.get("/contact_requests/{call_id:path}")
 @router.get("/human_contacts/{call_id:path}")
 async def get_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    getter = service_of(request).get_human_contact
-    item = await _read_waiting(request, credentials, HUMAN_CONTACT, call_id, getter)
+    getter = service_of(request).items.get_human_contact
+    item = await _read_waiting(request, credentials, ItemKind.HUMAN_CONTACT, call_id, getter)
     return JSONResponse(render_item(item))
 
 
@@ -122,7 +126,7 @@ async def respond_to_human_contact(request: Request, call_id: str, credentials: 
 
     def answer(p: Principal) -> ItemRecord:
         status = parse_model(HumanContactStatus, parse_json_object(raw, depth))
-        return service.answer_human_contact(
+        return service.decisions.answer_human_contact(
             p.project_id,
             call_id,
             response=status.response,
@@ -137,12 +141,13 @@ async def respond_to_human_contact(request: Request, call_id: str, credentials: 
 
 @router.post("/agent/human_contacts/{call_id:path}/escalate_email")
 async def escalate_human_contact(request: Request, call_id: str, credentials: Agent) -> JSONResponse:
-    return await _escalate(request, credentials, call_id, service_of(request).escalate_human_contact)
+    escalate = service_of(request).escalations.escalate_human_contact
+    return await _escalate(request, credentials, call_id, escalate)
 
 
 @router.get("/agent/human_contacts/pending")
 async def pending_human_contacts(request: Request, credentials: Reader) -> JSONResponse:
-    return await _pending(request, credentials, service_of(request).list_pending_human_contacts)
+    return await _pending(request, credentials, service_of(request).items.list_pending_human_contacts)
 
 
 # ---------------------------------------------------------------- project
@@ -151,7 +156,7 @@ async def pending_human_contacts(request: Request, credentials: Reader) -> JSONR
 @router.get("/project")
 async def project(request: Request, credentials: Reader) -> JSONResponse:
     service = service_of(request)
-    found = await as_principal(request, credentials, lambda p: service.get_project(p.project_id))
+    found = await as_principal(request, credentials, lambda p: service.items.get_project(p.project_id))
     # A self-hosted server has no organisations; hlyr only checks the key works.
     return JSONResponse({"name": found.name, "slug": found.slug, "organization": "foureyes"})
 
@@ -216,7 +221,7 @@ async def _read_waiting(
     principal, wait, item = await as_principal(
         request, credentials, lambda p: (p, wait_seconds(request), getter(p.project_id, call_id))
     )
-    if not wait or item.state != "pending":
+    if not wait or item.state != ItemState.PENDING:
         return item
     deadline = time.monotonic() + wait
 
@@ -225,7 +230,9 @@ async def _read_waiting(
         # the decision.
         return as_principal(request, credentials, lambda p: getter(p.project_id, call_id))
 
-    topic = (principal.project_id, kind, call_id)
+    service = service_of(request)
+    topic = item_topic(principal.project_id, kind, call_id)
+    subscriber = Subscriber(LONG_POLL, KeyGrant(principal.key_id))
     # A client that goes away ends its wait at once (nobody would read the answer). The watcher
     # is a task of its own, not a task group's, so an error of a re-read (a key revoked during
     # the wait: 401) reaches the error handler as itself.
@@ -234,18 +241,20 @@ async def _read_waiting(
         try:
             # Read again once subscribed, so a decision committed between the first read and the
             # subscription still wakes us.
-            async with service_of(request).notifier.subscribe(topic) as subscription:
-                item = await reread()
-                while item.state == "pending":
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    woken = await subscription.wait(remaining)
-                    # Re-read even after a timeout: another process may have decided without
-                    # telling us.
+            with service.subscribers.holding(subscriber):
+                async with service.notifier.subscribe(topic) as subscription:
                     item = await reread()
-                    if not woken:
-                        break
+                    while item.state == ItemState.PENDING:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        # None once the key is revoked: the re-read then answers 401.
+                        woken = await subscriber.wait(subscription, remaining)
+                        # Re-read even after a timeout: another process may have decided without
+                        # telling us.
+                        item = await reread()
+                        if not woken:
+                            break
         finally:
             watcher.cancel()
     return item

@@ -5,16 +5,16 @@ A session authenticates (``Authorization`` header, else a first ``auth`` frame),
 subscribes to the item's notifier topic *before* reading it, sends its current state, and
 re-reads on every wake-up until it completes; a run is watched through its run topic, so an
 event wakes only the watchers it concerns. The notifier only says "look again": what is sent is
-always re-read from the service and rendered exactly as the REST API renders it. What one
-connection and one key may hold is bounded (``ws_limits``). See docs/protocol.md for the frames
-and close codes.
+always re-read from the service and rendered exactly as the REST API renders it. The session is
+one subscriber of the push registry (``server.push``), which bounds what one connection and one
+key may hold, closes it when its key is revoked and when the server stops. See docs/protocol.md
+for the frames and close codes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -26,25 +26,29 @@ from anyio.abc import TaskGroup
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from foureyes.server.api._common import in_thread
-from foureyes.server.api.ws_frames import (
+from foureyes._protocol import (
     MAX_IDS_PER_FRAME,
     Auth,
-    FrameError,
+    ErrorFrame,
+    ItemFrame,
+    ItemKind,
+    ItemState,
     Ping,
+    Pong,
+    Ready,
     Subscribe,
+    Subscribed,
     Unsubscribe,
-    parse_frame,
+    frame_text,
 )
+from foureyes.server.api._common import in_thread
+from foureyes.server.api.ws_frames import FrameError, parse_frame
 from foureyes.server.auth import AGENT, Principal
-from foureyes.server.errors import ApiError, NotFoundError
-from foureyes.server.notifier import run_topic
-from foureyes.server.revocations import KeyGrant
-from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT, Service
+from foureyes.server.domain.errors import DomainError, NotFoundError
+from foureyes.server.push import WEBSOCKET, KeyGrant, Registry, Subscriber, item_topic, run_topic
+from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
-from foureyes.server.ws_hub import WebSocketHub
-from foureyes.server.ws_limits import KeyLimits
 from foureyes.storage import ItemRecord
 
 logger = logging.getLogger(__name__)
@@ -68,26 +72,30 @@ T = TypeVar("T")
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     app = websocket.app
+    settings = cast(Settings, app.state.settings)
+    service = cast(Service, app.state.service)
     session = Session(
-        websocket,
-        cast(Service, app.state.service),
-        cast(WebSocketHub, app.state.ws_hub),
-        cast(Settings, app.state.settings).ws_heartbeat_seconds,
-        cast(KeyLimits, app.state.ws_limits),
+        websocket, service, settings.ws_heartbeat_seconds, max_json_depth=settings.max_json_depth
     )
     await session.run()
 
 
 class Session:
     def __init__(
-        self, websocket: WebSocket, service: Service, hub: WebSocketHub, heartbeat: float, limits: KeyLimits
+        self,
+        websocket: WebSocket,
+        service: Service,
+        heartbeat: float,
+        *,
+        max_json_depth: int = Settings.max_json_depth,
     ) -> None:
         self.ws = websocket
+        self.max_json_depth = max_json_depth
         self.service = service
-        self.hub = hub
+        self.registry: Registry = service.subscribers
         self.heartbeat = heartbeat
-        self.limits = limits
         self.principal: Principal | None = None
+        self.subscriber: Subscriber | None = None
         self.watches: dict[Key, anyio.CancelScope] = {}
         self._send_lock = asyncio.Lock()
         self._closed = False
@@ -101,30 +109,33 @@ class Session:
         self.principal = await self._authenticate()
         if self.principal is None:
             return
-        refusal = self.limits.open(self.principal.key_id, self)
+        # Closed at once (4401) when the key is revoked, through whichever replica; with 1001 when
+        # the server stops.
+        self.subscriber = Subscriber(
+            WEBSOCKET,
+            KeyGrant(self.principal.key_id),
+            on_revoked=self._revoked,
+            on_shutdown=self.close,
+            watches=lambda: len(self.watches),
+        )
+        refusal = self.registry.add(self.subscriber)
         if refusal is not None:
             await self._send(refusal.frame("too_many_connections"))
             await self.close(TOO_MANY_CONNECTIONS, "too many connections for this API key")
             return
-        self.hub.add(self)
-        # Closed at once (4401) when the key is revoked, through whichever replica.
-        grant = KeyGrant(self.principal.key_id)
-        watched = self.service.revocations.add(grant, self._revoked)
         logger.info("WebSocket session opened (key %d)", self.principal.key_id)
         try:
             # Every task of the session (heartbeat, watchers) lives in this group, so leaving it
             # for any reason (disconnect, close, cancellation) stops them all.
             async with anyio.create_task_group() as self._tasks:
                 self._tasks.start_soon(self._heartbeat)
-                limits = {**self.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
-                await self._send({"type": "ready", "heartbeat_seconds": self.heartbeat, "limits": limits})
+                limits = {**self.registry.limits.announced(), "ids_per_frame": MAX_IDS_PER_FRAME}
+                await self._send(Ready(heartbeat_seconds=self.heartbeat, limits=limits))
                 await self._read()
                 self._tasks.cancel_scope.cancel()
         finally:
             self.watches.clear()  # watchers cancelled before they started: counted no more
-            self.limits.close(self.principal.key_id, self)
-            self.service.revocations.discard(watched)
-            self.hub.discard(self)
+            self.registry.discard(self.subscriber)
             logger.info("WebSocket session closed (key %d)", self.principal.key_id)
 
     async def close(self, code: int, reason: str) -> None:
@@ -140,8 +151,12 @@ class Session:
     async def _revoked(self) -> None:
         await self.close(UNAUTHORIZED, REVOKED_REASON)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
-        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    async def _send(
+        self, frame: ItemFrame | Ready | Subscribed | ErrorFrame | Ping | Pong | dict[str, Any]
+    ) -> None:
+        if isinstance(frame, dict):  # a refusal from ws_limits
+            frame = ErrorFrame.model_validate(frame)
+        text = frame_text(frame)
         async with self._send_lock:
             if self._closed:
                 return
@@ -151,7 +166,7 @@ class Session:
                 self._closed = True
 
     async def _error(self, code: str, message: str, **extra: Any) -> None:
-        await self._send({"type": "error", "code": code, "message": message, **extra})
+        await self._send(ErrorFrame.model_validate({"code": code, "message": message, **extra}))
 
     # ---------------------------------------------------------------- authentication
 
@@ -169,8 +184,8 @@ class Session:
             if token is None:
                 return None
         try:
-            principal = await in_thread(self.service.authenticate, token)
-        except ApiError as exc:
+            principal = await in_thread(self.service.keys.authenticate, token)
+        except DomainError as exc:
             await self.close(UNAUTHORIZED, exc.message)
             return None
         if AGENT not in principal.scopes:
@@ -188,7 +203,7 @@ class Session:
         if text is None:
             return None
         try:
-            frame = parse_frame(text)
+            frame = parse_frame(text, self.max_json_depth)
         except FrameError:
             frame = None
         if not isinstance(frame, Auth):
@@ -216,18 +231,18 @@ class Session:
         with contextlib.suppress(WebSocketDisconnect):
             while (text := await self._receive_text()) is not None:
                 try:
-                    frame = parse_frame(text)
+                    frame = parse_frame(text, self.max_json_depth)
                 except FrameError as exc:
                     await self._error(exc.code, exc.message, id=exc.frame_id)
                     continue
                 if isinstance(frame, Ping):
-                    await self._send({"type": "pong"})
+                    await self._send(Pong())
                 elif isinstance(frame, Unsubscribe):
                     self._unsubscribe(frame)
                 elif isinstance(frame, Subscribe):
                     # Checked again for every new subscription, not only by the revocation sweep.
-                    assert self.principal is not None
-                    if not await self.service.revocations.still_allowed(KeyGrant(self.principal.key_id)):
+                    assert self.subscriber is not None
+                    if not await self.service.revocations.still_allowed(self.subscriber.grant):
                         await self._revoked()
                         return
                     await self._subscribe(frame)
@@ -241,26 +256,22 @@ class Session:
             if time.monotonic() - self._last_heard > 2 * self.heartbeat:
                 await self.close(HEARTBEAT_TIMEOUT, "no frame from the client for two heartbeats")
                 return
-            await self._send({"type": "ping"})
+            await self._send(Ping())
 
     # ---------------------------------------------------------------- subscriptions
 
     def _keys(self, frame: Subscribe) -> list[Key]:
         return [
-            *((FUNCTION_CALL, call_id) for call_id in frame.function_calls),
-            *((HUMAN_CONTACT, call_id) for call_id in frame.human_contacts),
+            *((ItemKind.FUNCTION_CALL, call_id) for call_id in frame.function_calls),
+            *((ItemKind.HUMAN_CONTACT, call_id) for call_id in frame.human_contacts),
             *((RUN, run_id) for run_id in frame.runs),
         ]
 
-    @property
-    def subscription_count(self) -> int:
-        return len(self.watches)
-
     async def _subscribe(self, frame: Subscribe) -> None:
-        assert self.principal is not None
+        assert self.subscriber is not None
         keys = list(dict.fromkeys(self._keys(frame)))
         new = sum(1 for k in keys if k not in self.watches)
-        refusal = self.limits.check_subscribe(self.principal.key_id, self, new)
+        refusal = self.registry.check_subscribe(self.subscriber, new)
         if refusal is not None:
             await self._send(refusal.frame("too_many_subscriptions", id=frame.id))
             return
@@ -297,27 +308,27 @@ class Session:
     async def _acknowledge(self, frame_id: str | int | None, countdown: _Countdown) -> None:
         # After every current state of this frame's subscriptions has been sent.
         await countdown.finished.wait()
-        await self._send({"type": "subscribed", "id": frame_id})
+        await self._send(Subscribed(id=frame_id))
 
     def _getter(self, kind: str) -> Callable[[int, str], ItemRecord]:
-        if kind == FUNCTION_CALL:
-            return self.service.get_function_call
-        return self.service.get_human_contact
+        if kind == ItemKind.FUNCTION_CALL:
+            return self.service.items.get_function_call
+        return self.service.items.get_human_contact
 
     async def _read_one(self, fn: Callable[[int, str], T], project_id: int, name: str) -> T:
         assert self.principal is not None
-        async with self.limits.reads(self.principal.key_id):
+        async with self.registry.reads(self.principal.key_id):
             return await in_thread(fn, project_id, name)
 
     async def _send_item(self, item: ItemRecord) -> None:
-        await self._send({"type": "item", "kind": item.kind, "item": render_item(item)})
+        await self._send(ItemFrame(kind=item.kind, item=render_item(item)))
 
     async def _watch_item(self, kind: str, call_id: str, countdown: _Countdown) -> None:
         assert self.principal is not None
         project_id = self.principal.project_id
         getter = self._getter(kind)
         # Subscribed before the first read, so a decision committed in between still wakes us.
-        async with self.service.notifier.subscribe((project_id, kind, call_id)) as subscription:
+        async with self.service.notifier.subscribe(item_topic(project_id, kind, call_id)) as subscription:
             try:
                 item = await self._read_one(getter, project_id, call_id)
             except NotFoundError as exc:  # another project's item too: exactly like a missing one
@@ -329,10 +340,10 @@ class Session:
                 return
             await self._send_item(item)
             countdown.done((kind, call_id))
-            while item.state == "pending":
+            while item.state == ItemState.PENDING:
                 await subscription.wait(_recheck_after())
                 item = await self._read_one(getter, project_id, call_id)
-                if item.state != "pending":
+                if item.state != ItemState.PENDING:
                     await self._send_item(item)
 
     async def _watch_run(self, run_id: str, countdown: _Countdown) -> None:
@@ -341,7 +352,7 @@ class Session:
         sent: dict[Key, str] = {}
         async with self.service.notifier.subscribe(run_topic(project_id, run_id)) as subscription:
             while True:
-                for item in await self._read_one(self.service.list_run_items, project_id, run_id):
+                for item in await self._read_one(self.service.items.list_run_items, project_id, run_id):
                     key = (item.kind, item.call_id)
                     if sent.get(key) != item.state:
                         sent[key] = item.state

@@ -1,56 +1,21 @@
 """The frames a WebSocket client may send, parsed and checked; see docs/protocol.md.
 
-Every frame is a JSON object with a ``type``. A frame that is not JSON, has an unknown type or
-bad fields raises ``FrameError``, which the session answers with an error frame: a bad frame
-never ends the connection.
+The frames themselves are modelled in ``foureyes._protocol``, which the SDK shares. Here a frame
+is read under the server's input policy (``input_policy.load_json``: depth, NUL characters, lone
+surrogates, finite numbers) and given an error code. A frame that is not JSON, breaks the policy,
+has an unknown type or bad fields raises ``FrameError``, which the session answers with an
+error frame: a bad frame never ends the connection.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from foureyes.server.service import MAX_ID_LENGTH
-
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-# A frame may name this many ids in all; a connection may hold MAX_SUBSCRIPTIONS.
-MAX_IDS_PER_FRAME = 20_000
-
-
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Auth(_Frame):
-    type: Literal["auth"]
-    api_key: str
-
-
-class Subscribe(_Frame):
-    type: Literal["subscribe"]
-    id: str | int | None = None  # echoed in the "subscribed" answer
-    function_calls: list[Id] = Field(default_factory=list, max_length=MAX_IDS_PER_FRAME)
-    human_contacts: list[Id] = Field(default_factory=list, max_length=MAX_IDS_PER_FRAME)
-    runs: list[Id] = Field(default_factory=list, max_length=MAX_IDS_PER_FRAME)
-
-
-class Unsubscribe(Subscribe):
-    type: Literal["unsubscribe"]  # type: ignore[assignment]
-
-
-class Ping(_Frame):
-    type: Literal["ping"]
-
-
-class Pong(_Frame):
-    type: Literal["pong"]
-
-
-ClientFrame = Annotated[Auth | Subscribe | Unsubscribe | Ping | Pong, Field(discriminator="type")]
-_ADAPTER: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-TYPES = ("auth", "subscribe", "unsubscribe", "ping", "pong")
+from foureyes._protocol import CLIENT_FRAME_TYPES, CLIENT_FRAMES, ClientFrame
+from foureyes.server.domain.errors import InvalidJsonError, ValidationFailedError
+from foureyes.server.input_policy import load_json
 
 
 class FrameError(Exception):
@@ -61,19 +26,22 @@ class FrameError(Exception):
         self.frame_id = frame_id
 
 
-def parse_frame(text: str) -> Auth | Subscribe | Unsubscribe | Ping | Pong:
+def parse_frame(text: str, max_depth: int) -> ClientFrame:
     try:
-        raw: Any = json.loads(text)
-    except (ValueError, RecursionError):
+        raw: Any = load_json(text, max_depth, "frame")
+    except InvalidJsonError:
         raise FrameError("invalid_json", "the frame is not valid JSON") from None
+    except ValidationFailedError as exc:  # too deep, a NUL character, a lone surrogate
+        raise FrameError("invalid_frame", exc.message) from None
     if not isinstance(raw, dict):
         raise FrameError("invalid_frame", "a frame must be a JSON object with a 'type'")
     frame_id = raw.get("id") if isinstance(raw.get("id"), str | int) else None
     kind = raw.get("type")
-    if kind not in TYPES:
-        raise FrameError("unknown_type", f"unknown frame type {kind!r}; known: {', '.join(TYPES)}", frame_id)
+    if kind not in CLIENT_FRAME_TYPES:
+        known = ", ".join(CLIENT_FRAME_TYPES)
+        raise FrameError("unknown_type", f"unknown frame type {kind!r}; known: {known}", frame_id)
     try:
-        return _ADAPTER.validate_python(raw)
+        return CLIENT_FRAMES.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"][1:]) or "frame"

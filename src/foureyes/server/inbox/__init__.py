@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from foureyes.server.errors import ApiError, error_response
+from foureyes.server.domain.errors import DomainError
 from foureyes.server.input_policy import check_request_text
 
 from . import account, items, live
@@ -24,14 +24,12 @@ PREFIX = "/inbox"
 _TITLES = {401: "Sign in needed", 403: "Not allowed", 404: "Not found", 409: "Already decided"}
 
 
-async def _inbox_or_api_error(request: Request, exc: Exception) -> Response:
-    """Inbox pages get an HTML page for a service error; the API keeps its JSON envelope."""
-    assert isinstance(exc, ApiError)
-    if not request.url.path.startswith(PREFIX):
-        return error_response(exc)
+async def error_page(request: Request, status_code: int, exc: DomainError) -> Response:
+    """How an error under ``/inbox`` is shown: a page, not the API's JSON envelope (the app
+    installs it for this prefix with ``foureyes.server.http.errors.install_error_handlers``)."""
     reviewer = await current(request)
-    title = _TITLES.get(exc.status_code, "Something went wrong")
-    return page(request, "error.html", exc.status_code, title=title, message=exc.message, reviewer=reviewer)
+    title = _TITLES.get(status_code, "Something went wrong")
+    return page(request, "error.html", status_code, title=title, message=exc.message, reviewer=reviewer)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -52,6 +50,5 @@ def install(app: FastAPI) -> None:
     app.include_router(items.router, prefix=PREFIX, dependencies=checked)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")
     app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
-    app.add_exception_handler(ApiError, _inbox_or_api_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_middleware(SecurityHeaders)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.errors import ApiError, ForbiddenError, UnauthorizedError
-from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES, InvitationError, LockedOutError
+from foureyes.server.domain.errors import ForbiddenError, InvitationError, LockedOutError, UnauthorizedError
+from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES
 
 from .render import page
 from .security import (
@@ -70,9 +70,14 @@ async def login(
         session = await in_thread(people.sign_in, email, password, address)
     except (UnauthorizedError, LockedOutError) as exc:
         status = 429 if isinstance(exc, LockedOutError) else 401
-        message = exc.message if isinstance(exc, ApiError) else str(exc)
         return _anonymous_page(
-            request, "login.html", status, title="Sign in", next=safe_next(next), email=email, message=message
+            request,
+            "login.html",
+            status,
+            title="Sign in",
+            next=safe_next(next),
+            email=email,
+            message=exc.message,
         )
     response = _see_other(safe_next(next))
     set_session_cookie(response, settings_of(request), session.token)
@@ -151,7 +156,7 @@ async def _tokens_page(
     request: Request, reviewer: Reviewer, status_code: int = 200, **context: object
 ) -> Response:
     service = service_of(request)
-    tokens = await in_thread(service.list_personal_tokens, reviewer.user.id)
+    tokens = await in_thread(service.keys.list_personal_tokens, reviewer.user.id)
     memberships = await in_thread(service.people.memberships_of, reviewer.user.id)
     deciding = [m for m in memberships if m.role in DECIDING_ROLES]
     return page(
@@ -181,7 +186,8 @@ async def create_token(
 ) -> Response:
     await check_form(request, reviewer, csrf)
     service = service_of(request)
-    created = await in_thread(service.create_personal_token, reviewer.user.id, project, name.strip() or None)
+    create = service.keys.create_personal_token
+    created = await in_thread(create, reviewer.user.id, project, name.strip() or None)
     # Shown on this page only: it is not stored in clear anywhere.
     return await _tokens_page(request, reviewer, created=created)
 
@@ -191,7 +197,7 @@ async def revoke_token(
     request: Request, key_id: int, reviewer: SignedInReviewer, csrf: Annotated[str, Form()] = ""
 ) -> Response:
     await check_form(request, reviewer, csrf)
-    await in_thread(service_of(request).revoke_personal_token, reviewer.user.id, key_id)
+    await in_thread(service_of(request).keys.revoke_personal_token, reviewer.user.id, key_id)
     return _see_other("/inbox/tokens")
 
 

@@ -13,10 +13,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.errors import ConflictError, NotFoundError, ValidationFailedError
+from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
-from foureyes.server.service import FUNCTION_CALL, HUMAN_CONTACT
 from foureyes.storage import ItemRecord, ProjectRecord
 from foureyes.storage.inbox import InboxFilter, InboxRow
 
@@ -28,8 +28,8 @@ router = APIRouter()
 
 SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
 CHANNEL = "inbox"
-KINDS = {"function_calls": FUNCTION_CALL, "human_contacts": HUMAN_CONTACT}
-PATHS = {v: k for k, v in KINDS.items()}
+KINDS = {"function_calls": ItemKind.FUNCTION_CALL, "human_contacts": ItemKind.HUMAN_CONTACT}
+PATHS: dict[str, str] = {v: k for k, v in KINDS.items()}
 LIST_LIMIT = 200
 
 
@@ -56,6 +56,10 @@ class Filters:
     @property
     def active(self) -> bool:
         return any((self.text, self.fn, self.run, self.agent, self.age, self.kind))
+
+
+def _is_call(item: ItemRecord) -> bool:
+    return item.kind == ItemKind.FUNCTION_CALL
 
 
 def item_url(project: ProjectRecord, item: ItemRecord) -> str:
@@ -87,11 +91,11 @@ async def _rows(request: Request, project: ProjectRecord, filters: Filters, pend
         requested_before=before,
         limit=LIST_LIMIT,
     )
-    return await in_thread(service.list_inbox, project.id, wanted)
+    return await in_thread(service.items.list_inbox, project.id, wanted)
 
 
 def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
-    functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == FUNCTION_CALL})
+    functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == ItemKind.FUNCTION_CALL})
     agents = sorted({r.agent for r in rows if r.agent})
     now = service_of(request).now()
     return {
@@ -142,7 +146,7 @@ async def _item_page(
     message: str | None = None,
 ) -> Response:
     service = service_of(request)
-    agent, channel = await in_thread(service.item_origin, item)
+    agent, channel = await in_thread(service.items.item_origin, item)
     return page(
         request,
         "item.html",
@@ -156,7 +160,7 @@ async def _item_page(
         item=item,
         agent=agent,
         channel=channel,
-        arguments=views.arguments(item.spec.get("kwargs") or {}) if item.kind == FUNCTION_CALL else [],
+        arguments=views.arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         age=views.age(item.requested_at, service.now()),
         message=message,
@@ -166,7 +170,9 @@ async def _item_page(
 
 async def _get(request: Request, project: ProjectRecord, kind: str, call_id: str) -> ItemRecord:
     service = service_of(request)
-    getter = service.get_function_call if kind == FUNCTION_CALL else service.get_human_contact
+    getter = (
+        service.items.get_function_call if kind == ItemKind.FUNCTION_CALL else service.items.get_human_contact
+    )
     return await in_thread(getter, project.id, call_id)
 
 
@@ -198,11 +204,11 @@ async def decide(
     kind = _kind(kind_path)
     service = service_of(request)
     try:
-        if kind == FUNCTION_CALL:
+        if kind == ItemKind.FUNCTION_CALL:
             if action not in ("approve", "reject"):
                 raise ValidationFailedError("choose Approve or Reject")
             await in_thread(
-                service.decide_function_call,
+                service.decisions.decide_function_call,
                 project.id,
                 call_id,
                 approved=action == "approve",
@@ -214,7 +220,7 @@ async def decide(
             )
         else:
             await in_thread(
-                service.answer_human_contact,
+                service.decisions.answer_human_contact,
                 project.id,
                 call_id,
                 response=response,

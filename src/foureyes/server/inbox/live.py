@@ -4,23 +4,22 @@ An event carries no data ("something changed in this project"): the page re-read
 from the server, as a long-poll waiter re-reads its item, so a missed or duplicate event does no
 harm and nothing the stream sends needs escaping.
 
-The stream lasts only as long as the person's access: when they are removed from the project,
-sign out or have their password reset, or the session expires, it sends a last ``revoked`` event
-and ends (see ``server.revocations``); the page's script then stops listening.
+The stream is a subscriber of the push registry (``server.push``) and lasts only as long as the
+person's access: when they are removed from the project, sign out or have their password reset,
+or the session expires, it sends a last ``revoked`` event and ends; the page's script then stops
+listening.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.notifier import Subscription, project_topic
 from foureyes.server.people import hash_secret
-from foureyes.server.revocations import SessionGrant
+from foureyes.server.push import EVENT_STREAM, SessionGrant, Subscriber, project_topic
 
 from .session import signed_in
 
@@ -38,46 +37,21 @@ async def events(request: Request, slug: str) -> StreamingResponse:
     grant = SessionGrant(hash_secret(reviewer.session_token), project.id)
 
     async def stream() -> AsyncIterator[str]:
-        revoked = asyncio.Event()
-
-        async def on_revoked() -> None:
-            revoked.set()
-
-        watched = service.revocations.add(grant, on_revoked)
-        try:
+        subscriber = Subscriber(EVENT_STREAM, grant)
+        with service.subscribers.holding(subscriber):
             async with service.notifier.subscribe(project_topic(project.id)) as subscription:
                 # The browser reconnects after this many milliseconds if the stream drops.
                 yield "retry: 1000\n\n"
                 # Registered before this check, so a revocation since the first one is not missed.
                 if not await service.revocations.still_allowed(grant):
-                    revoked.set()
-                while not revoked.is_set():
-                    changed = await _changed_unless(subscription, revoked)
-                    if changed is None:
-                        break
+                    subscriber.revoked.set()
+                while (changed := await subscriber.wait(subscription, KEEPALIVE_SECONDS)) is not None:
                     # A comment line keeps proxies from closing an idle stream.
                     yield "event: changed\ndata: {}\n\n" if changed else ": keep-alive\n\n"
                 yield REVOKED_EVENT
-        finally:
-            service.revocations.discard(watched)
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-
-
-async def _changed_unless(subscription: Subscription, revoked: asyncio.Event) -> bool | None:
-    """Whether the project changed within the keep-alive interval; None as soon as ``revoked``
-    is set, also in the middle of the wait."""
-    waiting = asyncio.ensure_future(subscription.wait(KEEPALIVE_SECONDS))
-    stopping = asyncio.ensure_future(revoked.wait())
-    try:
-        await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        waiting.cancel()
-    if revoked.is_set() or waiting.cancelled() or not waiting.done():
-        return None
-    return waiting.result()

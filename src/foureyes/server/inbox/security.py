@@ -17,7 +17,7 @@ import secrets
 from fastapi import Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from foureyes.server.errors import ForbiddenError
+from foureyes.server.domain.errors import ForbiddenError
 from foureyes.server.settings import Settings
 
 CSP = (

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.renderable import json_text
 from foureyes.storage import DecisionRecord, ItemRecord
 
@@ -77,7 +78,7 @@ def who(decision: DecisionRecord) -> str:
 
 def headline(item: ItemRecord) -> str:
     """What the item is about, in one line: the function name, or the question."""
-    if item.kind == "function_call":
+    if item.kind == ItemKind.FUNCTION_CALL:
         return str(item.spec.get("fn", ""))
     subject = item.spec.get("subject")
     return str(subject) if subject else str(item.spec.get("msg", ""))
@@ -96,18 +97,25 @@ class Option:
 
 def preview(item: ItemRecord, limit: int = 160) -> str:
     """The arguments in one short line, for lists; the item's page shows them in full."""
-    if item.kind != "function_call":
+    if item.kind != ItemKind.FUNCTION_CALL:
         return ""
     text = json_text(item.spec.get("kwargs") or {}, separators=(", ", ": "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def options(item: ItemRecord) -> list[Option]:
-    field = "reject_options" if item.kind == "function_call" else "response_options"
+    field = "reject_options" if item.kind == ItemKind.FUNCTION_CALL else "response_options"
     found = [o for o in item.spec.get(field) or [] if isinstance(o, dict)]
     return [Option(str(o["name"]), o.get("title"), o.get("description")) for o in found]
 
 
+_VERDICT_LABELS: dict[str, str] = {
+    ItemState.APPROVED: "Approved",
+    ItemState.REJECTED: "Rejected",
+    ItemState.ANSWERED: "Answered",
+}
+
+
 def verdict_label(decision: DecisionRecord) -> str:
-    label = {"approved": "Approved", "rejected": "Rejected", "answered": "Answered"}[decision.verdict]
+    label = _VERDICT_LABELS[decision.verdict]
     return f"{label} ({decision.option_name})" if decision.option_name else label

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection ``Storage.migrate`` passes in.
+"""Alembic environment: migrations run on the connection ``Database.migrate`` passes in.
 
 There is no alembic.ini and no logging set-up here: the server configures nothing globally, and
 the caller owns the connection and its transaction.
@@ -10,7 +10,7 @@ from alembic import context
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through foureyes.storage.Storage.migrate(), which passes a connection")
+    raise RuntimeError("run migrations through foureyes.storage.Database.migrate(): it passes a connection")
 
 # render_as_batch: later ALTERs are emulated by copying tables on SQLite.
 context.configure(connection=connection, render_as_batch=True)

@@ -30,7 +30,7 @@ endpoints = sa.table(
 def _box() -> SecretBox:
     box = context.config.attributes.get("secret_box")
     if not isinstance(box, SecretBox):
-        raise RuntimeError("migration 0005 needs the sealing key: run it through Storage.migrate()")
+        raise RuntimeError("migration 0005 needs the sealing key: run it through Database.migrate()")
     return box
 
 

@@ -1,8 +1,8 @@
 """Wake-ups across replicas with PostgreSQL LISTEN/NOTIFY.
 
 Every replica keeps one extra connection that LISTENs on one channel, on a thread of its own,
-and hands what arrives to an ``InProcessNotifier``, which the long-poll waiters of this process
-subscribe to. ``publish`` wakes this process's waiters at once and queues the topic for a second
+and hands what arrives to an ``InProcessNotifier``, which the waiters of this process subscribe
+to. ``publish`` wakes this process's waiters at once and queues the topic for a second
 thread, which sends it to the other replicas with ``pg_notify`` on a connection of its own;
 topics queued together travel in one notification. The service publishes after it commits, and
 PostgreSQL delivers a notification only to connections listening when it was sent, so a waiter
@@ -32,8 +32,10 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
-from foureyes.server.notifier import InProcessNotifier, Notifier, Subscription, Topic
-from foureyes.storage import Storage
+from foureyes._backoff import Backoff
+from foureyes.server.push.local import InProcessNotifier
+from foureyes.server.push.topics import Notifier, Subscription, Topic
+from foureyes.storage import Database
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +148,7 @@ class PostgresNotifier:
         return psycopg.connect(autocommit=True, **self._connect_params)
 
     def _backoff(self) -> Iterator[float]:
-        delay = RECONNECT_MIN_SECONDS
-        while True:
-            yield delay
-            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        return Backoff(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS).delays()
 
     def _listen_forever(self) -> None:
         delays = self._backoff()
@@ -247,8 +246,8 @@ class PostgresNotifier:
         return conn
 
 
-def notifier_for(storage: Storage) -> Notifier:
+def notifier_for(db: Database) -> Notifier:
     """LISTEN/NOTIFY on PostgreSQL, where replicas may share the database; in-process on SQLite."""
-    if storage.dialect == "postgresql":
-        return PostgresNotifier(storage.engine)
+    if db.dialect == "postgresql":
+        return PostgresNotifier(db.engine)
     return InProcessNotifier()

@@ -1,18 +1,9 @@
-"""Wake-ups for long-poll waiters: "item X changed, look again".
+"""Wake-ups within one process: the index from topic to the waiters subscribed to it.
 
 The service publishes a topic after it commits a change; a waiter subscribes to the topic
-*before* it reads the item, so a change committed between its read and its wait still wakes it.
-A notification carries no data: the waiter re-reads the item, which keeps the database the only
-source of truth and lets a lost or duplicate wake-up do no harm.
-
-An item's topic is ``(project_id, kind, call_id)``; ``run_topic(project_id, run_id)`` and
-``project_topic(project_id)`` are published too on every create and completion, so a watcher of
-a run is woken only by its own run's changes: waking costs O(matching subscribers), whatever the
-number of topics subscribed (the notifier is the index from topic to subscribers).
-
-``Notifier`` is the interface; ``InProcessNotifier`` serves one process (SQLite), and
-``pg_notifier.PostgresNotifier`` carries topics between replicas on one PostgreSQL database.
-``notifier_for`` in ``pg_notifier`` picks one for a storage.
+*before* it reads, so a change committed between its read and its wait still wakes it. Waking
+costs O(matching subscribers), whatever the number of topics subscribed. ``InProcessNotifier``
+serves one process on its own (SQLite) and is the local half of ``postgres.PostgresNotifier``.
 """
 
 from __future__ import annotations
@@ -21,46 +12,8 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
-Topic = tuple[int, str, str]  # (project_id, kind, call_id)
-
-PROJECT = "project"
-RUN = "run"
-
-
-def project_topic(project_id: int) -> Topic:
-    """Published on every create and every completion in a project, beside the item's own topic:
-    for watchers of a whole run or inbox, which re-read what they show."""
-    return (project_id, PROJECT, "")
-
-
-def run_topic(project_id: int, run_id: str) -> Topic:
-    """Published on every create and every completion of an item of ``run_id``."""
-    return (project_id, RUN, run_id)
-
-
-class Subscription(Protocol):
-    async def wait(self, seconds: float) -> bool:
-        """True when the topic was published since subscribing (or since the last wait that
-        returned True), False after ``seconds``."""
-        ...
-
-
-class Notifier(Protocol):
-    def subscribe(self, topic: Topic) -> AbstractAsyncContextManager[Subscription]: ...
-
-    def publish(self, topic: Topic) -> None:
-        """Wake every subscriber of ``topic``. Safe to call from any thread."""
-        ...
-
-    def start(self) -> None:
-        """Begin receiving other processes' wake-ups, if there are any; blocking, call it on a
-        worker thread before serving."""
-        ...
-
-    def close(self) -> None: ...
+from foureyes.server.push.topics import Subscription, Topic
 
 
 class _Waiter:

@@ -1,0 +1,278 @@
+"""The client, written once for asyncio; ``scripts/generate_sync`` writes the sync one from it.
+
+In the sync copy ``async`` and ``await`` go, ``Async*`` names lose their prefix, and a line
+marked ``# sync: ...`` becomes what follows the marker. What truly differs between the two
+clients lives in their ``connections`` modules, written by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, Self, TypeVar, overload
+
+import httpx
+
+from foureyes import _config, _core, _decorator, _terminal, _wrappers
+from foureyes._async import gate
+from foureyes._async.connections import AsyncConnections
+from foureyes._client import ApprovalMethod, ClientBase, WaitVia, outcome
+from foureyes._core import (
+    FUNCTION_CALLS,
+    HUMAN_CONTACTS,
+    Operation,
+    Outcome,
+    Reply,
+    Request,
+    RetryPolicy,
+    Sleep,
+    TransportFailure,
+    Watch,
+)
+from foureyes._push import PushChannel
+from foureyes.models import (
+    ContactChannel,
+    Escalation,
+    FunctionCall,
+    FunctionCallSpec,
+    FunctionCallStatus,
+    HumanContact,
+    HumanContactSpec,
+    HumanContactStatus,
+    ResponseOption,
+)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AsyncHumanLayer(ClientBase):
+    """A client that asks a human before an agent acts.
+
+    With an API key (argument, ``FOUREYES_API_KEY`` or ``HUMANLAYER_API_KEY``) it asks through
+    the server at ``api_base_url`` (``FOUREYES_API_BASE``, ``HUMANLAYER_API_BASE``, default
+    ``http://127.0.0.1:7444/humanlayer/v1``). Without one it asks in the local terminal, as
+    HumanLayer's CLI mode does; then only the decorator, the tool and the ``fetch_*`` methods
+    work. ``timeout`` bounds each ``fetch_*`` wait (None: wait forever).
+
+    The sync client is thread-safe. The asyncio client offers the same methods as coroutines,
+    and has the terminal mode too (HumanLayer's has not): the prompt runs in a worker thread so
+    the event loop keeps running; a cancelled prompt leaves that thread blocked on ``input()``
+    until a line is entered.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None = None,
+        approval_method: ApprovalMethod | None = None,
+        agent_name: str | None = None,
+        genid: Callable[[str], str] = _config.genid,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        contact_channel: ContactChannel | None = None,
+        verbose: bool = False,
+        api_key: str | None = None,
+        api_base_url: str | None = None,
+        timeout: float | None = None,
+        http_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wait_via: WaitVia | None = None,
+    ) -> None:
+        super().__init__(
+            run_id=run_id,
+            approval_method=approval_method,
+            agent_name=agent_name,
+            genid=genid,
+            contact_channel=contact_channel,
+            verbose=verbose,
+            api_key=api_key,
+            api_base_url=api_base_url,
+            timeout=timeout,
+            http_timeout=http_timeout,
+            retry=retry,
+            clock=clock,
+            wait_via=wait_via,
+            custom_http=transport is not None or http_client is not None,
+        )
+        self.sleep = sleep
+        self._connections = AsyncConnections(transport, http_client, self._push_factory())
+
+    # -------------------------------------------------------------- driver
+
+    @property
+    def _http(self) -> httpx.AsyncClient | None:
+        return self._connections.http
+
+    @property
+    def _push(self) -> PushChannel | None:
+        return self._connections.push
+
+    async def _perform(self, request: Request) -> Outcome:
+        try:
+            raw = await self._connections.client().request(
+                request.method,
+                self.api_base_url + request.path,
+                json=request.json,
+                params=request.params,
+                headers=self._headers(),
+                timeout=request.timeout,
+            )
+        except httpx.HTTPError as exc:
+            return TransportFailure(exc)
+        return outcome(raw)
+
+    async def _run(self, operation: Operation[T]) -> T:
+        reply: Reply | None = None
+        while True:
+            try:
+                step = operation.send(reply)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(step, Sleep):
+                await self.sleep(step.seconds)
+                reply = None
+            elif isinstance(step, Watch):
+                reply = await self._connections.watch(step)
+            else:
+                reply = await self._perform(step.request)
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not an ``http_client`` passed in)."""
+        await self._connections.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -------------------------------------------------------------- decorator and tool
+
+    @overload
+    def require_approval(
+        self, contact_channel: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> Callable[P, Coroutine[Any, Any, R | str]]: ...
+    @overload
+    def require_approval(self, contact_channel: Callable[P, R], /) -> _decorator.AsyncGated[P, R]: ...
+    @overload
+    def require_approval(
+        self,
+        contact_channel: ContactChannel | None = None,
+        reject_options: list[ResponseOption] | None = None,
+    ) -> _wrappers.AsyncHumanLayerWrapper: ...
+    def require_approval(
+        self,
+        contact_channel: ContactChannel | Callable[..., Any] | None = None,
+        reject_options: list[ResponseOption] | None = None,
+    ) -> Any:
+        """Hold every call of the function until a human approves it.
+
+        Use bare (``@hl.require_approval``), called (``@hl.require_approval(channel)``) or
+        through ``.wrap(fn)``. Rejections and failures come back as text for the LLM. The
+        sync client keeps a sync function sync; the asyncio client turns every function it
+        wraps, sync or async, into a coroutine function.
+        """
+        if callable(contact_channel):
+            return self.require_approval()(contact_channel)
+        _decorator.check_unique(reject_options, "reject_options")
+        return _wrappers.AsyncHumanLayerWrapper(self._decider(contact_channel, reject_options))
+
+    def _decider(
+        self, channel: ContactChannel | None, reject_options: list[ResponseOption] | None
+    ) -> _decorator.AsyncDecide:
+        async def decide(name: str, shown: dict[str, Any]) -> str | None:
+            if self._in_terminal:
+                verdict = await asyncio.to_thread(_terminal.ask_approval, self.run_id, name, shown)
+                return _decorator.terminal_refusal(name, verdict)
+            use = channel or self.contact_channel
+            spec = FunctionCallSpec(fn=name, kwargs=shown, channel=use, reject_options=reject_options)
+            completed = await self.fetch_approval(spec)
+            return _decorator.backend_refusal(name, shown, completed, use, self.verbose)
+
+        return decide
+
+    def human_as_tool(
+        self,
+        contact_channel: ContactChannel | None = None,
+        response_options: list[ResponseOption] | None = None,
+    ) -> Callable[..., Awaitable[str]]:
+        """A tool the LLM calls to ask a human; it returns the human's answer."""
+        _decorator.check_unique(response_options, "response_options")
+
+        async def ask(spec: HumanContactSpec) -> str:
+            completed = await self.fetch_human_response(spec)
+            return completed.as_completed()
+
+        return gate.make_tool(ask, contact_channel or self.contact_channel, response_options)
+
+    # -------------------------------------------------------------- function calls
+
+    async def fetch_approval(self, spec: FunctionCallSpec) -> FunctionCall.Completed:
+        """Ask for approval and wait for the human's decision (long-poll, retried)."""
+        if self._in_terminal:
+            return await asyncio.to_thread(self._approval_in_terminal, spec)
+        if self.verbose:
+            _terminal.say(f"foureyes: waiting for approval for {spec.fn} at {self.api_base_url}")
+        call = await self._run(self._wait(self._function_call(spec, None), FUNCTION_CALLS))
+        return FunctionCall.Completed(call=call)
+
+    async def create_function_call(self, spec: FunctionCallSpec, call_id: str | None = None) -> FunctionCall:
+        self._server_only("create_function_call")
+        item = self._function_call(spec, call_id)
+        request = _core.create_request(item, FUNCTION_CALLS, self.http_timeout)
+        return await self._run(_core.single(request, FunctionCall))
+
+    async def get_function_call(self, call_id: str, wait: float | None = None) -> FunctionCall:
+        """The call as it is now; with ``wait``, held up to that many seconds for a decision."""
+        self._server_only("get_function_call")
+        request = _core.get_request(FUNCTION_CALLS, call_id, self.http_timeout, wait)
+        return await self._run(_core.single(request, FunctionCall))
+
+    async def respond_to_function_call(self, call_id: str, status: FunctionCallStatus) -> FunctionCall:
+        self._server_only("respond_to_function_call")
+        request = _core.respond_request(FUNCTION_CALLS, call_id, status, self.http_timeout)
+        return await self._run(_core.single(request, FunctionCall))
+
+    async def escalate_email_function_call(self, call_id: str, escalation: Escalation) -> FunctionCall:
+        self._server_only("escalate_email_function_call")
+        request = _core.escalate_request(FUNCTION_CALLS, call_id, escalation, self.http_timeout)
+        return await self._run(_core.single(request, FunctionCall))
+
+    # -------------------------------------------------------------- human contacts
+
+    async def fetch_human_response(self, spec: HumanContactSpec) -> HumanContact.Completed:
+        """Ask a human and wait for the answer (long-poll, retried)."""
+        if self._in_terminal:
+            return await asyncio.to_thread(self._answer_in_terminal, spec)
+        if self.verbose:
+            _terminal.say(f"foureyes: waiting for human response for {spec.msg}")
+        contact = await self._run(self._wait(self._human_contact(spec, None), HUMAN_CONTACTS))
+        return HumanContact.Completed(contact=contact)
+
+    async def create_human_contact(self, spec: HumanContactSpec, call_id: str | None = None) -> HumanContact:
+        self._server_only("create_human_contact")
+        item = self._human_contact(spec, call_id)
+        request = _core.create_request(item, HUMAN_CONTACTS, self.http_timeout)
+        return await self._run(_core.single(request, HumanContact))
+
+    async def get_human_contact(self, call_id: str, wait: float | None = None) -> HumanContact:
+        """The question as it is now; with ``wait``, held up to that many seconds for an answer."""
+        self._server_only("get_human_contact")
+        request = _core.get_request(HUMAN_CONTACTS, call_id, self.http_timeout, wait)
+        return await self._run(_core.single(request, HumanContact))
+
+    async def respond_to_human_contact(self, call_id: str, status: HumanContactStatus) -> HumanContact:
+        self._server_only("respond_to_human_contact")
+        request = _core.respond_request(HUMAN_CONTACTS, call_id, status, self.http_timeout)
+        return await self._run(_core.single(request, HumanContact))
+
+    async def escalate_email_human_contact(self, call_id: str, escalation: Escalation) -> HumanContact:
+        self._server_only("escalate_email_human_contact")
+        request = _core.escalate_request(HUMAN_CONTACTS, call_id, escalation, self.http_timeout)
+        return await self._run(_core.single(request, HumanContact))

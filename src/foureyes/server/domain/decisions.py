@@ -1,0 +1,196 @@
+"""``Decisions``: the one path by which every channel approves, rejects or answers.
+
+A decision checks the item is still pending and the answer complete, then in one unit of work
+completes the item (a conditional UPDATE: of racing deciders exactly one wins) and emits
+``ItemDecided``; waiters are woken and webhooks queued by that one event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from foureyes._protocol import ItemState
+from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
+from foureyes.server.domain.events import Emitter, ItemDecided
+from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
+from foureyes.server.people import People
+from foureyes.storage import Database, ItemRecord, NewDecision, Tx
+from foureyes.storage import items as item_rows
+
+logger = logging.getLogger(__name__)
+
+
+def _blank_to_none(text: str | None) -> str | None:
+    return None if text is None or not text.strip() else text
+
+
+def _option_text(option: Mapping[str, Any]) -> str:
+    """What an option stands for when the human picked it without typing anything."""
+    for key in ("prompt_fill", "title", "name"):
+        value = option.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return str(option["name"])
+
+
+def _find_option(item: ItemRecord, field: str, name: str, body_field: str) -> Mapping[str, Any]:
+    options: list[Mapping[str, Any]] = item.spec.get(field) or []
+    for option in options:
+        if option["name"] == name:
+            return option
+    known = ", ".join(repr(o["name"]) for o in options) or "none"
+    raise ValidationFailedError(
+        f"{body_field} {name!r} is not one of the request's {field} ({known})",
+        [field_error(["body", body_field], f"unknown option; the request's {field}: {known}")],
+    )
+
+
+def ensure_pending(item: ItemRecord) -> None:
+    if item.state != ItemState.PENDING:
+        raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already {item.state}")
+
+
+class Decisions:
+    def __init__(
+        self, db: Database, emitter: Emitter, items: Items, people: People, clock: Callable[[], datetime]
+    ) -> None:
+        self._db = db
+        self._emitter = emitter
+        self._items = items
+        self._people = people
+        self._clock = clock
+
+    def decide_function_call(
+        self,
+        project_id: int,
+        call_id: str,
+        *,
+        approved: bool,
+        comment: str | None = None,
+        reject_option_name: str | None = None,
+        channel: str,
+        actor_key_id: int | None,
+        actor_user_id: int | None = None,
+    ) -> ItemRecord:
+        """Approve or reject a pending function call."""
+        self._check_may_decide(project_id, actor_user_id)
+        item = self._items.get(project_id, FUNCTION_CALL, call_id)
+        ensure_pending(item)
+        comment = _blank_to_none(comment)
+        if approved:
+            if reject_option_name is not None:
+                raise ValidationFailedError(
+                    "reject_option_name only applies to a rejection",
+                    [field_error(["body", "reject_option_name"], "must be null when approved is true")],
+                )
+            verdict = ItemState.APPROVED
+        else:
+            if reject_option_name is not None:
+                option = _find_option(item, "reject_options", reject_option_name, "reject_option_name")
+                comment = comment if comment is not None else _option_text(option)
+            if comment is None:
+                raise ValidationFailedError(
+                    "a rejection needs a comment (or the name of one of the request's reject_options)",
+                    [field_error(["body", "comment"], "required when approved is false", "missing")],
+                )
+            verdict = ItemState.REJECTED
+        decision = NewDecision(
+            verdict=verdict,
+            comment=comment,
+            option_name=reject_option_name,
+            response=None,
+            actor_key_id=actor_key_id,
+            channel=channel,
+            decided_at=self._clock(),
+            spec_digest=item.spec_digest,
+            actor_user_id=actor_user_id,
+        )
+        return self._complete(item, verdict, decision)
+
+    def answer_human_contact(
+        self,
+        project_id: int,
+        call_id: str,
+        *,
+        response: str | None = None,
+        response_option_name: str | None = None,
+        channel: str,
+        actor_key_id: int | None,
+        actor_user_id: int | None = None,
+    ) -> ItemRecord:
+        """Answer a pending question."""
+        self._check_may_decide(project_id, actor_user_id)
+        item = self._items.get(project_id, HUMAN_CONTACT, call_id)
+        ensure_pending(item)
+        response = _blank_to_none(response)
+        if response_option_name is not None:
+            option = _find_option(item, "response_options", response_option_name, "response_option_name")
+            response = response if response is not None else _option_text(option)
+        if response is None:
+            raise ValidationFailedError(
+                "an answer needs a response text (or the name of one of the request's response_options)",
+                [field_error(["body", "response"], "required", "missing")],
+            )
+        decision = NewDecision(
+            verdict=ItemState.ANSWERED,
+            comment=None,
+            option_name=response_option_name,
+            response=response,
+            actor_key_id=actor_key_id,
+            channel=channel,
+            decided_at=self._clock(),
+            spec_digest=item.spec_digest,
+            actor_user_id=actor_user_id,
+        )
+        return self._complete(item, ItemState.ANSWERED, decision)
+
+    def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
+        """A person decides only in a project where they are an admin or a reviewer; a
+        project-wide key without an owner was already checked for its scope."""
+        if actor_user_id is not None:
+            self._people.may_decide(actor_user_id, project_id)
+
+    def _complete(self, item: ItemRecord, state: str, decision: NewDecision) -> ItemRecord:
+        user_id = decision.actor_user_id
+        actor = None if user_id is None else self._people.store.get_user(user_id)
+
+        def complete(tx: Tx) -> ItemRecord | None:
+            done = item_rows.complete(
+                tx.conn,
+                item,
+                state,
+                decision,
+                actor_email=None if actor is None else actor.email,
+                actor_name=None if actor is None else actor.display_name,
+            )
+            if done is not None:
+                self._emitter.emit(
+                    tx,
+                    ItemDecided(
+                        record=done,
+                        project_id=item.project_id,
+                        at=decision.decided_at,
+                        actor_key_id=decision.actor_key_id,
+                        actor_user_id=decision.actor_user_id,
+                        channel=decision.channel,
+                    ),
+                )
+            return done
+
+        done = self._db.write_grouped(complete)
+        if done is None:
+            # Someone else decided between our read and our write.
+            raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already decided")
+        logger.info(
+            "%s %r %s via %s by key %s user %s",
+            describe(item.kind),
+            item.call_id,
+            state,
+            decision.channel,
+            decision.actor_key_id,
+            decision.actor_user_id,
+        )
+        return done

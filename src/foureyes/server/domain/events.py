@@ -1,0 +1,156 @@
+"""Domain events and ``Emitter``, the one writer of change records.
+
+An event says what happened, with the record as it was written. ``Emitter.emit(tx, event)``
+appends it to the change log (``events``, with its project and actor), lets every registered
+sink fan it out into outbox rows in the same transaction, and queues the push topics that wake
+waiters for after the commit. Nothing else writes events, outbox rows or topics.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from foureyes.server.push.topics import Topic, item_topic, project_topic, run_topic
+from foureyes.storage import ItemRecord, Tx
+from foureyes.storage import events as event_log
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Something that changed, in one project (None for a change that has no project)."""
+
+    type: ClassVar[str]
+    project_id: int | None
+    at: datetime
+    actor_key_id: int | None = None
+    actor_user_id: int | None = None
+    channel: str | None = None
+
+    @property
+    def item(self) -> ItemRecord | None:
+        return None
+
+    def data(self) -> dict[str, Any]:
+        return {}
+
+    def topics(self) -> list[Topic]:
+        """The push topics whose waiters must look again once this is committed."""
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ItemEvent(Event):
+    record: ItemRecord
+
+    @property
+    def item(self) -> ItemRecord:
+        return self.record
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemCreated(_ItemEvent):
+    type: ClassVar[str] = "created"
+
+    def data(self) -> dict[str, Any]:
+        return {"run_id": self.record.run_id, "request_digest": self.record.request_digest}
+
+    def topics(self) -> list[Topic]:
+        return [run_topic(self.record.project_id, self.record.run_id), project_topic(self.record.project_id)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemDecided(_ItemEvent):
+    """The item completed: its last decision is the one that completed it."""
+
+    type: ClassVar[str] = "decided"
+
+    def data(self) -> dict[str, Any]:
+        decision = self.record.decisions[-1]
+        return {
+            "verdict": decision.verdict,
+            "comment": decision.comment,
+            "option_name": decision.option_name,
+            "response": decision.response,
+            "spec_digest": decision.spec_digest,
+            "user_id": decision.actor_user_id,
+        }
+
+    def topics(self) -> list[Topic]:
+        item = self.record
+        return [
+            item_topic(item.project_id, item.kind, item.call_id),
+            run_topic(item.project_id, item.run_id),
+            project_topic(item.project_id),
+        ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemEscalated(_ItemEvent):
+    type: ClassVar[str] = "escalated"
+    escalation: Mapping[str, Any]
+
+    def data(self) -> dict[str, Any]:
+        return dict(self.escalation)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettingsChanged(Event):
+    """An administrative change: a key, a person's role, a webhook endpoint. ``what`` is the
+    event type (``key_created``, ``endpoint_disabled`` ...), ``details`` what identifies it."""
+
+    type: ClassVar[str] = "settings"
+    what: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def data(self) -> dict[str, Any]:
+        return dict(self.details)
+
+
+class FanOut(Protocol):
+    """The half of a sink the domain sees: turning an event into outbox rows."""
+
+    def fan_out(self, tx: Tx, event: Event) -> int:
+        """Queue this sink's deliveries of ``event`` in ``tx``; how many were queued."""
+        ...
+
+
+class Emitter:
+    def __init__(
+        self,
+        publish: Callable[[Topic], None],
+        sinks: Sequence[FanOut] = (),
+        *,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self._publish = publish
+        self.sinks = list(sinks)
+        # Wakes the outbox worker after a commit that queued deliveries. Set by the app.
+        self.on_queued = on_queued
+
+    def emit(self, tx: Tx, event: Event) -> None:
+        item = event.item
+        event_log.append(
+            tx.conn,
+            type=event.what if isinstance(event, SettingsChanged) else event.type,
+            data=event.data(),
+            project_id=event.project_id,
+            item_id=None if item is None else item.id,
+            actor_key_id=event.actor_key_id,
+            actor_user_id=event.actor_user_id,
+            channel=event.channel,
+            at=event.at,
+        )
+        queued = sum(sink.fan_out(tx, event) for sink in self.sinks)
+        for topic in event.topics():
+            tx.after_commit(functools.partial(self._publish, topic))
+        if queued:
+            tx.after_commit(self.wake_outbox)
+
+    def wake_outbox(self) -> None:
+        """Tell the outbox worker there is work, rather than letting it wait for its next poll."""
+        if self.on_queued is not None:
+            self.on_queued()

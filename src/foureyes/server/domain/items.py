@@ -1,0 +1,240 @@
+"""``Items``: storing requests (function calls, human contacts) and reading them back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from foureyes._protocol import MAX_ID_LENGTH, ItemKind
+from foureyes.models import FunctionCall, HumanContact
+from foureyes.server.domain.errors import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    ValidationFailedError,
+    field_error,
+    validation_failed,
+)
+from foureyes.server.domain.events import Emitter, ItemCreated
+from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, keys
+from foureyes.storage import items as item_rows
+from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_CALL = ItemKind.FUNCTION_CALL
+HUMAN_CONTACT = ItemKind.HUMAN_CONTACT
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+# Far past any real list, and far inside the 64-bit integers both databases take for OFFSET.
+MAX_OFFSET = 2**31 - 1
+MAX_RUN_ITEMS = 1000
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    items: list[ItemRecord]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.items) < self.total
+
+
+def canonical_digest(value: Any) -> str:
+    """SHA-256 of canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe(kind: str) -> str:
+    """``function call`` or ``human contact``, for messages."""
+    return kind.replace("_", " ")
+
+
+def _validate(model: type[BaseModel], payload: Mapping[str, Any]) -> None:
+    try:
+        model.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_failed(exc, prefix=["body"]) from None
+    problems = [
+        field_error(["body", name], f"must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+        for name in ("run_id", "call_id")
+        if not payload[name] or len(payload[name]) > MAX_ID_LENGTH
+    ]
+    if problems:
+        raise ValidationFailedError("run_id and call_id must be non-empty and short", problems)
+
+
+def _check_unique_options(spec: Mapping[str, Any], field: str) -> None:
+    names = [option["name"] for option in spec.get(field) or ()]
+    if len(names) != len(set(names)):
+        raise ValidationFailedError(
+            f"{field} must have unique names",
+            [field_error(["body", "spec", field], "option names must be unique")],
+        )
+
+
+class Items:
+    def __init__(self, db: Database, emitter: Emitter, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._emitter = emitter
+        self._clock = clock
+        self._inbox = InboxStore(db)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # ------------------------------------------------------------------ create
+
+    def create_function_call(
+        self,
+        project_id: int,
+        payload: Mapping[str, Any],
+        *,
+        actor_key_id: int | None = None,
+        channel: str = "api",
+    ) -> ItemRecord:
+        """Store a function call from its JSON (a ``FunctionCall``). Idempotent per call id."""
+        _validate(FunctionCall, payload)
+        spec = payload["spec"]
+        _check_unique_options(spec, "reject_options")
+        spec_digest = canonical_digest({"fn": spec["fn"], "kwargs": spec["kwargs"]})
+        return self._create(project_id, FUNCTION_CALL, payload, spec_digest, actor_key_id, channel)
+
+    def create_human_contact(
+        self,
+        project_id: int,
+        payload: Mapping[str, Any],
+        *,
+        actor_key_id: int | None = None,
+        channel: str = "api",
+    ) -> ItemRecord:
+        """Store a question from its JSON (a ``HumanContact``). Idempotent per call id."""
+        _validate(HumanContact, payload)
+        spec = payload["spec"]
+        _check_unique_options(spec, "response_options")
+        spec_digest = canonical_digest({"msg": spec["msg"], "subject": spec.get("subject")})
+        return self._create(project_id, HUMAN_CONTACT, payload, spec_digest, actor_key_id, channel)
+
+    def _create(
+        self,
+        project_id: int,
+        kind: str,
+        payload: Mapping[str, Any],
+        spec_digest: str,
+        actor_key_id: int | None,
+        channel: str,
+    ) -> ItemRecord:
+        call_id = payload["call_id"]
+        spec = dict(payload["spec"])
+        request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
+        now = self._clock()
+        new = NewItem(
+            project_id=project_id,
+            kind=kind,
+            call_id=call_id,
+            run_id=payload["run_id"],
+            spec=spec,
+            request_digest=request_digest,
+            spec_digest=spec_digest,
+            requested_at=now,
+            actor_key_id=actor_key_id,
+            channel=channel,
+        )
+
+        def create(tx: Tx) -> tuple[ItemRecord, bool]:
+            item, created = item_rows.insert(tx.conn, new)
+            if created:
+                self._emitter.emit(
+                    tx,
+                    ItemCreated(
+                        record=item, project_id=project_id, at=now, actor_key_id=actor_key_id, channel=channel
+                    ),
+                )
+            return item, created
+
+        try:
+            item, created = self._db.write_grouped(create)
+        except IntegrityError:
+            # Another replica stored the same call id between our read and our insert.
+            found = self._find(project_id, kind, call_id)
+            if found is None:
+                raise
+            item, created = found, False
+        if created:
+            logger.info("%s %r created in project %d", describe(kind), call_id, project_id)
+        elif item.request_digest != request_digest:
+            raise ConflictError(
+                f"{describe(kind)} {call_id!r} already exists with a different run_id or spec"
+            )
+        return item
+
+    # ------------------------------------------------------------------ read
+
+    def _find(self, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
+        with self._db.read() as conn:
+            return item_rows.get(conn, project_id, kind, call_id)
+
+    def get(self, project_id: int, kind: str, call_id: str) -> ItemRecord:
+        item = self._find(project_id, kind, call_id)
+        if item is None:
+            # Another project's item is reported exactly like a missing one.
+            raise NotFoundError(f"{describe(kind)} {call_id!r} not found")
+        return item
+
+    def get_function_call(self, project_id: int, call_id: str) -> ItemRecord:
+        return self.get(project_id, FUNCTION_CALL, call_id)
+
+    def get_human_contact(self, project_id: int, call_id: str) -> ItemRecord:
+        return self.get(project_id, HUMAN_CONTACT, call_id)
+
+    def list_pending_function_calls(
+        self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> PendingPage:
+        return self._pending(project_id, FUNCTION_CALL, limit, offset)
+
+    def list_pending_human_contacts(
+        self, project_id: int, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> PendingPage:
+        return self._pending(project_id, HUMAN_CONTACT, limit, offset)
+
+    def _pending(self, project_id: int, kind: str, limit: int, offset: int) -> PendingPage:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidParameterError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidParameterError(f"offset must be between 0 and {MAX_OFFSET}")
+        with self._db.read() as conn:
+            found, total = item_rows.list_pending(conn, project_id, kind, limit, offset)
+        return PendingPage(found, total, limit, offset)
+
+    def list_run_items(self, project_id: int, run_id: str, *, limit: int = MAX_RUN_ITEMS) -> list[ItemRecord]:
+        """Every function call and human contact of a run (the first ``limit``), oldest first."""
+        with self._db.read() as conn:
+            return item_rows.list_run(conn, project_id, run_id, limit)
+
+    def list_inbox(self, project_id: int, wanted: InboxFilter) -> list[InboxRow]:
+        """Pending (newest first) or decided (latest first) items for the inbox."""
+        return self._inbox.list_items(project_id, wanted)
+
+    def item_origin(self, item: ItemRecord) -> tuple[str | None, str | None]:
+        """The agent (its key's name or prefix) and the channel the item came in through."""
+        return self._inbox.origin_of(item.id)
+
+    def get_project(self, project_id: int) -> ProjectRecord:
+        with self._db.read() as conn:
+            project = keys.get_project(conn, project_id)
+        if project is None:
+            raise NotFoundError("project not found")
+        return project

@@ -1,0 +1,41 @@
+"""``Sink``: what a channel (webhooks, later email and Slack) implements to use the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from foureyes.server.domain.events import FanOut
+from foureyes.storage import DeliveryRecord
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one delivery attempt went: ``error`` None means delivered. ``status_code`` is the
+    receiver's answer where it has one (an HTTP status)."""
+
+    status_code: int | None = None
+    error: str | None = None
+
+
+class Sink(FanOut, Protocol):
+    # the ``sink`` column of its deliveries
+    name: str
+    # one wall-clock deadline for a whole attempt, enforced by the worker
+    attempt_timeout_seconds: float
+    # attempts in flight at once per target, so a slow target fills its own slots only
+    per_target_concurrency: int
+
+    def paused_targets(self, conn: Connection) -> Collection[str]:
+        """Targets whose deliveries wait untouched for now (a disabled endpoint)."""
+        ...
+
+    async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
+        """Try once. Expected failures are returned as ``Attempt(error=...)``, not raised."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,73 @@
+"""The change log: one row per change, appended by the domain's event writer (``emit``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from foureyes.storage.records import EventRecord
+from foureyes.storage.schema import events
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def append(
+    conn: Connection,
+    *,
+    type: str,
+    data: dict[str, Any],
+    project_id: int | None,
+    item_id: int | None,
+    actor_key_id: int | None,
+    actor_user_id: int | None,
+    channel: str | None,
+    at: datetime,
+) -> int:
+    result = conn.execute(
+        events.insert(),
+        {
+            "project_id": project_id,
+            "item_id": item_id,
+            "type": type,
+            "data": dumps(data),
+            "actor_key_id": actor_key_id,
+            "actor_user_id": actor_user_id,
+            "channel": channel,
+            "created_at": at,
+        },
+    )
+    (event_id,) = result.inserted_primary_key or (None,)
+    assert isinstance(event_id, int)
+    return event_id
+
+
+def _event(row: Row[Any]) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        project_id=row.project_id,
+        item_id=row.item_id,
+        type=row.type,
+        data=json.loads(row.data),
+        actor_key_id=row.actor_key_id,
+        actor_user_id=row.actor_user_id,
+        channel=row.channel,
+        created_at=row.created_at,
+    )
+
+
+def for_item(conn: Connection, item_id: int) -> list[EventRecord]:
+    rows = conn.execute(select(events).where(events.c.item_id == item_id).order_by(events.c.id)).all()
+    return [_event(row) for row in rows]
+
+
+def for_project(conn: Connection, project_id: int, *, limit: int = 100) -> list[EventRecord]:
+    """The newest changes of a project first, items and settings alike."""
+    rows = conn.execute(
+        select(events).where(events.c.project_id == project_id).order_by(events.c.id.desc()).limit(limit)
+    ).all()
+    return [_event(row) for row in rows]

@@ -1,0 +1,207 @@
+"""Items (function calls and human contacts) and their decisions.
+
+Every function takes the connection of the caller's unit of work; writes return the record as
+it was written, so nobody has to re-read or hand-build what was just stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, select
+
+from foureyes._protocol import ItemState
+from foureyes.storage.events import dumps
+from foureyes.storage.records import DecisionRecord, ItemRecord, NewDecision, NewItem
+from foureyes.storage.schema import decisions, items, users
+
+PENDING = ItemState.PENDING
+
+# create and get run on every agent request: the statement is built once.
+_SELECT_ITEM = select(items).where(
+    items.c.project_id == bindparam("project_id"),
+    items.c.kind == bindparam("kind"),
+    items.c.call_id == bindparam("call_id"),
+)
+_SELECT_DECISIONS = (
+    select(decisions, users.c.email.label("actor_email"), users.c.display_name.label("actor_name"))
+    .outerjoin(users, users.c.id == decisions.c.actor_user_id)
+    .where(decisions.c.item_id == bindparam("item_id"))
+    .order_by(decisions.c.id)
+)
+
+
+def decision_from_row(row: Row[Any]) -> DecisionRecord:
+    """A decision row joined (outer) with its user's ``actor_email`` and ``actor_name``."""
+    return DecisionRecord(
+        id=row.id,
+        verdict=row.verdict,
+        comment=row.comment,
+        option_name=row.option_name,
+        response=row.response,
+        actor_key_id=row.actor_key_id,
+        channel=row.channel,
+        decided_at=row.decided_at,
+        spec_digest=row.spec_digest,
+        actor_user_id=row.actor_user_id,
+        actor_email=row.actor_email,
+        actor_name=row.actor_name,
+    )
+
+
+def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRecord:
+    return ItemRecord(
+        id=row.id,
+        project_id=row.project_id,
+        kind=row.kind,
+        call_id=row.call_id,
+        run_id=row.run_id,
+        spec=json.loads(row.spec),
+        request_digest=row.request_digest,
+        spec_digest=row.spec_digest,
+        state=row.state,
+        requested_at=row.requested_at,
+        completed_at=row.completed_at,
+        decisions=found,
+    )
+
+
+def decisions_of(conn: Connection, item_id: int) -> list[DecisionRecord]:
+    return [decision_from_row(row) for row in conn.execute(_SELECT_DECISIONS, {"item_id": item_id})]
+
+
+def get(conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecord | None:
+    """The item with its decisions."""
+    row = conn.execute(_SELECT_ITEM, {"project_id": project_id, "kind": kind, "call_id": call_id}).first()
+    if row is None:
+        return None
+    found = tuple(decisions_of(conn, row.id)) if row.state != PENDING else ()
+    return item_record(row, found)
+
+
+def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
+    """Insert a pending item, or return the one already stored under its call id; the boolean
+    says whether this call created it. A writer inserting the same call id at the same moment
+    (another replica) is settled by the unique constraint: the loser's transaction fails with
+    ``IntegrityError``, and its caller reads the winner's item (no savepoint on the hot path)."""
+    existing = get(conn, new.project_id, new.kind, new.call_id)
+    if existing is not None:
+        return existing, False
+    values = {
+        "project_id": new.project_id,
+        "kind": new.kind,
+        "call_id": new.call_id,
+        "run_id": new.run_id,
+        "spec": dumps(new.spec),
+        "request_digest": new.request_digest,
+        "spec_digest": new.spec_digest,
+        "state": PENDING,
+        "requested_at": new.requested_at,
+    }
+    result = conn.execute(items.insert(), values)
+    (item_id,) = result.inserted_primary_key or (None,)
+    assert isinstance(item_id, int)
+    record = ItemRecord(
+        id=item_id,
+        project_id=new.project_id,
+        kind=new.kind,
+        call_id=new.call_id,
+        run_id=new.run_id,
+        spec=new.spec,
+        request_digest=new.request_digest,
+        spec_digest=new.spec_digest,
+        state=PENDING,
+        requested_at=new.requested_at,
+        completed_at=None,
+    )
+    return record, True
+
+
+def complete(
+    conn: Connection,
+    item: ItemRecord,
+    state: str,
+    decision: NewDecision,
+    *,
+    actor_email: str | None = None,
+    actor_name: str | None = None,
+) -> ItemRecord | None:
+    """Record the decision that completes a pending item: the item as completed, or None, with
+    nothing written, when it was no longer pending. Exactly one of several racing deciders wins
+    (a conditional UPDATE). ``actor_email``/``actor_name`` are the deciding person's, as now."""
+    result = conn.execute(
+        items.update()
+        .where(items.c.id == item.id, items.c.state == PENDING)
+        .values(state=state, completed_at=decision.decided_at)
+    )
+    if result.rowcount != 1:
+        return None
+    inserted = conn.execute(
+        decisions.insert().values(
+            item_id=item.id,
+            verdict=decision.verdict,
+            comment=decision.comment,
+            option_name=decision.option_name,
+            response=decision.response,
+            actor_key_id=decision.actor_key_id,
+            channel=decision.channel,
+            decided_at=decision.decided_at,
+            spec_digest=decision.spec_digest,
+            actor_user_id=decision.actor_user_id,
+        )
+    )
+    (decision_id,) = inserted.inserted_primary_key or (None,)
+    assert isinstance(decision_id, int)
+    written = DecisionRecord(
+        id=decision_id,
+        verdict=decision.verdict,
+        comment=decision.comment,
+        option_name=decision.option_name,
+        response=decision.response,
+        actor_key_id=decision.actor_key_id,
+        channel=decision.channel,
+        decided_at=decision.decided_at,
+        spec_digest=decision.spec_digest,
+        actor_user_id=decision.actor_user_id,
+        actor_email=actor_email,
+        actor_name=actor_name,
+    )
+    return dataclasses.replace(
+        item, state=state, completed_at=decision.decided_at, decisions=(*item.decisions, written)
+    )
+
+
+def lock_if_pending(conn: Connection, item_id: int) -> bool:
+    """Whether the item is still pending, holding off a concurrent decision until the caller's
+    transaction ends (FOR UPDATE on PostgreSQL; SQLite has the one writer)."""
+    state = conn.execute(
+        select(items.c.state).where(items.c.id == item_id).with_for_update()
+    ).scalar_one_or_none()
+    return state == PENDING
+
+
+def list_pending(
+    conn: Connection, project_id: int, kind: str, limit: int, offset: int
+) -> tuple[list[ItemRecord], int]:
+    """The oldest pending items first, and how many are pending in all."""
+    where = (items.c.project_id == project_id, items.c.kind == kind, items.c.state == PENDING)
+    total = conn.execute(select(func.count()).select_from(items).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(items).where(*where).order_by(items.c.requested_at, items.c.id).limit(limit).offset(offset)
+    ).all()
+    return [item_record(row) for row in rows], int(total)
+
+
+def list_run(conn: Connection, project_id: int, run_id: str, limit: int) -> list[ItemRecord]:
+    """The first ``limit`` items of a run, both kinds, oldest first, with their decisions."""
+    rows = conn.execute(
+        select(items)
+        .where(items.c.project_id == project_id, items.c.run_id == run_id)
+        .order_by(items.c.id)
+        .limit(limit)
+    ).all()
+    return [
+        item_record(row, tuple(decisions_of(conn, row.id)) if row.state != PENDING else ()) for row in rows
+    ]

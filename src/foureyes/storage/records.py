@@ -1,0 +1,165 @@
+"""The records storage reads and writes: frozen dataclasses, one per row shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: int
+    project_id: int
+    project_slug: str
+    name: str | None
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+    # set for a reviewer's personal token
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    verdict: str
+    comment: str | None
+    option_name: str | None
+    response: str | None
+    actor_key_id: int | None
+    channel: str
+    decided_at: datetime
+    spec_digest: str
+    # the person who decided, when known, with their address and name as they are now
+    actor_user_id: int | None = None
+    actor_email: str | None = None
+    actor_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: int
+    project_id: int
+    kind: str
+    call_id: str
+    run_id: str
+    spec: dict[str, Any]
+    request_digest: str
+    spec_digest: str
+    state: str
+    requested_at: datetime
+    completed_at: datetime | None
+    # Loaded by get_item; list_pending leaves it empty.
+    decisions: tuple[DecisionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One change, as ``emit`` appended it: to an item, or (item_id None) to the project."""
+
+    id: int
+    project_id: int | None
+    item_id: int | None
+    type: str
+    data: dict[str, Any]
+    actor_key_id: int | None
+    actor_user_id: int | None
+    channel: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewItem:
+    project_id: int
+    kind: str
+    call_id: str
+    run_id: str
+    spec: dict[str, Any]
+    request_digest: str
+    spec_digest: str
+    requested_at: datetime
+    actor_key_id: int | None
+    channel: str
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    verdict: str
+    comment: str | None
+    option_name: str | None
+    response: str | None
+    actor_key_id: int | None
+    channel: str
+    decided_at: datetime
+    spec_digest: str
+    actor_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEndpointRecord:
+    id: int
+    project_id: int
+    project_slug: str
+    url: str
+    events: tuple[str, ...]
+    enabled: bool
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    created_at: datetime
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign at ``now``: the current one, and the previous one during the
+        overlap after a rotation."""
+        found = [self.secret]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and now < expires:
+            found.append(self.previous_secret)
+        return found
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One message a sink owes a target (``sink`` names the channel, ``target`` is the sink's
+    own address of the recipient: a webhook endpoint's id, later an email address ...)."""
+
+    id: int
+    sink: str
+    target: str
+    item_id: int | None
+    call_id: str | None
+    event_type: str
+    # the same on every retry, so receivers can de-duplicate (a webhook's ``webhook-id``)
+    message_id: str
+    payload: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    expires_at: datetime
+    last_error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    delivery_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+
+
+DELIVERY_PENDING = "pending"
+DELIVERY_SUCCEEDED = "succeeded"
+DELIVERY_FAILED = "failed"
