@@ -22,6 +22,7 @@ from foureyes._async.client import AsyncHumanLayer
 from foureyes._client import ApprovalMethod
 from foureyes._config import genid
 from foureyes._core import RetryPolicy
+from foureyes._decision import Decision, DecisionOutcome
 from foureyes._default import (
     default_async_client,
     default_client,
@@ -83,6 +84,8 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ContactChannel",
+    "Decision",
+    "DecisionOutcome",
     "EmailContactChannel",
     "EmailRecipient",
     "Escalation",

@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar
 from pydantic_core import to_jsonable_python
 
 from foureyes import _terminal
+from foureyes._decision import Decision
 from foureyes._exceptions import FoureyesError, HumanLayerException, UserDeniedError
 from foureyes.models import ContactChannel, FunctionCall, ResponseOption
 
@@ -71,18 +72,19 @@ def backend_refusal(
     if completed.call.spec.kwargs != sent:
         # A decision binds to the arguments it was made on; never run others.
         raise FoureyesError(f"the server's {fn_name} call carries other arguments than were sent")
-    verdict = completed.as_completed()  # ValueError for a rejection without a comment
-    if verdict.approved:
+    completed.as_completed()  # ValueError for a rejection without a comment, as in HumanLayer
+    decision = Decision.of_function_call(completed)
+    if decision.approved:
         if verbose:
             _terminal.say(f"foureyes: human approved {fn_name}")
         return None
     if verbose:
-        _terminal.say(f"foureyes: human denied {fn_name} with message: {verdict.comment}")
+        _terminal.say(f"foureyes: human denied {fn_name} with message: {decision.comment}")
     echoed = completed.call.spec.channel or channel
     if echoed and echoed.slack and echoed.slack.context_about_channel_or_user:
         context = echoed.slack.context_about_channel_or_user
-        return f"User in {context} denied {fn_name} with message: {verdict.comment}"
-    return f"User denied {fn_name} with message: {verdict.comment}"
+        return f"User in {context} denied {fn_name} with message: {decision.comment}"
+    return f"User denied {fn_name} with message: {decision.comment}"
 
 
 # ---------------------------------------------------------------------------- the gated function

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def start(server: LiveServer, name: str, **extra_env: str) -> subprocess.Popen[str]:
+def start(server: LiveServer, name: str, *args: str, **extra_env: str) -> subprocess.Popen[str]:
     env = {**server.env, "FOUREYES_API_KEY": server.create_key("agent"), "FOUREYES_API_BASE": server.api_base}
     env.pop("OPENAI_API_KEY", None)  # the scripted model: offline and deterministic
     env.update(extra_env)
     return subprocess.Popen(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -96,6 +96,46 @@ def test_05_agent_side_respond(live_server: LiveServer, reviewer: Reviewer) -> N
     out = finish(proc)
     assert "refunded 20 on A-17" in out
     assert "refund B-42 rejected: too large" in out
+
+
+def test_06_openai_agents_waits(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "06_openai_agents.py")
+    [item] = reviewer.wait_pending()
+    assert (item["spec"]["fn"], item["spec"]["kwargs"]) == ("refund", {"order_id": "B-42", "amount": 120})
+    reviewer.respond(item["call_id"], approved=True)
+    assert "Refund: refunded 120 on B-42" in finish(proc)
+
+
+def test_06_openai_agents_stops_and_resumes(
+    live_server: LiveServer, reviewer: Reviewer, tmp_path: Path
+) -> None:
+    # Each step is a new process; only the saved run state connects them.
+    saved = str(tmp_path / "run.json")
+    for mode in ("start", "resume"):  # nobody has decided yet: the run stays paused
+        out = finish(start(live_server, "06_openai_agents.py", mode, FOUREYES_EXAMPLE_STATE=saved))
+        assert "Waiting for a human on call_" in out
+    [item] = reviewer.wait_pending()
+    reviewer.respond(item["call_id"], approved=False, comment="over the limit")
+    out = finish(start(live_server, "06_openai_agents.py", "resume", FOUREYES_EXAMPLE_STATE=saved))
+    assert "Refund: over the limit" in out
+
+
+def test_07_langchain(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "07_langchain.py")
+    items = {item["spec"]["fn"]: item for item in reviewer.wait_pending(count=2)}
+    reviewer.respond(items["send_email"]["call_id"], approved=True)
+    reviewer.respond(items["delete_draft"]["call_id"], approved=False, comment="keep that draft")
+    out = finish(proc)
+    assert "send_email: sent 'Your refund' to customer@example.com" in out
+    assert "delete_draft: User rejected the tool call for `delete_draft` with reason: keep that draft" in out
+
+
+def test_08_pydantic_ai(live_server: LiveServer, reviewer: Reviewer) -> None:
+    proc = start(live_server, "08_pydantic_ai.py")
+    [item] = reviewer.wait_pending()
+    assert (item["spec"]["fn"], item["spec"]["kwargs"]) == ("delete_branch", {"name": "release-1.2"})
+    reviewer.respond(item["call_id"], approved=True)
+    assert "Branch: deleted release-1.2" in finish(proc)
 
 
 def test_claude_code_permission_tool(live_server: LiveServer, reviewer: Reviewer) -> None:
