@@ -10,30 +10,35 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
 
 from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
+from foureyes.server.http import probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
+from foureyes.storage.server_lock import acquire_server_lock
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/humanlayer/v1"
 
 
-async def healthz() -> JSONResponse:
-    return JSONResponse({"ok": True})
-
-
 def create_app(settings: Settings) -> FastAPI:
-    """Open and migrate the database now, so a bad URL or schema fails before the port opens."""
-    service = open_service(settings)
+    """Open and migrate the database now, so a bad URL or schema fails before the port opens.
+    On SQLite, first take the database's server lock (``storage/server_lock.py``): a second
+    server on the same file is refused with ``DatabaseInUseError``."""
+    server_lock = acquire_server_lock(settings.database_url)
+    try:
+        service = open_service(settings)
+    except BaseException:
+        if server_lock is not None:
+            server_lock.release()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.to_thread(service.notifier.start)
         except BaseException:
             service.close()
+            if server_lock is not None:
+                server_lock.release()
             raise
         # Every channel's deliveries go out from the outbox on this task, never from a request.
         worker = OutboxWorker(
@@ -63,6 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
             service.on_outbox = None
             await worker.stop()
             service.close()
+            if server_lock is not None:
+                server_lock.release()
 
     app = FastAPI(
         title="foureyes",
@@ -79,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app, pages={inbox.PREFIX: inbox.error_page})
     app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])
     app.include_router(ws.router, prefix=API_PREFIX)
-    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/healthz", probes.healthz, methods=["GET"])
+    app.add_api_route("/readyz", probes.readyz, methods=["GET"])
     inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(

@@ -39,6 +39,7 @@ from foureyes.server.domain.errors import (
     PayloadTooLargeError,
     RequestTimeoutError,
     UnauthorizedError,
+    UnavailableError,
     ValidationFailedError,
     details_from_pydantic,
 )
@@ -61,6 +62,7 @@ _ANSWERS: dict[type[DomainError], tuple[int, str]] = {
     ConflictError: (409, "conflict"),
     PayloadTooLargeError: (413, "payload_too_large"),
     LockedOutError: (429, "too_many_requests"),
+    UnavailableError: (503, "unavailable"),
 }
 
 # Starlette raises HTTPException by status (its router, StaticFiles, form parsing).
