@@ -15,7 +15,7 @@ from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
-from foureyes.server.http import probes
+from foureyes.server.http import metrics, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
@@ -96,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds
     )
     app.add_middleware(CatchUnhandled)
+    # Outside the catch-all, so a 500 it answers is counted too.
+    metrics.install(app, service)
     setup_link = service.people.setup_link_if_needed()
     if setup_link is not None:
         # No default password anywhere: the first admin comes in through this one-time link.
