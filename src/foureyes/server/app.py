@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import Depends, FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
-from foureyes.server import inbox
+from foureyes.server import inbox, logs
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.http import metrics, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.http.request_id import RequestId
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
@@ -32,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Open and migrate the database now, so a bad URL or schema fails before the port opens.
     On SQLite, first take the database's server lock (``storage/server_lock.py``): a second
     server on the same file is refused with ``DatabaseInUseError``."""
+    logs.apply(settings)
     server_lock = acquire_server_lock(settings.database_url)
     try:
         service = open_service(settings)
@@ -98,6 +101,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(CatchUnhandled)
     # Outside the catch-all, so a 500 it answers is counted too.
     metrics.install(app, service)
+    # Outermost: every answer and every log record of a request carries its id.
+    app.add_middleware(RequestId)
     setup_link = service.people.setup_link_if_needed()
     if setup_link is not None:
         # No default password anywhere: the first admin comes in through this one-time link.
@@ -118,6 +123,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        log_config=logs.uvicorn_log_config(settings) or LOGGING_CONFIG,
         proxy_headers=bool(trusted),
         # Always given: left out, uvicorn reads $FORWARDED_ALLOW_IPS, else trusts 127.0.0.1.
         forwarded_allow_ips=trusted or [],
