@@ -16,7 +16,7 @@ from foureyes.server import inbox, logs
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
-from foureyes.server.http import metrics, probes
+from foureyes.server.http import metrics, openapi, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.http.request_id import RequestId
 from foureyes.server.input_policy import check_request_text
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Every answer is JSON; the interactive docs pages are not.
         docs_url=None,
         redoc_url=None,
+        # /openapi.json is served by http/openapi.py, with the bodies and the error envelope.
         openapi_url=None,
     )
     app.state.settings = settings
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(CatchUnhandled)
     # Outside the catch-all, so a 500 it answers is counted too.
     metrics.install(app, service)
+    openapi.install(app)
     # Outermost: every answer and every log record of a request carries its id.
     app.add_middleware(RequestId)
     setup_link = service.people.setup_link_if_needed()

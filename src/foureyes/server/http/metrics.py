@@ -216,5 +216,5 @@ async def metrics(request: Request) -> Response:
 def install(app: FastAPI, service: Service) -> None:
     found = Metrics(service)
     app.state.metrics = found
-    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics, methods=["GET"])
     app.add_middleware(RequestMetrics, metrics=found)
