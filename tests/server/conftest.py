@@ -136,7 +136,9 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
-    assert set(body["error"]) <= {"code", "message", "details"}
+    assert set(body["error"]) <= {"code", "message", "details", "request_id"}
+    # The id the answer carries in its header, so a client's report can be found in the logs.
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
     return dict(body["error"])
 
 

@@ -70,9 +70,9 @@ def test_not_found_routes_and_items(client: TestClient, agent: Any, expect_error
     expect_error(client.get("/nowhere"), 404, "not_found")
     expect_error(client.get(f"{API}/nowhere"), 404, "not_found")
     expect_error(agent.get("/function_calls/missing"), 404, "not_found")
-    # No docs pages: they would not be JSON.
+    # No docs pages: they would not be JSON (the description itself is, at /openapi.json).
     expect_error(client.get("/docs"), 404, "not_found")
-    expect_error(client.get("/openapi.json"), 404, "not_found")
+    expect_error(client.get("/redoc"), 404, "not_found")
 
 
 def test_no_trailing_slash_redirects(

@@ -10,30 +10,38 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from uvicorn.config import LOGGING_CONFIG
 
-from foureyes.server import inbox
+from foureyes.server import inbox, logs
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
+from foureyes.server.http import metrics, openapi, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
+from foureyes.server.http.request_id import RequestId
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
 from foureyes.server.service import open_service
 from foureyes.server.settings import Settings
+from foureyes.storage.server_lock import acquire_server_lock
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/humanlayer/v1"
 
 
-async def healthz() -> JSONResponse:
-    return JSONResponse({"ok": True})
-
-
 def create_app(settings: Settings) -> FastAPI:
-    """Open and migrate the database now, so a bad URL or schema fails before the port opens."""
-    service = open_service(settings)
+    """Open and migrate the database now, so a bad URL or schema fails before the port opens.
+    On SQLite, first take the database's server lock (``storage/server_lock.py``): a second
+    server on the same file is refused with ``DatabaseInUseError``."""
+    logs.apply(settings)
+    server_lock = acquire_server_lock(settings.database_url)
+    try:
+        service = open_service(settings)
+    except BaseException:
+        if server_lock is not None:
+            server_lock.release()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
             await asyncio.to_thread(service.notifier.start)
         except BaseException:
             service.close()
+            if server_lock is not None:
+                server_lock.release()
             raise
         # Every channel's deliveries go out from the outbox on this task, never from a request.
         worker = OutboxWorker(
@@ -63,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
             service.on_outbox = None
             await worker.stop()
             service.close()
+            if server_lock is not None:
+                server_lock.release()
 
     app = FastAPI(
         title="foureyes",
@@ -72,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         # Every answer is JSON; the interactive docs pages are not.
         docs_url=None,
         redoc_url=None,
+        # /openapi.json is served by http/openapi.py, with the bodies and the error envelope.
         openapi_url=None,
     )
     app.state.settings = settings
@@ -79,13 +92,19 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app, pages={inbox.PREFIX: inbox.error_page})
     app.include_router(humanlayer.router, prefix=API_PREFIX, dependencies=[Depends(check_request_text)])
     app.include_router(ws.router, prefix=API_PREFIX)
-    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/healthz", probes.healthz, methods=["GET"])
+    app.add_api_route("/readyz", probes.readyz, methods=["GET"])
     inbox.install(app)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds
     )
     app.add_middleware(CatchUnhandled)
+    # Outside the catch-all, so a 500 it answers is counted too.
+    metrics.install(app, service)
+    openapi.install(app)
+    # Outermost: every answer and every log record of a request carries its id.
+    app.add_middleware(RequestId)
     setup_link = service.people.setup_link_if_needed()
     if setup_link is not None:
         # No default password anywhere: the first admin comes in through this one-time link.
@@ -106,6 +125,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        log_config=logs.uvicorn_log_config(settings) or LOGGING_CONFIG,
         proxy_headers=bool(trusted),
         # Always given: left out, uvicorn reads $FORWARDED_ALLOW_IPS, else trusts 127.0.0.1.
         forwarded_allow_ips=trusted or [],

@@ -216,7 +216,23 @@ class Settings:
         "without a revocation notice; a revoked key or removed person's stream ends within this.",
     )
 
+    metrics_token: str = _setting(
+        "",
+        "FOUREYES_METRICS_TOKEN",
+        "Bearer token Prometheus must send to read `/metrics`. Empty: `/metrics` answers only "
+        "clients on the loopback interface (behind a proxy on the same host, set "
+        "`forwarded_allow_ips` or a token).",
+    )
+    log_format: str = _setting(
+        "text",
+        "FOUREYES_LOG_FORMAT",
+        "`text` (one readable line per record) or `json` (one JSON object per line), for the "
+        "server's logs; each request's records carry its request id either way.",
+    )
+
     def __post_init__(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"log_format must be text or json, not {self.log_format!r}")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be between 1 and 65535, not {self.port}")
         if self.max_body_bytes <= 0:

@@ -23,6 +23,7 @@ and only the closures whose work was committed run their after-commit hooks.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -32,6 +33,8 @@ from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.engine import CursorResult, make_url
 
@@ -44,6 +47,17 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")
+
+
+def _migrations_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@functools.cache
+def _head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_migrations_config()).get_heads())
 
 
 class Tx:
@@ -167,8 +181,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is already there."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config = _migrations_config()
         with self.write() as tx:
             if self.dialect == "postgresql":
                 _postgres.lock_for_migrations(tx.conn)
@@ -179,6 +192,13 @@ class Database:
             stored = tx.conn.execute(select(webhook_endpoints.c.secret).limit(1)).scalar()
             if stored is not None:
                 self.box.open(stored)
+
+    def schema_revisions(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The migrations the database is at and the newest ones shipped (equal when current).
+        Raises SQLAlchemy's errors when the database cannot be reached."""
+        with self.read() as conn:
+            current = frozenset(MigrationContext.configure(conn).get_current_heads())
+        return current, _head_revisions()
 
     def close(self) -> None:
         self._engine.dispose()

@@ -98,6 +98,10 @@ class InternalError(DomainError):
     pass
 
 
+class UnavailableError(DomainError):
+    """The server cannot serve now (its database is unreachable or behind): try later."""
+
+
 def field_error(loc: Sequence[str | int], message: str, kind: str = "value_error") -> dict[str, Any]:
     """One entry of ``details``: where the bad value is, what is wrong, and a stable kind."""
     return {"loc": list(loc), "message": message, "type": kind}

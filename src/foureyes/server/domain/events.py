@@ -130,6 +130,8 @@ class Emitter:
         self.sinks = list(sinks)
         # Wakes the outbox worker after a commit that queued deliveries. Set by the app.
         self.on_queued = on_queued
+        # Told of every event once it is committed (the metrics count decisions this way).
+        self.observers: list[Callable[[Event], None]] = []
 
     def emit(self, tx: Tx, event: Event) -> None:
         item = event.item
@@ -149,6 +151,8 @@ class Emitter:
             tx.after_commit(functools.partial(self._publish, topic))
         if queued:
             tx.after_commit(self.wake_outbox)
+        for observer in self.observers:
+            tx.after_commit(functools.partial(observer, event))
 
     def wake_outbox(self) -> None:
         """Tell the outbox worker there is work, rather than letting it wait for its next poll."""

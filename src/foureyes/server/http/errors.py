@@ -5,9 +5,10 @@ one here (Starlette's 404 / 405 and other ``HTTPException``, FastAPI's ``Request
 and ``install_error_handlers`` answers all of them with one handler. Under a path prefix that has
 an error page (the inbox) the answer is that HTML page; everywhere else it is the JSON envelope::
 
-    {"error": {"code": "...", "message": "...", "details": [...]}}
+    {"error": {"code": "...", "message": "...", "details": [...], "request_id": "..."}}
 
-with ``Content-Type: application/json``; ``details`` appears only when there is something in it.
+with ``Content-Type: application/json``; ``details`` appears only when there is something in it,
+``request_id`` (also in the ``X-Request-ID`` header) whenever the error answers a request.
 Anything else that escapes a route is logged and answered with a 500 envelope by
 ``CatchUnhandled``.
 """
@@ -39,9 +40,11 @@ from foureyes.server.domain.errors import (
     PayloadTooLargeError,
     RequestTimeoutError,
     UnauthorizedError,
+    UnavailableError,
     ValidationFailedError,
     details_from_pydantic,
 )
+from foureyes.server.http.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ _ANSWERS: dict[type[DomainError], tuple[int, str]] = {
     ConflictError: (409, "conflict"),
     PayloadTooLargeError: (413, "payload_too_large"),
     LockedOutError: (429, "too_many_requests"),
+    UnavailableError: (503, "unavailable"),
 }
 
 # Starlette raises HTTPException by status (its router, StaticFiles, form parsing).
@@ -102,6 +106,9 @@ def error_response(exc: DomainError) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": exc.message}
     if exc.details:
         body["details"] = exc.details
+    request_id = current_request_id.get()
+    if request_id is not None:
+        body["request_id"] = request_id
     return JSONResponse({"error": body}, status_code=status, headers=_headers(exc) or None)
 
 
