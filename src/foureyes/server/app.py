@@ -16,6 +16,7 @@ from foureyes.server import inbox
 from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
+from foureyes.server.channels.email import pages as email_pages
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.input_policy import check_request_text
 from foureyes.server.outbox import OutboxWorker
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     inbox.install(app)
+    app.include_router(email_pages.router)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds
