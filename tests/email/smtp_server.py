@@ -44,5 +44,6 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     """The text/plain and the text/html part."""
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     return cast(EmailMessage, text).get_content(), cast(EmailMessage, html).get_content()

@@ -50,7 +50,9 @@ class EmailServer:
         }
         self.server.start()
         agent_key = self.server.create_key("agent")
-        self.agent = httpx.Client(base_url=self.server.api_base, headers={"Authorization": f"Bearer {agent_key}"})
+        self.agent = httpx.Client(
+            base_url=self.server.api_base, headers={"Authorization": f"Bearer {agent_key}"}
+        )
         self.hl = humanlayer.HumanLayer(
             api_key=agent_key, api_base_url=self.server.api_base, sleep=fast_sleep
         )
@@ -157,7 +159,8 @@ def test_approve_through_the_link(mailbox: Mailbox, email_server: EmailServer) -
     assert message["In-Reply-To"] == "<thread-1@example.com>"
     assert message["References"] == "<thread-1@example.com>"
     text, html = parts(message)
-    assert '"wire_money"' in text and '"amount": 100' in text
+    assert '"wire_money"' in text
+    assert '"amount": 100' in text
     assert "wire_money" in html
     links = links_of(text)
     assert links["approve"].startswith(email_server.server.url + "/email/")
@@ -165,7 +168,8 @@ def test_approve_through_the_link(mailbox: Mailbox, email_server: EmailServer) -
     # a GET (a mail scanner, a preview) shows the request and decides nothing
     shown = email_server.web.get(links["approve"])
     assert shown.status_code == 200
-    assert "<form" in shown.text and "wire_money" in shown.text
+    assert "<form" in shown.text
+    assert "wire_money" in shown.text
     assert email_server.item(call_id)["status"]["approved"] is None
 
     token_path = links["approve"].split("?")[0]
@@ -189,7 +193,8 @@ def test_reject_with_a_comment(mailbox: Mailbox, email_server: EmailServer) -> N
     call_id = email_server.pending_call_id()
     reject = links_of(text)["reject"]
     shown = email_server.web.get(reject)
-    assert shown.status_code == 200 and 'value="reject" checked' in shown.text
+    assert shown.status_code == 200
+    assert 'value="reject" checked' in shown.text
     path = reject.split("?")[0]
     # a rejection without a comment is asked again, and the link still works
     assert email_server.web.post(path, data={"decision": "reject"}).status_code == 422
@@ -252,12 +257,16 @@ def test_agent_written_fields_are_escaped(mailbox: Mailbox, email_server: EmailS
     text, html = parts(message_to(mailbox, BOSS))
     for payload in XSS[:3]:
         assert payload not in html
-    assert "<script>" not in html and "<img" not in html and "<svg" not in html
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "<svg" not in html
     # no agent value can put a line of its own (a forged link) into the text part
     assert links_of(text).keys() == {"approve", "reject"}
     assert "https://evil.example" not in links_of(text).values()
     page = email_server.web.get(links_of(text)["approve"]).text
-    assert "<script>" not in page and "<img" not in page and "<svg" not in page
+    assert "<script>" not in page
+    assert "<img" not in page
+    assert "<svg" not in page
 
 
 def test_smtp_down_at_first_gets_the_message_later(tmp_path: Path, smtp_port: int) -> None:

@@ -299,7 +299,11 @@ class Settings:
                 "password_hash_memory_kib must be at least 8 per lane "
                 f"({8 * self.password_hash_parallelism}), not {self.password_hash_memory_kib}"
             )
-        for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds", "email_retry_max_seconds"):
+        for name in (
+            "webhook_retry_max_seconds",
+            "webhook_rotation_overlap_seconds",
+            "email_retry_max_seconds",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be >= 0, not {value}")

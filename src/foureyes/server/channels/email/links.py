@@ -26,7 +26,7 @@ from typing import Any
 PURPOSE = "email-links/v1"
 
 
-class BadLink(Exception):
+class BadLinkError(Exception):
     """A link that is not ours, was changed, or has expired: ``str(exc)`` says which."""
 
 
@@ -72,7 +72,7 @@ class LinkSigner:
         except (TypeError, UnicodeEncodeError):
             good = False
         if not body or not good:
-            raise BadLink("This link is not valid: it was not sent by this server, or it was changed.")
+            raise BadLinkError("This link is not valid: it was not sent by this server, or it was changed.")
         fields = json.loads(_unb64(body))
         claim = LinkClaim(
             project_id=int(fields["p"]),
@@ -82,5 +82,7 @@ class LinkSigner:
             expires_at=int(fields["x"]),
         )
         if now.timestamp() >= claim.expires_at:
-            raise BadLink("This link has expired. Ask for the request to be sent again, or decide it in the inbox.")
+            raise BadLinkError(
+                "This link has expired. Ask for the request to be sent again, or decide it in the inbox."
+            )
         return claim

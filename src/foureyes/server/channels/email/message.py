@@ -34,7 +34,8 @@ def _json_text(value: Any) -> str:
 def _environment(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=autoescape,
+        # the text part is not HTML: its values are written as JSON strings instead (tojson_text)
+        autoescape=autoescape,  # noqa: S701
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )

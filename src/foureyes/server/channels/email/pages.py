@@ -17,7 +17,7 @@ import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from foureyes.server.channels.email.links import PURPOSE, BadLink, LinkClaim, LinkSigner
+from foureyes.server.channels.email.links import PURPOSE, BadLinkError, LinkClaim, LinkSigner
 from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from foureyes.storage import ItemRecord
@@ -34,7 +34,9 @@ HEADERS = {
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -48,7 +50,7 @@ def _page(status: int, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     def __init__(self, status: int, problem: str) -> None:
         super().__init__(problem)
         self.status = status
@@ -59,16 +61,18 @@ def _open(request: Request, token: str) -> tuple[Any, LinkClaim, ItemRecord]:
     service = request.app.state.service
     try:
         claim = LinkSigner(service.db.box.derive(PURPOSE)).verify(token, datetime.now(UTC))
-    except (BadLink, ValueError, KeyError) as exc:
-        raise Refused(400, str(exc) if isinstance(exc, BadLink) else "This link is not valid.") from None
+    except (BadLinkError, ValueError, KeyError) as exc:
+        raise RefusedError(
+            400, str(exc) if isinstance(exc, BadLinkError) else "This link is not valid."
+        ) from None
     try:
         item = service.items.get(claim.project_id, claim.kind, claim.call_id)
     except NotFoundError:
-        raise Refused(404, "The request this link is for no longer exists.") from None
+        raise RefusedError(404, "The request this link is for no longer exists.") from None
     with service.db.read() as conn:
         escalations = [e.data for e in event_log.for_item(conn, item.id) if e.type == "escalated"]
     if claim.recipient.lower() not in recipients_allowed(item, escalations):
-        raise Refused(403, "This link was not sent to a recipient of this request.")
+        raise RefusedError(403, "This link was not sent to a recipient of this request.")
     return service, claim, item
 
 
@@ -76,7 +80,7 @@ def _open(request: Request, token: str) -> tuple[Any, LinkClaim, ItemRecord]:
 def show(request: Request, token: str) -> HTMLResponse:
     try:
         _service, claim, item = _open(request, token)
-    except Refused as refused:
+    except RefusedError as refused:
         return _page(refused.status, problem=refused.problem)
     if item.completed_at is not None:
         return _page(409, item=item, problem="This request was already decided; this link no longer works.")
@@ -98,7 +102,7 @@ def decide(
 ) -> HTMLResponse:
     try:
         service, claim, item = _open(request, token)
-    except Refused as refused:
+    except RefusedError as refused:
         return _page(refused.status, problem=refused.problem)
     who = {"channel": "email", "actor_key_id": None, "actor_email": claim.recipient}
     try:
@@ -116,10 +120,14 @@ def decide(
                 **who,
             )
         else:
-            return _page(422, item=item, token=token, recipient=claim.recipient, problem="Choose approve or reject.")
+            return _page(
+                422, item=item, token=token, recipient=claim.recipient, problem="Choose approve or reject."
+            )
     except ConflictError:
         return _page(409, item=item, problem="This request was already decided; this link no longer works.")
     except InvalidInputError as exc:
         preselect = {"decision": decision, "option": option}
-        return _page(422, item=item, token=token, recipient=claim.recipient, preselect=preselect, problem=str(exc))
+        return _page(
+            422, item=item, token=token, recipient=claim.recipient, preselect=preselect, problem=str(exc)
+        )
     return _page(200, item=done, done=done.state, recipient=claim.recipient)

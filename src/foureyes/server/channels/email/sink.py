@@ -21,7 +21,7 @@ import logging
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy import Connection
@@ -60,11 +60,19 @@ def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[
     seen = {str(address).lower()}
     for source in (original, escalation, override):
         for extra in source.get("additional_recipients") or []:
-            if isinstance(extra, Mapping) and extra.get("address") and str(extra["address"]).lower() not in seen:
+            if (
+                isinstance(extra, Mapping)
+                and extra.get("address")
+                and str(extra["address"]).lower() not in seen
+            ):
                 seen.add(str(extra["address"]).lower())
                 merged.append(dict(extra))
-    return {**original, **{k: v for k, v in override.items() if v is not None}, "address": address,
-            "additional_recipients": merged}
+    return {
+        **original,
+        **{k: v for k, v in override.items() if v is not None},
+        "address": address,
+        "additional_recipients": merged,
+    }
 
 
 def recipients_allowed(item: ItemRecord, escalations: Collection[Mapping[str, Any]]) -> set[str]:
@@ -109,7 +117,9 @@ class EmailSink:
         expires = event.at + timedelta(seconds=self._settings.email_link_max_age_seconds)
         for recipient in recipients:
             token = self._signer.sign(
-                LinkClaim(item.project_id, item.kind, item.call_id, recipient.address, int(expires.timestamp()))
+                LinkClaim(
+                    item.project_id, item.kind, item.call_id, recipient.address, int(expires.timestamp())
+                )
             )
             composed = compose(
                 item,
@@ -137,7 +147,9 @@ class EmailSink:
         template_error: str | None,
     ) -> None:
         if self._smtp is None:
-            logger.warning("%s %r names email %s, but %s", item.kind, item.call_id, recipient.address, NOT_CONFIGURED)
+            logger.warning(
+                "%s %r names email %s, but %s", item.kind, item.call_id, recipient.address, NOT_CONFIGURED
+            )
         payload = {
             "recipient": recipient.address,
             "field": recipient.field,
@@ -165,14 +177,14 @@ class EmailSink:
         if self._smtp is None:
             return Attempt(error=NOT_CONFIGURED)
         payload = json.loads(delivery.payload)
-        message = cast(EmailMessage, email.message_from_string(payload["message"], policy=email.policy.default))
+        message = email.message_from_string(payload["message"], policy=email.policy.default)
         try:
             await smtp.send(
                 self._smtp,
                 message,
                 self._settings.email_from,
                 payload["recipient"],
-                timeout=self.attempt_timeout_seconds,
+                socket_timeout=self.attempt_timeout_seconds,
             )
         except aiosmtplib.SMTPResponseException as exc:
             return Attempt(exc.code, f"SMTP {exc.code}: {exc.message}"[:300])

@@ -29,7 +29,9 @@ class SmtpConfig:
     def parse(cls, url: str) -> SmtpConfig:
         parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS:
-            raise ValueError(f"FOUREYES_SMTP_URL must start with smtp:// or smtps://, not {url.split(':')[0]!r}")
+            raise ValueError(
+                f"FOUREYES_SMTP_URL must start with smtp:// or smtps://, not {url.split(':')[0]!r}"
+            )
         if not parts.hostname:
             raise ValueError("FOUREYES_SMTP_URL names no host")
         try:
@@ -44,7 +46,9 @@ class SmtpConfig:
         if starttls not in ("auto", "required"):
             raise ValueError(f"FOUREYES_SMTP_URL: starttls must be 'required', not {starttls!r}")
         if parts.scheme == "smtps" and starttls == "required":
-            raise ValueError("FOUREYES_SMTP_URL: smtps:// is already TLS; starttls=required applies to smtp://")
+            raise ValueError(
+                "FOUREYES_SMTP_URL: smtps:// is already TLS; starttls=required applies to smtp://"
+            )
         return cls(
             host=parts.hostname,
             port=port,
@@ -55,8 +59,11 @@ class SmtpConfig:
         )
 
 
-async def send(config: SmtpConfig, message: EmailMessage, sender: str, recipient: str, timeout: float) -> str:
-    """Hand ``message`` to the server for ``recipient`` alone; the server's answer."""
+async def send(
+    config: SmtpConfig, message: EmailMessage, sender: str, recipient: str, socket_timeout: float
+) -> str:
+    """Hand ``message`` to the server for ``recipient`` alone; the server's answer. The whole
+    attempt is bounded by the outbox worker; ``socket_timeout`` bounds each network step."""
     _errors, answer = await aiosmtplib.send(
         message,
         sender=sender,
@@ -68,6 +75,6 @@ async def send(config: SmtpConfig, message: EmailMessage, sender: str, recipient
         use_tls=config.implicit_tls,
         # None: upgrade when the server offers STARTTLS; True: refuse to go on without it
         start_tls=True if config.require_starttls else None,
-        timeout=timeout,
+        timeout=socket_timeout,
     )
     return answer
