@@ -292,3 +292,56 @@ def test_smtp_down_at_first_gets_the_message_later(tmp_path: Path, smtp_port: in
             controller.stop()
     finally:
         server.close()
+
+
+def test_escalation_emails_the_merged_recipients_who_may_then_decide(
+    mailbox: Mailbox, email_server: EmailServer
+) -> None:
+    plain = humanlayer.FunctionCallSpec(fn="delete_backups", kwargs={"older_than_days": 30})
+    email_server.hl.create_function_call(plain, call_id="del-1")  # no channel: nobody emailed
+    escalation = humanlayer.Escalation(
+        escalation_msg="Waiting for an hour <b>now</b>",
+        additional_recipients=[humanlayer.EmailRecipient(address="lead@example.com", field="cc")],
+        channel=humanlayer.ContactChannel(email=humanlayer.EmailContactChannel(address="oncall@example.com")),
+    )
+    escalated = email_server.hl.escalate_email_function_call("del-1", escalation)
+    assert escalated.status.approved is None
+    arrived = mailbox.wait(2)
+    assert sorted(envelope[0] for envelope, _ in arrived) == ["lead@example.com", "oncall@example.com"]
+    message = message_to(mailbox, "lead@example.com", count=2)
+    assert message["To"] == "oncall@example.com"
+    assert message["Cc"] == "lead@example.com"
+    text, html = parts(message)
+    assert '"Waiting for an hour <b>now</b>"' in text
+    assert "Waiting for an hour &lt;b&gt;now&lt;/b&gt;" in html
+    # a recipient added by the escalation may decide through its link
+    path = links_of(text)["approve"].split("?")[0]
+    assert email_server.web.post(path, data={"decision": "approve"}).status_code == 200
+    status = email_server.item("del-1")["status"]
+    assert status["approved"] is True
+    assert status["responded_by"]["email"] == "lead@example.com"
+
+
+def test_without_smtp_the_request_is_flagged_not_dropped(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path)
+    server.start()
+    try:
+        hl = humanlayer.HumanLayer(api_key=server.create_key("agent"), api_base_url=server.api_base)
+        hl.create_function_call(email_spec(), call_id="pay-nosmtp")
+        db = Database.from_url(server.database_url)
+        try:
+            deadline = time.monotonic() + 20
+            found: list[Any] = []
+            while time.monotonic() < deadline:
+                with db.read() as conn:
+                    found = deliveries.list_recent(conn, sink="email")
+                if len(found) == 3 and all(d.status == "failed" for d in found):
+                    break
+                time.sleep(0.1)
+        finally:
+            db.close()
+        assert len(found) == 3
+        assert all(d.status == "failed" and "email is not configured" in (d.last_error or "") for d in found)
+        assert "names email boss@example.com, but email is not configured" in server.log.read_text()
+    finally:
+        server.stop()
