@@ -83,6 +83,12 @@ def recipients_allowed(item: ItemRecord, escalations: Collection[Mapping[str, An
     return found
 
 
+def email_deliveries(db: Database, item_id: int) -> list[DeliveryRecord]:
+    """The emails sent (or owed) for one request, oldest first: what its inbox page shows."""
+    with db.read() as conn:
+        return list(reversed(outbox.list_recent(conn, sink=SINK, item_id=item_id)))
+
+
 class EmailSink:
     name = SINK
 
