@@ -117,7 +117,39 @@ class Settings:
         "",
         "FOUREYES_PUBLIC_URL",
         "Base URL reviewers reach the server at (e.g. `https://approvals.example.com`), used in "
-        "setup and invitation links. Empty means `http://HOST:PORT`.",
+        "setup and invitation links and in every link an email carries. Empty means "
+        "`http://HOST:PORT`; required when `FOUREYES_SMTP_URL` is set.",
+    )
+    smtp_url: str = _setting(
+        "",
+        "FOUREYES_SMTP_URL",
+        "SMTP server the email channel sends through: `smtp://[user:password@]host:port` "
+        "(plain, STARTTLS used when offered), `smtp://...?starttls=required` (refuse to send "
+        "without STARTTLS) or `smtps://...` (implicit TLS, port 465 by default). Empty: email "
+        "is not configured, and requests that name an email address are flagged as undeliverable.",
+    )
+    email_from: str = _setting(
+        "",
+        "FOUREYES_EMAIL_FROM",
+        "The `From` address of the email channel's messages (e.g. `Approvals <approvals@example.com>`); "
+        "required with `FOUREYES_SMTP_URL`.",
+    )
+    email_link_max_age_seconds: float = _setting(
+        604_800.0,
+        "FOUREYES_EMAIL_LINK_MAX_AGE_SECONDS",
+        "How long the approve, reject and answer links in an email stay valid (7 days). A link "
+        "also stops working once its request is decided.",
+    )
+    email_timeout_seconds: float = _setting(
+        30.0,
+        "FOUREYES_EMAIL_TIMEOUT_SECONDS",
+        "Time allowed for one whole email delivery attempt (connecting, TLS, sending).",
+    )
+    email_retry_max_seconds: float = _setting(
+        259_200.0,
+        "FOUREYES_EMAIL_RETRY_MAX_SECONDS",
+        "How long an email delivery is retried while the SMTP server is unreachable or refuses "
+        "it for now, before it is marked failed (3 days).",
     )
     cookie_secure: bool = _setting(
         False,
@@ -249,6 +281,8 @@ class Settings:
             "ws_heartbeat_seconds",
             "body_timeout_seconds",
             "revocation_recheck_seconds",
+            "email_link_max_age_seconds",
+            "email_timeout_seconds",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -281,12 +315,27 @@ class Settings:
                 "password_hash_memory_kib must be at least 8 per lane "
                 f"({8 * self.password_hash_parallelism}), not {self.password_hash_memory_kib}"
             )
-        for name in ("webhook_retry_max_seconds", "webhook_rotation_overlap_seconds"):
+        for name in (
+            "webhook_retry_max_seconds",
+            "webhook_rotation_overlap_seconds",
+            "email_retry_max_seconds",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be >= 0, not {value}")
         if not self.database_url:
             raise ValueError("database_url must not be empty")
+        if self.smtp_url:
+            if not self.public_url:
+                raise ValueError(
+                    "FOUREYES_PUBLIC_URL must be set when FOUREYES_SMTP_URL is: every email carries "
+                    "links to this server, and they must work from the reader's mail client"
+                )
+            if not self.email_from:
+                raise ValueError("FOUREYES_EMAIL_FROM must be set when FOUREYES_SMTP_URL is")
+            from foureyes.server.channels.email.smtp import SmtpConfig
+
+            SmtpConfig.parse(self.smtp_url)  # a malformed URL fails at start, not at the first send
 
     @property
     def base_url(self) -> str:

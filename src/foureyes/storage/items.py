@@ -25,8 +25,10 @@ _SELECT_ITEM = select(items).where(
     items.c.kind == bindparam("kind"),
     items.c.call_id == bindparam("call_id"),
 )
+# The deciding person's address, else the address an email link was signed for.
+ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
 _SELECT_DECISIONS = (
-    select(decisions, users.c.email.label("actor_email"), users.c.display_name.label("actor_name"))
+    select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name"))
     .outerjoin(users, users.c.id == decisions.c.actor_user_id)
     .where(decisions.c.item_id == bindparam("item_id"))
     .order_by(decisions.c.id)
@@ -150,6 +152,7 @@ def complete(
             decided_at=decision.decided_at,
             spec_digest=decision.spec_digest,
             actor_user_id=decision.actor_user_id,
+            actor_address=actor_email if decision.actor_user_id is None else None,
         )
     )
     (decision_id,) = inserted.inserted_primary_key or (None,)

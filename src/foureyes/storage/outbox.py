@@ -97,6 +97,7 @@ def list_recent(
     sink: str | None = None,
     status: str | None = None,
     target: str | None = None,
+    item_id: int | None = None,
     limit: int = 100,
 ) -> list[DeliveryRecord]:
     """The newest deliveries first."""
@@ -107,6 +108,8 @@ def list_recent(
         query = query.where(deliveries.c.status == status)
     if target is not None:
         query = query.where(deliveries.c.target == target)
+    if item_id is not None:
+        query = query.where(deliveries.c.item_id == item_id)
     return [_delivery(row) for row in conn.execute(query)]
 
 

@@ -119,6 +119,8 @@ decisions = Table(
     Column("spec_digest", String(64), nullable=False),
     # the person who decided, when known (inbox session or personal token) (0003)
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
+    # who decided when that is no person of the server: an email link's recipient (0007)
+    Column("actor_address", String(320), nullable=True),
 )
 
 # Every change, appended by the domain's one event writer (``emit``), in the transaction of the

@@ -14,6 +14,8 @@ A value without the prefix is read as it stands: rows written before migration 0
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 import stat
@@ -41,6 +43,12 @@ class SecretBox:
         except ValueError:
             raise SealingKeyError(f"{path or 'the key'} does not hold a valid key") from None
         self.path = path
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (e.g. signing email links), derived from this one, so
+        the same key file serves every replica and no second secret needs keeping."""
+        return hmac.new(self._key, b"foureyes/derive/" + purpose.encode("utf-8"), hashlib.sha256).digest()
 
     @classmethod
     def from_file(cls, path: Path) -> SecretBox:

@@ -74,8 +74,10 @@ class Decisions:
         channel: str,
         actor_key_id: int | None,
         actor_user_id: int | None = None,
+        actor_email: str | None = None,
     ) -> ItemRecord:
-        """Approve or reject a pending function call."""
+        """Approve or reject a pending function call. ``actor_email``: who decided, when that is
+        not a person of the server (the recipient of an email link)."""
         self._check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, FUNCTION_CALL, call_id)
         ensure_pending(item)
@@ -108,7 +110,7 @@ class Decisions:
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
         )
-        return self._complete(item, verdict, decision)
+        return self._complete(item, verdict, decision, actor_email)
 
     def answer_human_contact(
         self,
@@ -120,8 +122,9 @@ class Decisions:
         channel: str,
         actor_key_id: int | None,
         actor_user_id: int | None = None,
+        actor_email: str | None = None,
     ) -> ItemRecord:
-        """Answer a pending question."""
+        """Answer a pending question (``actor_email``: as for ``decide_function_call``)."""
         self._check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, HUMAN_CONTACT, call_id)
         ensure_pending(item)
@@ -145,7 +148,7 @@ class Decisions:
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
         )
-        return self._complete(item, ItemState.ANSWERED, decision)
+        return self._complete(item, ItemState.ANSWERED, decision, actor_email)
 
     def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
         """A person decides only in a project where they are an admin or a reviewer; a
@@ -153,7 +156,9 @@ class Decisions:
         if actor_user_id is not None:
             self._people.may_decide(actor_user_id, project_id)
 
-    def _complete(self, item: ItemRecord, state: str, decision: NewDecision) -> ItemRecord:
+    def _complete(
+        self, item: ItemRecord, state: str, decision: NewDecision, actor_email: str | None = None
+    ) -> ItemRecord:
         user_id = decision.actor_user_id
         actor = None if user_id is None else self._people.store.get_user(user_id)
 
@@ -163,7 +168,7 @@ class Decisions:
                 item,
                 state,
                 decision,
-                actor_email=None if actor is None else actor.email,
+                actor_email=actor_email if actor is None else actor.email,
                 actor_name=None if actor is None else actor.display_name,
             )
             if done is not None:
