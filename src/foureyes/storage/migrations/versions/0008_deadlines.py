@@ -1,0 +1,36 @@
+"""Deadlines: an item may carry ``expires_at``, and a project a default for it.
+
+``items.expires_at`` is when a pending item completes as expired (null: it waits indefinitely),
+indexed with the state for the server's expiry scan. ``projects.expires_after_seconds`` is the
+deadline given to a request that names none (null: none).
+
+Revision ID: 0008
+Revises: 0006 (chained after 0007 when both land)
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("items") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_items_expiry", "items", ["state", "expires_at"])
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("expires_after_seconds", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("expires_after_seconds")
+    op.drop_index("ix_items_expiry", table_name="items")
+    with op.batch_alter_table("items") as batch:
+        batch.drop_column("expires_at")
