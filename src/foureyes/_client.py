@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal, Self, TypeVar, cast
 
@@ -175,6 +175,8 @@ class ClientBase:
             timeout=self.timeout,
             clock=self.clock,
             push=self.wait_via == "websocket",
+            # The server ends the request when the caller stops waiting: nobody approves it later.
+            expires_at=None if self.timeout is None else datetime.now(UTC) + timedelta(seconds=self.timeout),
         )
 
     def _push_factory(self) -> Callable[[], PushChannel]:

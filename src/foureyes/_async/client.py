@@ -207,7 +207,7 @@ class AsyncHumanLayer(ClientBase):
 
         async def ask(spec: HumanContactSpec) -> str:
             completed = await self.fetch_human_response(spec)
-            return completed.as_completed()
+            return _decorator.tool_answer(completed)
 
         return gate.make_tool(ask, contact_channel or self.contact_channel, response_options)
 

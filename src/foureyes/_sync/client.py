@@ -208,7 +208,7 @@ class HumanLayer(ClientBase):
 
         def ask(spec: HumanContactSpec) -> str:
             completed = self.fetch_human_response(spec)
-            return completed.as_completed()
+            return _decorator.tool_answer(completed)
 
         return gate.make_tool(ask, contact_channel or self.contact_channel, response_options)
 

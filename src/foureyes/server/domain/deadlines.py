@@ -46,7 +46,8 @@ def requested_deadline(payload: Mapping[str, Any], now: datetime) -> datetime | 
         ) from None
     if at < now - PAST_TOLERANCE:
         raise _invalid(
-            f"expires_at {raw} is more than {PAST_TOLERANCE} in the past (the server's time is {now.isoformat()})",
+            f"expires_at {raw} is more than {PAST_TOLERANCE} in the past "
+            f"(the server's time is {now.isoformat()})",
             "is in the past",
         )
     if at > now + MAX_AHEAD:
@@ -61,4 +62,4 @@ def default_deadline(expires_after_seconds: int | None, now: datetime) -> dateti
 def expiry_comment(expires_at: datetime | None) -> str:
     """The comment an expired item carries, for every client and for the LLM."""
     when = "" if expires_at is None else f" ({expires_at.isoformat()})"
-    return f"expired: nobody decided before the deadline{when}"
+    return f"expired: nobody responded before the deadline{when}"
