@@ -88,3 +88,12 @@ def test_the_callers_own_deadline_says_nobody_answered(make_hl: Callable[..., Hu
     )
     with pytest.raises(ApprovalTimeout):
         hl.fetch_approval(SPEC)
+
+
+def test_a_wait_without_expiry_leaves_the_request_for_later(
+    make_hl: Callable[..., HumanLayer], server: FakeServer
+) -> None:
+    hl = make_hl(timeout=60, expire_on_timeout=False)
+    server.decide_on_get(1)
+    hl.fetch_approval(SPEC)
+    assert "expires_at" not in _create_body(server)
