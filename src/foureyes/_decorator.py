@@ -29,7 +29,7 @@ from pydantic_core import to_jsonable_python
 
 from foureyes import _terminal
 from foureyes._decision import Decision
-from foureyes._exceptions import ApprovalTimeout, FoureyesError, HumanLayerException, UserDeniedError
+from foureyes._exceptions import FoureyesError, HumanLayerException, UserDeniedError
 from foureyes.models import ContactChannel, FunctionCall, HumanContact, ResponseOption
 
 logger = logging.getLogger(__name__)
@@ -158,8 +158,6 @@ def tool_answer(completed: HumanContact.Completed) -> str:
 
 def no_decision(target: Target, exc: Exception) -> str:
     logger.warning("no approval for %s, not running it: %s", target.name, exc)
-    if isinstance(exc, ApprovalTimeout):
-        return f"Error fetching approval for {target.name}: nobody answered in time ({exc})"
     return f"Error fetching approval for {target.name}: {exc}"
 
 

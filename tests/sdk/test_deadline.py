@@ -75,7 +75,7 @@ def test_a_question_that_expired_tells_the_llm(hl: HumanLayer, server: FakeServe
     )
 
 
-def test_the_callers_own_deadline_says_nobody_answered(make_hl: Callable[..., HumanLayer]) -> None:
+def test_the_callers_own_deadline_says_no_human_completed_it(make_hl: Callable[..., HumanLayer]) -> None:
     hl = make_hl(timeout=5)
 
     @hl.require_approval()
@@ -83,9 +83,7 @@ def test_the_callers_own_deadline_says_nobody_answered(make_hl: Callable[..., Hu
         raise AssertionError("never runs")
 
     refusal = transfer("alice", 10)
-    assert refusal.startswith(
-        "Error fetching approval for transfer: nobody answered in time (no human completed"
-    )
+    assert refusal.startswith("Error fetching approval for transfer: no human completed function call")
     with pytest.raises(ApprovalTimeout):
         hl.fetch_approval(SPEC)
 

@@ -21,16 +21,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("items") as batch:
-        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN (nullable) on every backend: a batch copy would drop tables that other
+    # rows refer to, which SQLite refuses with foreign keys on.
+    op.add_column("items", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_items_expiry", "items", ["state", "expires_at"])
-    with op.batch_alter_table("projects") as batch:
-        batch.add_column(sa.Column("expires_after_seconds", sa.Integer(), nullable=True))
+    op.add_column("projects", sa.Column("expires_after_seconds", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
-        batch.drop_column("expires_after_seconds")
+    # Plain DROP COLUMN (SQLite 3.35+), for the same reason as the upgrade's ADD COLUMN.
+    op.drop_column("projects", "expires_after_seconds")
     op.drop_index("ix_items_expiry", table_name="items")
-    with op.batch_alter_table("items") as batch:
-        batch.drop_column("expires_at")
+    op.drop_column("items", "expires_at")
