@@ -1,7 +1,8 @@
 """What ``HumanLayer`` (sync) and ``AsyncHumanLayer`` (asyncio) share: settings, mode, requests.
 
 Both clients take HumanLayer's constructor arguments and offer HumanLayer's methods, plus
-``timeout`` (how long a fetch may wait for a human; default None: forever, as in HumanLayer),
+``timeout`` (how long a fetch may wait for a human; default None: forever, as in HumanLayer;
+sent as the request's ``expires_at`` unless ``expire_on_timeout=False``),
 long-poll waiting with retries, and injectable ``transport``/``http_client``/``clock`` for tests.
 A client only performs the steps the I/O-free core (``_core``) yields: it sends requests with
 httpx, watches the push channel and sleeps. ``AsyncHumanLayer`` is written once, in
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal, Self, TypeVar, cast
 
@@ -72,6 +73,7 @@ class ClientBase:
         clock: Callable[[], float],
         wait_via: WaitVia | None,
         custom_http: bool,
+        expire_on_timeout: bool = True,
     ) -> None:
         config = _config.resolve(
             api_key=api_key,
@@ -98,6 +100,9 @@ class ClientBase:
         self.api_key = config.api_key
         self.api_base_url = config.api_base
         self.timeout = timeout
+        # With a timeout the server expires the request when the wait ends, so nobody approves
+        # it later; False leaves it pending for a caller that comes back for it (a deferred hook).
+        self.expire_on_timeout = expire_on_timeout
         self.http_timeout = http_timeout
         self.retry = retry or RetryPolicy()
         self.clock = clock
@@ -175,7 +180,14 @@ class ClientBase:
             timeout=self.timeout,
             clock=self.clock,
             push=self.wait_via == "websocket",
+            # The server ends the request when the caller stops waiting: nobody approves it later.
+            expires_at=self._deadline(),
         )
+
+    def _deadline(self) -> datetime | None:
+        if self.timeout is None or not self.expire_on_timeout:
+            return None
+        return datetime.now(UTC) + timedelta(seconds=self.timeout)
 
     def _push_factory(self) -> Callable[[], PushChannel]:
         # Holds no reference to the client, so an unclosed client can still be collected.

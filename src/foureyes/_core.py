@@ -30,6 +30,7 @@ import logging
 import random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -261,9 +262,18 @@ def _item_path(base: str, call_id: str) -> str:
     return f"{base}/{quote(call_id, safe='')}"
 
 
-def create_request(item: FunctionCall | HumanContact, api: ItemApi[Any], http_timeout: float) -> Request:
+def create_request(
+    item: FunctionCall | HumanContact,
+    api: ItemApi[Any],
+    http_timeout: float,
+    expires_at: datetime | None = None,
+) -> Request:
     # Every key is sent, "status": null included, exactly as the HumanLayer SDK does.
-    return Request("POST", api.collection, item.model_dump(mode="json"), timeout=http_timeout)
+    body = item.model_dump(mode="json")
+    if expires_at is not None:
+        # foureyes' extension: the server completes the request as expired at this time.
+        body["expires_at"] = expires_at.isoformat()
+    return Request("POST", api.collection, body, timeout=http_timeout)
 
 
 def get_request(api: ItemApi[Any], call_id: str, http_timeout: float, wait: float | None = None) -> Request:
@@ -328,13 +338,15 @@ def await_completion(
     timeout: float | None,
     clock: Callable[[], float],
     push: bool = False,
+    expires_at: datetime | None = None,
 ) -> Operation[ItemT]:
     """Create ``item`` on the server and wait until a human completed it, or ``timeout`` passed.
 
     With ``push``, wait by ``Watch`` steps while the push channel serves this item, else (and
-    after it reported itself unavailable) by long-poll GETs."""
+    after it reported itself unavailable) by long-poll GETs. ``expires_at`` is sent with the
+    create, so the server expires the request at the caller's deadline."""
     deadline = _Deadline(timeout, clock)
-    create = create_request(item, api, http_timeout)
+    create = create_request(item, api, http_timeout, expires_at)
     call_id = item.call_id
     created = False  # whether the server has acknowledged the create
     failures = 0  # consecutive transient failures, for the backoff

@@ -9,8 +9,9 @@ each to its framework's own word (approve / edit / reject with a message / respo
   reviewer edited them (always None until editing is offered);
 - ``rejected``: do not run it; ``comment`` says why, ``option`` names the reject option chosen;
 - ``answered``: a human answered a question (human contact); ``answer`` holds the text;
-- ``expired``: nobody decided in time (``detail`` says what ran out). Silence is not consent,
-  so every adapter treats it as a refusal.
+- ``expired``: nobody decided in time (``detail`` says what ran out): the server completed the
+  request at its deadline (``status.expired_at`` set), or the caller's own wait ran out
+  (``timed_out``). Silence is not consent, so every adapter treats it as a refusal.
 
 HumanLayer's refusal text ("User denied ... with message ...") belongs to the decorator and is
 formatted there, not here.
@@ -73,6 +74,8 @@ class Decision:
         status = call.status
         if status is None or status.approved is None:
             raise ValueError(f"function call {call.call_id!r} has no decision yet")
+        if status.expired_at is not None:
+            return cls._expired(call.call_id, status.comment, status.expired_at)
         return cls(
             outcome=DecisionOutcome.APPROVED if status.approved else DecisionOutcome.REJECTED,
             call_id=call.call_id,
@@ -90,6 +93,8 @@ class Decision:
         status = contact.status
         if status is None or status.response is None:
             raise ValueError(f"human contact {contact.call_id!r} has no answer yet")
+        if status.expired_at is not None:
+            return cls._expired(contact.call_id, status.response, status.expired_at)
         return cls(
             outcome=DecisionOutcome.ANSWERED,
             call_id=contact.call_id,
@@ -97,6 +102,16 @@ class Decision:
             option=status.response_option_name,
             responded_by=status.responded_by,
             responded_at=status.responded_at,
+        )
+
+    @classmethod
+    def _expired(cls, call_id: str, detail: str | None, at: datetime) -> Decision:
+        # The server's verdict at the request's deadline: nobody decided, so nobody is named.
+        return cls(
+            outcome=DecisionOutcome.EXPIRED,
+            call_id=call_id,
+            detail=detail or "the request's deadline passed",
+            responded_at=at,
         )
 
     @classmethod

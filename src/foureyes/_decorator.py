@@ -7,7 +7,8 @@ called with exactly that binding, and only if it still serialises to what was ap
 Outcomes, as in HumanLayer: approved returns the function's result (its own exceptions
 propagate unchanged); rejected returns a denial text for the LLM; no decision (server
 unreachable past the deadline, an API error, a timeout) returns "Error fetching approval for
-...". The function never runs without an approval.
+...". A request the server expired at its deadline returns "Nobody answered in time: ...", not
+a denial. The function never runs without an approval.
 
 A client plugs in through a *decide* callable: ``decide(fn_name, kwargs)`` returns None when
 the human approved, else the text to hand back to the LLM, and raises when it got no decision.
@@ -29,7 +30,7 @@ from pydantic_core import to_jsonable_python
 from foureyes import _terminal
 from foureyes._decision import Decision
 from foureyes._exceptions import FoureyesError, HumanLayerException, UserDeniedError
-from foureyes.models import ContactChannel, FunctionCall, ResponseOption
+from foureyes.models import ContactChannel, FunctionCall, HumanContact, ResponseOption
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ def backend_refusal(
         raise FoureyesError(f"the server's {fn_name} call carries other arguments than were sent")
     completed.as_completed()  # ValueError for a rejection without a comment, as in HumanLayer
     decision = Decision.of_function_call(completed)
+    if decision.expired:
+        if verbose:
+            _terminal.say(f"foureyes: nobody decided on {fn_name} in time")
+        return expired_refusal(fn_name, decision.detail)
     if decision.approved:
         if verbose:
             _terminal.say(f"foureyes: human approved {fn_name}")
@@ -134,6 +139,21 @@ class Target:
     def still(self, bound: inspect.BoundArguments, shown: dict[str, Any]) -> None:
         if self.shown(bound) != shown:
             raise FoureyesError(f"the arguments of {self.name} changed while waiting for approval")
+
+
+def expired_refusal(fn_name: str, detail: str | None) -> str:
+    """The text for the LLM when nobody answered in time: not a human's rejection."""
+    return (
+        f"Nobody answered in time: {fn_name} was not approved before its deadline and did not run ({detail})"
+    )
+
+
+def tool_answer(completed: HumanContact.Completed) -> str:
+    """What ``human_as_tool`` hands the LLM: the human's answer, or that nobody answered in time."""
+    decision = Decision.of_human_contact(completed)
+    if decision.expired:
+        return f"Nobody answered in time: the question expired before anyone responded ({decision.detail})"
+    return completed.as_completed()
 
 
 def no_decision(target: Target, exc: Exception) -> str:

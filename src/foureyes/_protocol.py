@@ -3,7 +3,8 @@ item kinds and states, the WebSocket frames, and the limits of the wire.
 
 - ``ItemKind``: what an item is, as the WebSocket and the events name it.
 - ``ItemState``: where an item stands. ``pending`` until the one decision that completes it; a
-  decision's verdict is one of the other three, and it becomes the item's state.
+  decision's verdict is one of the others, and it becomes the item's state. ``expired`` is the
+  server's own verdict when an item's deadline (``expires_at``) passed with nobody deciding.
 - The frames of ``/humanlayer/v1/ws`` (docs/protocol.md), both ways, as pydantic models: the
   server parses what clients send with ``CLIENT_FRAMES`` (``server/api/ws_frames.py`` adds the
   input policy and the error codes) and builds what it sends from the server frames; the SDK's
@@ -38,6 +39,7 @@ class ItemState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     ANSWERED = "answered"
+    EXPIRED = "expired"
 
 
 # ---------------------------------------------------------------- limits of the wire

@@ -152,6 +152,10 @@ class FunctionCallStatus(BaseModel):
     slack_message_ts: str | None = None
     # foureyes: who decided (absent from HumanLayer's API)
     responded_by: RespondedBy | None = None
+    # foureyes: the request's deadline, and when it passed with nobody deciding (then
+    # approved is false and comment says so)
+    expires_at: datetime | None = None
+    expired_at: datetime | None = None
 
     class Approved(BaseModel):
         approved: Literal[True]
@@ -211,6 +215,10 @@ class HumanContactStatus(BaseModel):
     response_option_name: str | None = None
     # foureyes: who answered (absent from HumanLayer's API)
     responded_by: RespondedBy | None = None
+    # foureyes: the request's deadline, and when it passed with nobody answering (then
+    # response says so)
+    expires_at: datetime | None = None
+    expired_at: datetime | None = None
 
 
 class HumanContact(BaseModel):

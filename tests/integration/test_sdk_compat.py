@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import humanlayer
 import pytest
+import sqlalchemy
 
 import foureyes
 
@@ -305,3 +306,68 @@ def test_official_sdk_sees_threads_decide_concurrently(live_server: LiveServer, 
     for t in threads:
         t.join(timeout=30)
     assert results == {0: True, 1: False, 2: True, 3: False}
+
+
+# ------------------------------------------------------------------------------ deadlines
+
+
+def give_requests_a_deadline(server: LiveServer, seconds: int) -> None:
+    """The default project's deadline for requests that name none (a project setting)."""
+    engine = sqlalchemy.create_engine(server.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sqlalchemy.text("UPDATE projects SET expires_after_seconds = :s WHERE slug = 'default'"),
+                {"s": seconds},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_expired_request_is_no_approval_for_either_sdk(
+    sdk: ModuleType, hl: Any, live_server: LiveServer
+) -> None:
+    ran: list[int] = []
+
+    @hl.require_approval()
+    def multiply(x: int, y: int) -> int:
+        ran.append(1)
+        return x * y
+
+    give_requests_a_deadline(live_server, 1)
+    # Nobody decides: the server expires both at their deadline, and the waits end with it.
+    result = hl.fetch_approval(sdk.FunctionCallSpec(fn="wire", kwargs={"usd": 5}))
+    assert result.call.status.approved is False
+    assert result.call.status.comment.startswith("expired")
+    completed = result.as_completed()
+    assert (completed.approved, completed.comment) == (False, result.call.status.comment)
+    refusal = in_thread(lambda: multiply(x=2, y=5)).result(timeout=30)
+    assert ran == []
+    if sdk is foureyes:
+        assert foureyes.Decision.of_function_call(result).expired
+        assert refusal.startswith("Nobody answered in time: multiply was not approved before its deadline")
+    else:  # HumanLayer's decorator knows only rejections
+        assert refusal.startswith("User denied multiply with message: expired")
+
+
+@pytest.mark.anyio
+async def test_async_expired_request_is_no_approval(
+    sdk: ModuleType, ahl: Any, live_server: LiveServer
+) -> None:
+    ran: list[int] = []
+
+    @ahl.require_approval()
+    def delete_branch(name: str) -> str:
+        ran.append(1)
+        return f"deleted {name}"
+
+    await asyncio.to_thread(give_requests_a_deadline, live_server, 1)
+    refusal = await asyncio.wait_for(delete_branch(name="main"), 30)
+    assert ran == []
+    answer = await asyncio.wait_for(ahl.human_as_tool()("Which region?"), 30)
+    if sdk is foureyes:
+        assert refusal.startswith("Nobody answered in time: delete_branch")
+        assert answer.startswith("Nobody answered in time: the question expired")
+    else:
+        assert refusal.startswith("User denied delete_branch with message: expired")
+        assert answer.startswith("expired")

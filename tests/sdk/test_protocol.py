@@ -24,7 +24,7 @@ from foureyes._protocol import (
 
 def test_kinds_and_states_are_the_wire_strings() -> None:
     assert [str(k) for k in ItemKind] == ["function_call", "human_contact"]
-    assert [str(s) for s in ItemState] == ["pending", "approved", "rejected", "answered"]
+    assert [str(s) for s in ItemState] == ["pending", "approved", "rejected", "answered", "expired"]
     assert ItemKind.HUMAN_CONTACT.noun == "human contact"
     assert json.dumps({"kind": ItemKind.FUNCTION_CALL}) == '{"kind": "function_call"}'
 

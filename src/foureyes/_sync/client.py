@@ -56,7 +56,9 @@ class HumanLayer(ClientBase):
     the server at ``api_base_url`` (``FOUREYES_API_BASE``, ``HUMANLAYER_API_BASE``, default
     ``http://127.0.0.1:7444/humanlayer/v1``). Without one it asks in the local terminal, as
     HumanLayer's CLI mode does; then only the decorator, the tool and the ``fetch_*`` methods
-    work. ``timeout`` bounds each ``fetch_*`` wait (None: wait forever).
+    work. ``timeout`` bounds each ``fetch_*`` wait (None: wait forever), and is sent as the
+    request's deadline: the server expires it then (``expire_on_timeout=False``: it stays
+    pending after the wait, for a caller that comes back for it).
 
     The sync client is thread-safe. The asyncio client offers the same methods as coroutines,
     and has the terminal mode too (HumanLayer's has not): the prompt runs in a worker thread so
@@ -83,6 +85,7 @@ class HumanLayer(ClientBase):
         http_client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         wait_via: WaitVia | None = None,
+        expire_on_timeout: bool = True,
     ) -> None:
         super().__init__(
             run_id=run_id,
@@ -99,6 +102,7 @@ class HumanLayer(ClientBase):
             clock=clock,
             wait_via=wait_via,
             custom_http=transport is not None or http_client is not None,
+            expire_on_timeout=expire_on_timeout,
         )
         self.sleep = sleep
         self._connections = Connections(transport, http_client, self._push_factory())
@@ -208,7 +212,7 @@ class HumanLayer(ClientBase):
 
         def ask(spec: HumanContactSpec) -> str:
             completed = self.fetch_human_response(spec)
-            return completed.as_completed()
+            return _decorator.tool_answer(completed)
 
         return gate.make_tool(ask, contact_channel or self.contact_channel, response_options)
 

@@ -69,6 +69,8 @@ def _decided(call: FunctionCall) -> Verdict | None:
         return None
     if status.approved:
         return Verdict("approved", call.call_id, call.spec.kwargs, status.comment or "")
+    if status.expired_at is not None:  # the server's deadline passed: nobody decided
+        return Verdict("expired", call.call_id, call.spec.kwargs, status.comment or "expired")
     message = status.comment or f"A human rejected {call.spec.fn} (no comment)."
     return Verdict("rejected", call.call_id, call.spec.kwargs, message)
 
@@ -85,6 +87,8 @@ def make_client(
         run_id=run_id,
         timeout=timeout,
         genid=_call_id_or_new,
+        # The wait is this process's, not the request's: a deferred call is decided later.
+        expire_on_timeout=False,
     )
 
 

@@ -17,6 +17,7 @@ from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.email import pages as email_pages
+from foureyes.server.expiry import ExpiryTask
 from foureyes.server.http import metrics, openapi, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
 from foureyes.server.http.request_id import RequestId
@@ -62,6 +63,15 @@ def create_app(settings: Settings) -> FastAPI:
         )
         worker.start()
         service.on_outbox = worker.wake
+        # Requests whose deadline passed complete as expired from here (on every replica).
+        expiry = ExpiryTask(
+            service.db,
+            service.decisions,
+            service.now,
+            poll_interval_seconds=settings.expiry_poll_interval_seconds,
+        )
+        expiry.start()
+        service.items.on_deadline = expiry.wake_for
         # Ends live subscribers whose key or access is revoked (through any replica).
         revocations = asyncio.create_task(service.revocations.run(), name="foureyes-revocations")
         try:
@@ -71,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await revocations
             await service.subscribers.close_all()
+            service.items.on_deadline = None
+            await expiry.stop()
             service.on_outbox = None
             await worker.stop()
             service.close()

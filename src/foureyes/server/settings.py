@@ -98,6 +98,12 @@ class Settings:
         "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS",
         "How often the delivery worker looks for due webhook deliveries when idle.",
     )
+    expiry_poll_interval_seconds: float = _setting(
+        5.0,
+        "FOUREYES_EXPIRY_POLL_INTERVAL_SECONDS",
+        "Longest the expiry task sleeps before looking for requests whose deadline passed; it "
+        "also wakes at the next deadline it knows of.",
+    )
     webhook_retry_max_seconds: float = _setting(
         259_200.0,
         "FOUREYES_WEBHOOK_RETRY_MAX_SECONDS",
@@ -278,6 +284,7 @@ class Settings:
         for name in (
             "webhook_timeout_seconds",
             "webhook_poll_interval_seconds",
+            "expiry_poll_interval_seconds",
             "ws_heartbeat_seconds",
             "body_timeout_seconds",
             "revocation_recheck_seconds",

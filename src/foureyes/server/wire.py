@@ -43,8 +43,17 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
             "response": None if decision is None else decision.response,
             "response_option_name": None if decision is None else decision.option_name,
         }
-    # A foureyes extension beside the compatible fields; HumanLayer's SDK ignores it.
-    status["responded_by"] = None if decision is None else responded_by(decision)
+    expired = decision is not None and decision.verdict == ItemState.EXPIRED
+    if expired and item.kind == ItemKind.HUMAN_CONTACT:
+        # Non-null, so that every client stops waiting; expired_at tells it from an answer.
+        status["response"] = decision.comment if decision else None
+    # foureyes extensions beside the compatible fields; HumanLayer's SDK ignores them.
+    status["responded_by"] = None if decision is None or expired else responded_by(decision)
+    # Present only when they apply, so a request without a deadline renders as before.
+    if item.expires_at is not None:
+        status["expires_at"] = _iso(item.expires_at)
+    if expired and decision is not None:
+        status["expired_at"] = _iso(decision.decided_at)
     # What storage holds from before the input limits may not render: that part becomes a placeholder.
     spec = renderable(item.spec)
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select
@@ -67,6 +68,7 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         requested_at=row.requested_at,
         completed_at=row.completed_at,
         decisions=found,
+        expires_at=row.expires_at,
     )
 
 
@@ -101,6 +103,7 @@ def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
         "spec_digest": new.spec_digest,
         "state": PENDING,
         "requested_at": new.requested_at,
+        "expires_at": new.expires_at,
     }
     result = conn.execute(items.insert(), values)
     (item_id,) = result.inserted_primary_key or (None,)
@@ -117,6 +120,7 @@ def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
         state=PENDING,
         requested_at=new.requested_at,
         completed_at=None,
+        expires_at=new.expires_at,
     )
     return record, True
 
@@ -208,3 +212,24 @@ def list_run(conn: Connection, project_id: int, run_id: str, limit: int) -> list
     return [
         item_record(row, tuple(decisions_of(conn, row.id)) if row.state != PENDING else ()) for row in rows
     ]
+
+
+def due_for_expiry(conn: Connection, now: datetime, limit: int) -> list[ItemRecord]:
+    """Pending items whose deadline has come, the earliest first."""
+    rows = conn.execute(
+        select(items)
+        .where(items.c.state == PENDING, items.c.expires_at.is_not(None), items.c.expires_at <= now)
+        .order_by(items.c.expires_at, items.c.id)
+        .limit(limit)
+    ).all()
+    return [item_record(row) for row in rows]
+
+
+def next_deadline(conn: Connection) -> datetime | None:
+    """The earliest deadline of a pending item, if any has one."""
+    found: datetime | None = conn.execute(
+        select(func.min(items.c.expires_at)).where(items.c.state == PENDING, items.c.expires_at.is_not(None))
+    ).scalar_one_or_none()
+    if found is not None and found.tzinfo is None:  # an aggregate skips the column's type on SQLite
+        found = found.replace(tzinfo=UTC)
+    return found

@@ -20,7 +20,7 @@ _KEY_BY_HASH = _KEYS.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 def _project(row: Row[Any]) -> ProjectRecord:
-    return ProjectRecord(row.id, row.slug, row.name)
+    return ProjectRecord(row.id, row.slug, row.name, row.expires_after_seconds)
 
 
 def find_project(conn: Connection, slug: str) -> ProjectRecord | None:
@@ -31,6 +31,14 @@ def find_project(conn: Connection, slug: str) -> ProjectRecord | None:
 def get_project(conn: Connection, project_id: int) -> ProjectRecord | None:
     row = conn.execute(select(projects).where(projects.c.id == project_id)).first()
     return None if row is None else _project(row)
+
+
+def set_project_expiry(conn: Connection, project_id: int, seconds: int | None) -> bool:
+    """Set (None: clear) the deadline of the project's requests that name none."""
+    result = conn.execute(
+        projects.update().where(projects.c.id == project_id).values(expires_after_seconds=seconds)
+    )
+    return result.rowcount == 1
 
 
 def ensure_project(conn: Connection, slug: str, name: str | None = None, *, now: datetime) -> ProjectRecord:

@@ -12,6 +12,8 @@ class ProjectRecord:
     id: int
     slug: str
     name: str
+    # the deadline of a request that names none, in seconds; None: such requests wait (0008)
+    expires_after_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class ItemRecord:
     completed_at: datetime | None
     # Loaded by get_item; list_pending leaves it empty.
     decisions: tuple[DecisionRecord, ...] = ()
+    # when it completes as expired if still pending; None: it waits indefinitely (0008)
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class NewItem:
     requested_at: datetime
     actor_key_id: int | None
     channel: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

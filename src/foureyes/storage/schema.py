@@ -65,6 +65,8 @@ projects = Table(
     Column("slug", String(100), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # the deadline of a request that names none, in seconds after it was made; null: none (0008)
+    Column("expires_after_seconds", Integer, nullable=True),
 )
 
 api_keys = Table(
@@ -95,12 +97,15 @@ items = Table(
     Column("spec", Text, nullable=False),
     Column("request_digest", String(64), nullable=False),
     Column("spec_digest", String(64), nullable=False),
-    # "pending", "approved", "rejected" or "answered"; denormalised from decisions for fast lists
+    # "pending", "approved", "rejected", "answered" or "expired"; denormalised from decisions
     Column("state", String(32), nullable=False),
     Column("requested_at", UTCDateTime(), nullable=False),
     Column("completed_at", UTCDateTime(), nullable=True),
+    # when a pending item completes as expired; null: it waits indefinitely (0008)
+    Column("expires_at", UTCDateTime(), nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
+    Index("ix_items_expiry", "state", "expires_at"),
 )
 
 decisions = Table(
@@ -108,7 +113,7 @@ decisions = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
-    # "approved", "rejected" or "answered"
+    # "approved", "rejected", "answered" or "expired"
     Column("verdict", String(32), nullable=False),
     Column("comment", Text, nullable=True),
     Column("option_name", String(256), nullable=True),

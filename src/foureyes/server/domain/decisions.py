@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from foureyes._protocol import ItemState
+from foureyes.server.domain.deadlines import expiry_comment
 from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemDecided
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
@@ -21,6 +22,9 @@ from foureyes.storage import Database, ItemRecord, NewDecision, Tx
 from foureyes.storage import items as item_rows
 
 logger = logging.getLogger(__name__)
+
+# The channel of the server's own verdict when a deadline passes.
+EXPIRY_CHANNEL = "deadline"
 
 
 def _blank_to_none(text: str | None) -> str | None:
@@ -149,6 +153,25 @@ class Decisions:
             actor_user_id=actor_user_id,
         )
         return self._complete(item, ItemState.ANSWERED, decision, actor_email)
+
+    def expire(self, item: ItemRecord) -> ItemRecord | None:
+        """Complete a pending item whose deadline passed as ``expired``, through the same path
+        as a human's decision (waiters wake, webhooks fire). None when it was decided or
+        expired meanwhile (by a person, or by another replica's expiry task)."""
+        decision = NewDecision(
+            verdict=ItemState.EXPIRED,
+            comment=expiry_comment(item.expires_at),
+            option_name=None,
+            response=None,
+            actor_key_id=None,
+            channel=EXPIRY_CHANNEL,
+            decided_at=self._clock(),
+            spec_digest=item.spec_digest,
+        )
+        try:
+            return self._complete(item, ItemState.EXPIRED, decision)
+        except ConflictError:
+            return None
 
     def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
         """A person decides only in a project where they are an admin or a reviewer; a

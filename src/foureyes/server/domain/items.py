@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from foureyes._protocol import MAX_ID_LENGTH, ItemKind
 from foureyes.models import FunctionCall, HumanContact
+from foureyes.server.domain.deadlines import default_deadline, requested_deadline
 from foureyes.server.domain.errors import (
     ConflictError,
     InvalidParameterError,
@@ -92,6 +95,8 @@ class Items:
         self._emitter = emitter
         self._clock = clock
         self._inbox = InboxStore(db)
+        # Told of every new deadline after its commit (the expiry task; any thread).
+        self.on_deadline: Callable[[datetime], None] | None = None
 
     def now(self) -> datetime:
         return self._clock()
@@ -141,6 +146,7 @@ class Items:
         spec = dict(payload["spec"])
         request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
         now = self._clock()
+        expires_at = requested_deadline(payload, now)
         new = NewItem(
             project_id=project_id,
             kind=kind,
@@ -152,10 +158,18 @@ class Items:
             requested_at=now,
             actor_key_id=actor_key_id,
             channel=channel,
+            expires_at=expires_at,
         )
 
         def create(tx: Tx) -> tuple[ItemRecord, bool]:
-            item, created = item_rows.insert(tx.conn, new)
+            wanted = new
+            if expires_at is None:
+                project = keys.get_project(tx.conn, project_id)
+                fallback = default_deadline(None if project is None else project.expires_after_seconds, now)
+                wanted = dataclasses.replace(new, expires_at=fallback)
+            item, created = item_rows.insert(tx.conn, wanted)
+            if created and item.expires_at is not None and self.on_deadline is not None:
+                tx.after_commit(functools.partial(self.on_deadline, item.expires_at))
             if created:
                 self._emitter.emit(
                     tx,

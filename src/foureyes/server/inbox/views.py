@@ -113,6 +113,7 @@ _VERDICT_LABELS: dict[str, str] = {
     ItemState.APPROVED: "Approved",
     ItemState.REJECTED: "Rejected",
     ItemState.ANSWERED: "Answered",
+    ItemState.EXPIRED: "Expired: nobody decided before the deadline",
 }
 
 
