@@ -31,7 +31,9 @@ def ann(app: FastAPI, client: Any, service: Service) -> Browser:
 
 
 def _selected_on(page: str) -> list[str]:
-    return [html.unescape(v) for v in re.findall(r'<input type="hidden" name="call_id" value="([^"]+)"', page)]
+    return [
+        html.unescape(v) for v in re.findall(r'<input type="hidden" name="call_id" value="([^"]+)"', page)
+    ]
 
 
 def test_bulk_approval_of_fifty_answers_every_waiting_call(
@@ -63,7 +65,9 @@ def test_bulk_approval_of_fifty_answers_every_waiting_call(
     with service.db.read() as conn:
         decided = conn.execute(select(func.count()).select_from(events).where(events.c.type == "decided"))
         assert decided.scalar_one() == 50
-        queued = conn.execute(select(func.count()).select_from(deliveries).where(deliveries.c.sink == "webhook"))
+        queued = conn.execute(
+            select(func.count()).select_from(deliveries).where(deliveries.c.sink == "webhook")
+        )
         assert queued.scalar_one() >= 50
     for call_id in ids:
         item = service.items.get_function_call(agent.project_id, call_id)
@@ -86,7 +90,8 @@ def test_bulk_rejection_needs_a_comment_and_skips_the_decided(
     assert "needs a comment" in missing.text
     assert service.items.get_function_call(agent.project_id, "r1").state == "pending"
     done = ann.post(
-        f"{BASE}/bulk/decide", {"action": "reject", "comment": "not today", "call_id": ["r1", "r2", "r3", "nope"]}
+        f"{BASE}/bulk/decide",
+        {"action": "reject", "comment": "not today", "call_id": ["r1", "r2", "r3", "nope"]},
     )
     assert done.status_code == 200
     assert '<span id="decided-count">2</span>' in done.text
@@ -137,7 +142,9 @@ def test_the_service_decides_all_in_one_transaction(
     assert outcome.skipped == ()
 
 
-def test_approve_and_reject_from_the_list(ann: Browser, agent: Any, service: Service, make_function_call: Any) -> None:
+def test_approve_and_reject_from_the_list(
+    ann: Browser, agent: Any, service: Service, make_function_call: Any
+) -> None:
     for call_id in ("l1", "l2"):
         agent.post("/function_calls", make_function_call(call_id))
     listed = ann.get(BASE).text
@@ -154,46 +161,44 @@ def test_approve_and_reject_from_the_list(ann: Browser, agent: Any, service: Ser
     assert "Reject 1" in confirm.text
 
 
+def _walk(browser: Browser, url: str) -> tuple[list[str], list[str]]:
+    """Follow a list's "Older" links to the end: the ids listed, and each page's text."""
+    seen: list[str] = []
+    pages: list[str] = []
+    next_url: str | None = url
+    while next_url:
+        assert len(pages) < 20, "the pages never end"
+        text = browser.get(next_url).text
+        pages.append(text)
+        seen += re.findall(r'<li class="item" data-call-id="([^"]+)"', text)
+        found = re.search(r'<a href="([^"]+)" id="next-page"', text)
+        next_url = html.unescape(found.group(1)) if found else None
+    return seen, pages
+
+
 def test_pending_and_history_page_past_a_page_with_filters_kept(
     ann: Browser, agent: Any, service: Service, make_function_call: Any
 ) -> None:
     total = PAGE_SIZE * 2 + 5
     for n in range(total):
         agent.post("/function_calls", make_function_call(f"p{n:03}", fn="refund" if n % 2 else "multiply"))
-    seen: list[str] = []
-    url: str | None = BASE
-    pages = 0
-    while url:
-        text = ann.get(url).text
+    seen, pages = _walk(ann, BASE)
+    assert len(pages) == 3
+    assert seen == [f"p{n:03}" for n in reversed(range(total))]
+    for text in pages:
         assert f'<span id="pending-count">{total}</span>' in text
         assert f'<span class="count" id="nav-pending-count">({total})</span>' in text
-        seen += re.findall(r'<li class="item" data-call-id="([^"]+)"', text)
-        found = re.search(r'<a href="([^"]+)" id="next-page"', text)
-        url = html.unescape(found.group(1)) if found else None
-        pages += 1
-    assert pages == 3
-    assert seen == [f"p{n:03}" for n in reversed(range(total))]
 
-    refunds: list[str] = []
-    url = f"{BASE}?fn=refund"
-    while url:
-        text = ann.get(url).text
-        refunds += re.findall(r'<li class="item" data-call-id="([^"]+)"', text)
-        found = re.search(r'<a href="([^"]+)" id="next-page"', text)
-        url = html.unescape(found.group(1)) if found else None
-        if url:
-            assert "fn=refund" in url
+    refunds, pages = _walk(ann, f"{BASE}?fn=refund")
     assert refunds == [f"p{n:03}" for n in reversed(range(total)) if n % 2]
+    assert all("fn=refund" in u for p in pages[:-1] for u in re.findall(r'href="([^"]+)" id="next-page"', p))
 
     everything = [f"p{n:03}" for n in range(total)]
-    service.bulk.decide_function_calls(agent.project_id, everything, approved=True, channel="cli", actor_key_id=None)
-    decided: list[str] = []
-    url = f"{BASE}/history"
-    while url:
-        text = ann.get(url).text
-        decided += re.findall(r'<li class="item" data-call-id="([^"]+)"', text)
-        found = re.search(r'<a href="([^"]+)" id="next-page"', text)
-        url = html.unescape(found.group(1)) if found else None
+    service.bulk.decide_function_calls(
+        agent.project_id, everything, approved=True, channel="cli", actor_key_id=None
+    )
+    decided, pages = _walk(ann, f"{BASE}/history")
+    assert len(pages) == 3
     assert sorted(decided) == everything
     assert len(decided) == total
     assert '<span id="pending-count">0</span>' in ann.get(BASE).text
@@ -215,6 +220,6 @@ def test_the_run_view_shows_every_request_of_the_run_in_order(
     assert re.findall(r'data-call-id="([^"]+)"', run.text) == ["first", "second", "third"]
     assert "Approved</strong>" in run.text
     assert "go on" in run.text
-    assert "<strong class=\"state\">pending</strong>" in run.text
+    assert '<strong class="state">pending</strong>' in run.text
     assert "other" not in re.findall(r'data-call-id="([^"]+)"', run.text)
     assert "No requests in this run" in ann.get(f"{BASE}/runs/nothing-here").text

@@ -18,8 +18,8 @@ from foureyes.server.domain.events import Emitter, ItemDecided
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
-from foureyes.storage.people import UserRecord
 from foureyes.storage import items as item_rows
+from foureyes.storage.people import UserRecord
 
 logger = logging.getLogger(__name__)
 

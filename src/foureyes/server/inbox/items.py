@@ -7,8 +7,8 @@ signed-in person as the actor; the service checks their role.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
 from datetime import UTC, datetime
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -96,7 +96,11 @@ def _page_url(request: Request, after: tuple[datetime, int] | None) -> str:
 
 
 async def _rows(
-    request: Request, project: ProjectRecord, filters: Filters, pending: bool, after: tuple[datetime, int] | None
+    request: Request,
+    project: ProjectRecord,
+    filters: Filters,
+    pending: bool,
+    cursor: tuple[datetime, int] | None,
 ) -> list[InboxRow]:
     service = service_of(request)
     now = service.now()
@@ -116,7 +120,7 @@ async def _rows(
         text=filters.text or None,
         requested_after=after,
         requested_before=before,
-        after=after,
+        after=cursor,
         limit=PAGE_SIZE + 1,
     )
     return await in_thread(service.items.list_inbox, project.id, wanted)

@@ -19,8 +19,8 @@ from foureyes.server.domain.errors import NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
 
-from .items import CHANNEL, SignedInReviewer, _project, item_url
 from . import views
+from .items import CHANNEL, SignedInReviewer, _project, item_url
 from .render import page
 from .session import Reviewer, check_form
 
