@@ -155,7 +155,10 @@
       case "k": move(-1); break;
       case "o":
       case "Enter":
-        if (row) {
+        // Enter on a focused button or link does what it always does.
+        if (event.key === "Enter" && event.target !== document.body && !(row && event.target === row.querySelector("a.title"))) {
+          handled = false;
+        } else if (row) {
           window.location.href = row.getAttribute("data-url");
         } else {
           handled = false;
