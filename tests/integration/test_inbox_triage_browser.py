@@ -23,7 +23,7 @@ def expect(locator: Any) -> Any:
 
 def _waiting(pool: ThreadPoolExecutor, agent: httpx.Client, ids: list[str]) -> list[Future[Any]]:
     """Each call's long-poll, as an SDK waiting for its decision."""
-    return [pool.submit(agent.get, f"/function_calls/{c}", params={"wait": 60}, timeout=90) for c in ids]
+    return [pool.submit(agent.get, f"/function_calls/{c}", params={"wait": 50}, timeout=90) for c in ids]
 
 
 def _ready(page: Any) -> None:
@@ -55,7 +55,8 @@ def test_twenty_requests_triaged_by_keyboard_only(site: Site, page: Any) -> None
             _ready(page)
             page.keyboard.press("j")
             expect(page.locator("li.item[data-current]")).to_have_count(1)
-            page.keyboard.press("a")
+            with page.expect_navigation():
+                page.keyboard.press("a")
             expect(page.locator("#pending-count")).to_have_text(str(left - 1))
 
         # j, j, r: reject the second with a comment.

@@ -37,7 +37,19 @@
     imported.querySelectorAll("input.select").forEach(function (box) {
       box.checked = checked[box.value] === true;
     });
+    // ... and the row the keyboard is on.
+    var marked = current.querySelector("li.item[data-current]");
+    var focused = marked !== null && marked.contains(document.activeElement);
+    imported.querySelectorAll("li.item").forEach(function (row) {
+      if (marked && row.getAttribute("data-call-id") === marked.getAttribute("data-call-id")) {
+        row.setAttribute("data-current", "yes");
+      }
+    });
     current.replaceWith(imported);
+    var refocus = focused ? imported.querySelector("li.item[data-current] a.title") : null;
+    if (refocus) {
+      refocus.focus();
+    }
   }
 
   function refresh() {
