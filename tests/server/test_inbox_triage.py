@@ -223,3 +223,14 @@ def test_the_run_view_shows_every_request_of_the_run_in_order(
     assert '<strong class="state">pending</strong>' in run.text
     assert "other" not in re.findall(r'data-call-id="([^"]+)"', run.text)
     assert "No requests in this run" in ann.get(f"{BASE}/runs/nothing-here").text
+
+
+def test_the_contact_channel_is_shown_in_words(ann: Browser, agent: Any, make_human_contact: Any) -> None:
+    channel = {"email": {"address": "boss@example.com", "context_about_user": None}, "slack": None}
+    agent.post("/contact_requests", make_human_contact("asks", channel=channel))
+    text = ann.get(f"{BASE}/human_contacts/asks").text
+    assert (
+        '<dd class="channel"><span class="agent-supplied" title="written by the agent">email to boss@example.com'
+        in text
+    )
+    assert "context_about_user" not in text
