@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -143,12 +144,26 @@ def test_xss_corpus_renders_as_text(site: Site, page: Any) -> None:
         assert page.locator(".option .description").text_content() == payload
         clean(f"function call {n}")
 
+        page.goto(f"{base}/runs/{quote(payload, safe='')}")
+        assert page.locator("h1 code.run").text_content() == payload
+        assert set(page.locator("#run code.fn").all_text_contents()) == {payload}
+        assert set(page.locator("#run .msg").all_text_contents()) == {payload}
+        clean(f"the run of {n}")
+
         page.goto(f"{base}/human_contacts/hc-{n}")
         assert page.locator(".message-text").text_content() == payload
         assert page.locator("h1 .subject").text_content() == payload
         assert page.locator(".option button").text_content() == payload
         assert page.locator(".option .description").text_content() == payload
         clean(f"question {n}")
+
+    # The bulk confirmation lists every selected call as text.
+    page.goto(base)
+    for box in page.locator("#items input.select").all():
+        box.check()
+    page.locator("#reject-selected").click()
+    assert set(page.locator(".bulk-confirm code.fn").all_text_contents()) == set(PAYLOADS)
+    clean("the bulk confirmation")
 
     # Decided items in the history, with the agent's option as the verdict.
     first = PAYLOADS[0]

@@ -66,7 +66,7 @@ def test_a_sign_out_on_one_replica_and_a_removal_by_the_cli_end_streams_on_the_o
 ) -> None:
     a, b = replicas
     user_id = make_person(replica_service, EMAIL, "default", "reviewer")
-    user = replica_service.people.store.get_user(user_id)
+    user = replica_service.people.get_user(user_id)
     assert user is not None
     signed_out = replica_service.people.start_session(user)
     removed = replica_service.people.start_session(user)

@@ -261,7 +261,7 @@ def test_a_recheck_costs_the_same_queries_for_one_stream_or_a_thousand(
 ) -> None:
     revocations = service.revocations
     user_id = make_person(service, "sam@example.com", "default", "viewer")
-    session = service.people.start_session(service.people.store.get_user(user_id))  # type: ignore[arg-type]
+    session = service.people.start_session(service.people.get_user(user_id))  # type: ignore[arg-type]
     good_key = KeyGrant(agent.key_id)
     good_session = SessionGrant(hash_secret(session.token), agent.project_id)
     statements: list[str] = []

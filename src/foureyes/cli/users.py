@@ -67,7 +67,7 @@ def users_reset(email: Email, database_url: DatabaseUrl = None) -> None:
 def users_list(database_url: DatabaseUrl = None) -> None:
     """List users and their roles."""
     with admin(database_url) as (service, _):
-        rows = [(u, service.people.memberships_of(u.id)) for u in service.people.store.list_users()]
+        rows = [(u, service.people.memberships_of(u.id)) for u in service.people.list_users()]
     table = Table(title=f"Users ({len(rows)})")
     for column in ("id", "email", "name", "roles", "password set"):
         table.add_column(column)

@@ -380,6 +380,16 @@ class People:
             raise NotFoundError(f"no user {email!r}")
         return user
 
+    def get_user(self, user_id: int) -> UserRecord | None:
+        return self.store.get_user(user_id)
+
+    def list_users(self) -> list[UserRecord]:
+        return self.store.list_users()
+
+    def members_of(self, project_id: int) -> list[tuple[UserRecord, str]]:
+        """Everyone with a role in the project, and the role."""
+        return self.store.members_of(project_id)
+
 
 def _checked_slug(project: str) -> str:
     if not auth.PROJECT_SLUG.match(project):

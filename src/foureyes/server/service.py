@@ -4,6 +4,7 @@ the inbox and the CLI::
 
     service.items        create, read and list requests            (domain/items.py)
     service.decisions    approve, reject, answer                   (domain/decisions.py)
+    service.bulk         approve or reject many in one transaction (domain/bulk.py)
     service.escalations  record escalations                        (domain/escalation.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
+from foureyes.server.domain.bulk import BulkDecisions
 from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.escalation import Escalations
 from foureyes.server.domain.events import Emitter
@@ -78,6 +80,7 @@ class Service:
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.items = Items(db, self.emitter, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock)
+        self.bulk = BulkDecisions(db, self.items, self.decisions)
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))

@@ -31,6 +31,9 @@ class InboxFilter:
     text: str | None = None
     requested_after: datetime | None = None
     requested_before: datetime | None = None
+    # Keyset paging: only rows after this (time, id) in list order, which is newest first by
+    # ``requested_at`` (pending) or ``completed_at`` (history).
+    after: tuple[datetime, int] | None = None
     limit: int = 200
 
 
@@ -58,14 +61,12 @@ class InboxStore:
             .outerjoin(api_keys, api_keys.c.id == events.c.actor_key_id)
             .where(items.c.project_id == project_id)
         )
-        if wanted.pending:
-            query = query.where(items.c.state == PENDING).order_by(
-                items.c.requested_at.desc(), items.c.id.desc()
-            )
-        else:
-            query = query.where(items.c.state != PENDING).order_by(
-                items.c.completed_at.desc(), items.c.id.desc()
-            )
+        at = items.c.requested_at if wanted.pending else items.c.completed_at
+        query = query.where(items.c.state == PENDING if wanted.pending else items.c.state != PENDING)
+        query = query.order_by(at.desc(), items.c.id.desc())
+        if wanted.after is not None:
+            time, item_id = wanted.after
+            query = query.where(or_(at < time, and_(at == time, items.c.id < item_id)))
         if wanted.kind:
             query = query.where(items.c.kind == wanted.kind)
         if wanted.run_id:
@@ -111,6 +112,18 @@ class InboxStore:
         for row in decided:
             by_item.setdefault(row.item_id, []).append(decision_from_row(row))
         return [replace(r, item=replace(r.item, decisions=tuple(by_item.get(r.item.id, ())))) for r in found]
+
+    def pending_counts(self, project_ids: list[int]) -> dict[int, int]:
+        """How many items are pending in each of these projects (absent: none)."""
+        if not project_ids:
+            return {}
+        query = (
+            select(items.c.project_id, func.count())
+            .where(items.c.project_id.in_(project_ids), items.c.state == PENDING)
+            .group_by(items.c.project_id)
+        )
+        with self._db.read() as conn:
+            return {int(pid): int(n) for pid, n in conn.execute(query).all()}
 
     def origin_of(self, item_id: int) -> tuple[str | None, str | None]:
         """The agent that created the item and the channel it came in through."""

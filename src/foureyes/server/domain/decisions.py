@@ -20,6 +20,7 @@ from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, de
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
 from foureyes.storage import items as item_rows
+from foureyes.storage.people import UserRecord
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,32 @@ class Decisions:
     ) -> ItemRecord:
         """Approve or reject a pending function call. ``actor_email``: who decided, when that is
         not a person of the server (the recipient of an email link)."""
-        self._check_may_decide(project_id, actor_user_id)
+        self.check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, FUNCTION_CALL, call_id)
         ensure_pending(item)
+        decision = self.verdict_on(
+            item,
+            approved=approved,
+            comment=comment,
+            reject_option_name=reject_option_name,
+            channel=channel,
+            actor_key_id=actor_key_id,
+            actor_user_id=actor_user_id,
+        )
+        return self._complete(item, decision.verdict, decision, actor_email)
+
+    def verdict_on(
+        self,
+        item: ItemRecord,
+        *,
+        approved: bool,
+        comment: str | None,
+        reject_option_name: str | None,
+        channel: str,
+        actor_key_id: int | None,
+        actor_user_id: int | None,
+    ) -> NewDecision:
+        """The decision approving or rejecting ``item``, checked complete but not yet recorded."""
         comment = _blank_to_none(comment)
         if approved:
             if reject_option_name is not None:
@@ -103,7 +127,7 @@ class Decisions:
                     [field_error(["body", "comment"], "required when approved is false", "missing")],
                 )
             verdict = ItemState.REJECTED
-        decision = NewDecision(
+        return NewDecision(
             verdict=verdict,
             comment=comment,
             option_name=reject_option_name,
@@ -114,7 +138,6 @@ class Decisions:
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
         )
-        return self._complete(item, verdict, decision, actor_email)
 
     def answer_human_contact(
         self,
@@ -129,7 +152,7 @@ class Decisions:
         actor_email: str | None = None,
     ) -> ItemRecord:
         """Answer a pending question (``actor_email``: as for ``decide_function_call``)."""
-        self._check_may_decide(project_id, actor_user_id)
+        self.check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, HUMAN_CONTACT, call_id)
         ensure_pending(item)
         response = _blank_to_none(response)
@@ -173,42 +196,55 @@ class Decisions:
         except ConflictError:
             return None
 
-    def _check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
+    def check_may_decide(self, project_id: int, actor_user_id: int | None) -> None:
         """A person decides only in a project where they are an admin or a reviewer; a
         project-wide key without an owner was already checked for its scope."""
         if actor_user_id is not None:
             self._people.may_decide(actor_user_id, project_id)
 
+    def actor(self, user_id: int | None) -> UserRecord | None:
+        """The deciding person as they are now (read before the write transaction)."""
+        return None if user_id is None else self._people.get_user(user_id)
+
+    def record(
+        self,
+        tx: Tx,
+        item: ItemRecord,
+        state: str,
+        decision: NewDecision,
+        actor: UserRecord | None,
+        actor_email: str | None = None,
+    ) -> ItemRecord | None:
+        """Record ``decision`` in ``tx`` and emit ``ItemDecided``: the item as completed, or None
+        (nothing written) when it was no longer pending. ``actor_email``: who decided when that
+        is not a person of the server (the recipient of an email link)."""
+        done = item_rows.complete(
+            tx.conn,
+            item,
+            state,
+            decision,
+            actor_email=actor_email if actor is None else actor.email,
+            actor_name=None if actor is None else actor.display_name,
+        )
+        if done is not None:
+            self._emitter.emit(
+                tx,
+                ItemDecided(
+                    record=done,
+                    project_id=item.project_id,
+                    at=decision.decided_at,
+                    actor_key_id=decision.actor_key_id,
+                    actor_user_id=decision.actor_user_id,
+                    channel=decision.channel,
+                ),
+            )
+        return done
+
     def _complete(
         self, item: ItemRecord, state: str, decision: NewDecision, actor_email: str | None = None
     ) -> ItemRecord:
-        user_id = decision.actor_user_id
-        actor = None if user_id is None else self._people.store.get_user(user_id)
-
-        def complete(tx: Tx) -> ItemRecord | None:
-            done = item_rows.complete(
-                tx.conn,
-                item,
-                state,
-                decision,
-                actor_email=actor_email if actor is None else actor.email,
-                actor_name=None if actor is None else actor.display_name,
-            )
-            if done is not None:
-                self._emitter.emit(
-                    tx,
-                    ItemDecided(
-                        record=done,
-                        project_id=item.project_id,
-                        at=decision.decided_at,
-                        actor_key_id=decision.actor_key_id,
-                        actor_user_id=decision.actor_user_id,
-                        channel=decision.channel,
-                    ),
-                )
-            return done
-
-        done = self._db.write_grouped(complete)
+        actor = self.actor(decision.actor_user_id)
+        done = self._db.write_grouped(lambda tx: self.record(tx, item, state, decision, actor, actor_email))
         if done is None:
             # Someone else decided between our read and our write.
             raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already decided")

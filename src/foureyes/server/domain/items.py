@@ -242,6 +242,10 @@ class Items:
         """Pending (newest first) or decided (latest first) items for the inbox."""
         return self._inbox.list_items(project_id, wanted)
 
+    def pending_counts(self, project_ids: list[int]) -> dict[int, int]:
+        """How many requests are pending in each project."""
+        return self._inbox.pending_counts(project_ids)
+
     def item_origin(self, item: ItemRecord) -> tuple[str | None, str | None]:
         """The agent (its key's name or prefix) and the channel the item came in through."""
         return self._inbox.origin_of(item.id)

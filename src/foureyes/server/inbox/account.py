@@ -216,7 +216,7 @@ async def _people_page(
     project, role = await in_thread(people.project_for, reviewer.user.id, slug)
     if role != ADMIN:
         raise ForbiddenError("only the project's admins manage its people")
-    members = await in_thread(people.store.members_of, project.id)
+    members = await in_thread(people.members_of, project.id)
     return page(
         request,
         "people.html",

@@ -7,8 +7,9 @@ signed-in person as the actor; the service checks their role.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -31,7 +32,8 @@ SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
 CHANNEL = "inbox"
 KINDS = {"function_calls": ItemKind.FUNCTION_CALL, "human_contacts": ItemKind.HUMAN_CONTACT}
 PATHS: dict[str, str] = {v: k for k, v in KINDS.items()}
-LIST_LIMIT = 200
+# One page of a list; the next page starts after its last row (keyset paging, no cap).
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,36 @@ async def _project(request: Request, reviewer: Reviewer, slug: str) -> tuple[Pro
     return await in_thread(service_of(request).people.project_for, reviewer.user.id, slug)
 
 
-async def _rows(request: Request, project: ProjectRecord, filters: Filters, pending: bool) -> list[InboxRow]:
+def run_url(project: ProjectRecord, item: ItemRecord) -> str:
+    return f"/inbox/p/{project.slug}/runs/{quote(item.run_id, safe='')}"
+
+
+def _cursor(request: Request) -> tuple[datetime, int] | None:
+    """The ``after`` query parameter: ``<ISO time>~<id>`` of the previous page's last row."""
+    raw = request.query_params.get("after", "")
+    at, _, item_id = raw.rpartition("~")
+    try:
+        when = datetime.fromisoformat(at)
+        return (when if when.tzinfo else when.replace(tzinfo=UTC), int(item_id))
+    except ValueError:
+        return None
+
+
+def _page_url(request: Request, after: tuple[datetime, int] | None) -> str:
+    """This list's URL with the same filters, at another page."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+    if after is not None:
+        kept.append(("after", f"{after[0].isoformat()}~{after[1]}"))
+    return f"{request.url.path}?{urlencode(kept)}" if kept else request.url.path
+
+
+async def _rows(
+    request: Request,
+    project: ProjectRecord,
+    filters: Filters,
+    pending: bool,
+    cursor: tuple[datetime, int] | None,
+) -> list[InboxRow]:
     service = service_of(request)
     now = service.now()
     after = before = None
@@ -90,7 +121,8 @@ async def _rows(request: Request, project: ProjectRecord, filters: Filters, pend
         text=filters.text or None,
         requested_after=after,
         requested_before=before,
-        limit=LIST_LIMIT,
+        after=cursor,
+        limit=PAGE_SIZE + 1,
     )
     return await in_thread(service.items.list_inbox, project.id, wanted)
 
@@ -106,14 +138,21 @@ def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> d
         "agents": agents,
         "ages": views.AGES,
         "age_of": lambda item: views.age(item.requested_at, now),
-        "limit": LIST_LIMIT,
     }
 
 
 async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending: bool) -> Response:
     project, role = await _project(request, reviewer, slug)
     filters = Filters.from_request(request)
-    rows = await _rows(request, project, filters, pending=pending)
+    after = _cursor(request)
+    rows = await _rows(request, project, filters, pending, after)
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    last = rows[-1].item if rows else None
+    next_after = None
+    if more and last is not None:
+        at = last.requested_at if pending else last.completed_at
+        next_after = None if at is None else (at, last.id)
+    counts = await in_thread(service_of(request).items.pending_counts, [project.id])
     return page(
         request,
         "pending.html" if pending else "history.html",
@@ -122,7 +161,13 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         project=project,
         role=role,
         is_admin=role == ADMIN,
+        may_decide=role in DECIDING_ROLES,
         item_url=lambda item: item_url(project, item),
+        run_url=lambda item: run_url(project, item),
+        total=counts.get(project.id, 0),
+        page_after=after,
+        first_url=_page_url(request, None),
+        next_url=None if next_after is None else _page_url(request, next_after),
         **_list_context(request, rows, filters),
     )
 
@@ -168,6 +213,7 @@ async def _item_page(
         age=views.age(item.requested_at, service.now()),
         message=message,
         url=item_url(project, item),
+        run_link=run_url(project, item),
     )
 
 
@@ -201,6 +247,7 @@ async def decide(
     comment: Annotated[str, Form(max_length=100_000)] = "",
     option: Annotated[str | None, Form(max_length=256)] = None,
     response: Annotated[str, Form(max_length=100_000)] = "",
+    back: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     await check_form(request, reviewer, csrf)
     project, role = await _project(request, reviewer, slug)
@@ -246,6 +293,9 @@ async def decide(
     except ValidationFailedError as exc:
         item = await _get(request, project, kind, call_id)
         return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+    if back == "list":
+        # Decided from the pending list's own Approve button: back to the list.
+        return RedirectResponse(f"/inbox/p/{project.slug}", status_code=303)
     return RedirectResponse(
         f"/inbox/p/{project.slug}/{kind_path}/{quote(call_id, safe='/')}", status_code=303
     )

@@ -29,6 +29,7 @@ environment.globals.update(
     preview=views.preview,
     verdict_label=views.verdict_label,
     pretty=views.pretty,
+    channel_words=views.channel_words,
 )
 
 

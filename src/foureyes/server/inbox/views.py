@@ -120,3 +120,27 @@ _VERDICT_LABELS: dict[str, str] = {
 def verdict_label(decision: DecisionRecord) -> str:
     label = _VERDICT_LABELS[decision.verdict]
     return f"{label} ({decision.option_name})" if decision.option_name else label
+
+
+# How each contact channel reads in words: its name, and the field naming whom it reaches.
+_CHANNEL_WORDS = {
+    "email": ("email to", "address"),
+    "slack": ("Slack to", "channel_or_user_id"),
+    "sms": ("SMS to", "phone_number"),
+    "whatsapp": ("WhatsApp to", "phone_number"),
+}
+
+
+def channel_words(channel: Any) -> list[str]:
+    """The contact channel an item asked for, in words ("email to boss@example.com"), one line
+    per channel that is set; unknown channels by their name."""
+    if not isinstance(channel, dict):
+        return []
+    found = []
+    for name, value in channel.items():
+        if value is None:
+            continue
+        words, field = _CHANNEL_WORDS.get(str(name), (str(name), ""))
+        target = value.get(field) if isinstance(value, dict) else None
+        found.append(f"{words} {target}" if isinstance(target, str) and target else words)
+    return found

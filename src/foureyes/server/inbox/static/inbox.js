@@ -1,4 +1,5 @@
-// foureyes inbox: live updates. Everything works without this file; it only spares a reload.
+// foureyes inbox: live updates and keyboard shortcuts. Everything works without this file; it
+// only spares a reload and a few clicks.
 //
 // The page names a Server-Sent Events stream (data-live) and the region to refresh
 // (data-live-region). On every "changed" event the page is fetched again from the server and
@@ -27,7 +28,28 @@
     if (state !== null && state === fresh.getAttribute("data-state")) {
       return;
     }
-    current.replaceWith(document.importNode(fresh, true));
+    // Keep the reviewer's selection (the pending list's checkboxes) across the refresh.
+    var checked = {};
+    current.querySelectorAll("input.select:checked").forEach(function (box) {
+      checked[box.value] = true;
+    });
+    var imported = document.importNode(fresh, true);
+    imported.querySelectorAll("input.select").forEach(function (box) {
+      box.checked = checked[box.value] === true;
+    });
+    // ... and the row the keyboard is on.
+    var marked = current.querySelector("li.item[data-current]");
+    var focused = marked !== null && marked.contains(document.activeElement);
+    imported.querySelectorAll("li.item").forEach(function (row) {
+      if (marked && row.getAttribute("data-call-id") === marked.getAttribute("data-call-id")) {
+        row.setAttribute("data-current", "yes");
+      }
+    });
+    current.replaceWith(imported);
+    var refocus = focused ? imported.querySelector("li.item[data-current] a.title") : null;
+    if (refocus) {
+      refocus.focus();
+    }
   }
 
   function refresh() {
@@ -68,5 +90,119 @@
   source.addEventListener("open", function () {
     refresh();
     document.body.setAttribute("data-live-connected", "yes");
+  });
+})();
+
+// Keyboard shortcuts (the list of them opens with "?"): they only press the page's own links,
+// buttons and checkboxes, so every shortcut does what a click would.
+(function () {
+  "use strict";
+
+  var help = document.getElementById("shortcuts");
+  var current = null;
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll("ul.items > li.item[data-url]"));
+  }
+
+  function mark(row) {
+    rows().forEach(function (r) { r.removeAttribute("data-current"); });
+    current = row ? row.getAttribute("data-call-id") : null;
+    if (row) {
+      row.setAttribute("data-current", "yes");
+      var link = row.querySelector("a.title");
+      if (link) {
+        link.focus();
+      }
+    }
+  }
+
+  function currentRow() {
+    var found = rows().filter(function (r) { return r.getAttribute("data-call-id") === current; });
+    return found.length ? found[0] : null;
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) {
+      return;
+    }
+    var at = all.indexOf(currentRow());
+    var next = at < 0 ? 0 : Math.min(all.length - 1, Math.max(0, at + step));
+    mark(all[next]);
+  }
+
+  function press(selector, scope) {
+    var target = (scope || document).querySelector(selector);
+    if (target) {
+      target.click();
+      return true;
+    }
+    return false;
+  }
+
+  function toggleHelp(show) {
+    if (help) {
+      help.hidden = show === undefined ? !help.hidden : !show;
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) {
+      return;
+    }
+    var tag = event.target && event.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (event.target && event.target.isContentEditable)) {
+      if (event.key === "Escape") {
+        event.target.blur();
+      }
+      return;
+    }
+    var row = currentRow();
+    var handled = true;
+    switch (event.key) {
+      case "?": toggleHelp(); break;
+      case "Escape": toggleHelp(false); break;
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "o":
+      case "Enter":
+        // Enter on a focused button or link does what it always does.
+        if (event.key === "Enter" && event.target !== document.body && !(row && event.target === row.querySelector("a.title"))) {
+          handled = false;
+        } else if (row) {
+          window.location.href = row.getAttribute("data-url");
+        } else {
+          handled = false;
+        }
+        break;
+      case "a":
+        handled = row ? press("button.row-approve", row) : press("#decision button.approve");
+        break;
+      case "r":
+        if (row) {
+          handled = press("button.row-reject", row);
+        } else {
+          var comment = document.getElementById("reject-comment");
+          handled = comment !== null;
+          if (comment) {
+            comment.focus();
+          }
+        }
+        break;
+      case "x":
+        var box = row && row.querySelector("input.select");
+        if (box) {
+          box.checked = !box.checked;
+        } else {
+          handled = false;
+        }
+        break;
+      case "A": handled = press("#approve-selected"); break;
+      default: handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+    }
   });
 })();
