@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from foureyes._protocol import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from foureyes.server.smtp_config import SmtpConfig
 
 # Values nested deeper than this could not be rendered back (``foureyes.server.renderable``).
 MAX_JSON_DEPTH_CEILING = 200
@@ -340,8 +341,6 @@ class Settings:
                 )
             if not self.email_from:
                 raise ValueError("FOUREYES_EMAIL_FROM must be set when FOUREYES_SMTP_URL is")
-            from foureyes.server.channels.email.smtp import SmtpConfig
-
             SmtpConfig.parse(self.smtp_url)  # a malformed URL fails at start, not at the first send
 
     @property
