@@ -93,35 +93,13 @@ def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
     existing = get(conn, new.project_id, new.kind, new.call_id)
     if existing is not None:
         return existing, False
-    values = {
-        "project_id": new.project_id,
-        "kind": new.kind,
-        "call_id": new.call_id,
-        "run_id": new.run_id,
-        "spec": dumps(new.spec),
-        "request_digest": new.request_digest,
-        "spec_digest": new.spec_digest,
-        "state": PENDING,
-        "requested_at": new.requested_at,
-        "expires_at": new.expires_at,
-    }
-    result = conn.execute(items.insert(), values)
+    # The item's own columns, as given; the actor and channel belong to its created event.
+    stored = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
+    del stored["actor_key_id"], stored["channel"]
+    result = conn.execute(items.insert(), {**stored, "spec": dumps(new.spec), "state": PENDING})
     (item_id,) = result.inserted_primary_key or (None,)
     assert isinstance(item_id, int)
-    record = ItemRecord(
-        id=item_id,
-        project_id=new.project_id,
-        kind=new.kind,
-        call_id=new.call_id,
-        run_id=new.run_id,
-        spec=new.spec,
-        request_digest=new.request_digest,
-        spec_digest=new.spec_digest,
-        state=PENDING,
-        requested_at=new.requested_at,
-        completed_at=None,
-        expires_at=new.expires_at,
-    )
+    record = ItemRecord(id=item_id, **stored, state=PENDING, completed_at=None)
     return record, True
 
 
@@ -144,37 +122,12 @@ def complete(
     )
     if result.rowcount != 1:
         return None
-    inserted = conn.execute(
-        decisions.insert().values(
-            item_id=item.id,
-            verdict=decision.verdict,
-            comment=decision.comment,
-            option_name=decision.option_name,
-            response=decision.response,
-            actor_key_id=decision.actor_key_id,
-            channel=decision.channel,
-            decided_at=decision.decided_at,
-            spec_digest=decision.spec_digest,
-            actor_user_id=decision.actor_user_id,
-            actor_address=actor_email if decision.actor_user_id is None else None,
-        )
-    )
+    given = dataclasses.asdict(decision)
+    address = actor_email if decision.actor_user_id is None else None
+    inserted = conn.execute(decisions.insert().values(item_id=item.id, **given, actor_address=address))
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
-    written = DecisionRecord(
-        id=decision_id,
-        verdict=decision.verdict,
-        comment=decision.comment,
-        option_name=decision.option_name,
-        response=decision.response,
-        actor_key_id=decision.actor_key_id,
-        channel=decision.channel,
-        decided_at=decision.decided_at,
-        spec_digest=decision.spec_digest,
-        actor_user_id=decision.actor_user_id,
-        actor_email=actor_email,
-        actor_name=actor_name,
-    )
+    written = DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)
     return dataclasses.replace(
         item, state=state, completed_at=decision.decided_at, decisions=(*item.decisions, written)
     )
