@@ -46,3 +46,13 @@ async def test_racing_claims_never_lease_one_delivery_twice(world: World, databa
     later = now + timedelta(minutes=2)
     again = claim(world.service.db, now=later, lease_until=later, limit=50)
     assert len(again) == 30
+
+
+async def test_each_sink_keeps_its_own_slots_per_target(world: World) -> None:
+    """A webhook endpoint gets the webhook sink's slots, whatever another sink's are."""
+    world.service.webhooks.add_webhook("default", world.receiver.url, allow_private=True)
+    for n in range(5):
+        world.function_call(f"call-{n}")  # five deliveries to one endpoint, five items
+    now = world.clock()
+    taken = claim(world.service.db, now=now, lease_until=now, limit=10, per_target={"webhook": 3, "email": 1})
+    assert [d.sink for d in taken] == ["webhook"] * 3

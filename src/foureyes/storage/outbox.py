@@ -172,19 +172,25 @@ def claim_due(
     limit: int,
     paused: Mapping[str, Collection[str]] | None = None,
     busy: Mapping[Route, int] | None = None,
-    per_target: int | None = None,
+    per_target: Mapping[str, int] | None = None,
 ) -> list[DeliveryRecord]:
     """Lease up to ``limit`` due deliveries to the caller until ``lease_until``.
 
     A delivery is due when its time has come, no lease on it is live, its target is not paused,
     and no earlier delivery of the same item to the same (sink, target) is still pending (order
-    per item). With ``per_target``, no target gets more than that many leases counting the
-    caller's attempts already in flight (``busy``): a slow target's backlog is left in the
-    outbox rather than leased to wait behind it.
+    per item). With ``per_target`` (slots per sink name), no target gets more leases than its
+    sink's slots, counting the caller's attempts already in flight (``busy``): a slow target's
+    backlog is left in the outbox rather than leased to wait behind it.
     """
     paused = paused or {}
     taken = dict(busy or {})
-    full = [route for route, count in taken.items() if per_target is not None and count >= per_target]
+    slots = dict(per_target or {})
+
+    def is_full(route: Route) -> bool:
+        cap = slots.get(route[0])
+        return cap is not None and taken.get(route, 0) >= cap
+
+    full = [route for route in taken if is_full(route)]
     due = _due(now, paused, full)
     earlier = deliveries.alias("earlier")
     blocked = exists().where(
@@ -201,7 +207,7 @@ def claim_due(
         .where(due, ~blocked)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         # room to skip the rows of targets whose slots this lease fills
-        .limit(limit if per_target is None else limit * 4)
+        .limit(limit if not slots else limit * 4)
         .with_for_update(skip_locked=True, of=deliveries)
     ).all()
     claimed: list[DeliveryRecord] = []
@@ -209,7 +215,7 @@ def claim_due(
         if len(claimed) >= limit:
             break
         route = (sink, target)
-        if per_target is not None and taken.get(route, 0) >= per_target:
+        if is_full(route):
             continue
         # `due` again: the lease is the guard that outlives this transaction.
         result = conn.execute(

@@ -105,7 +105,7 @@ class OutboxWorker:
         # enough that a killed worker's rows are soon picked up again.
         longest = max((s.attempt_timeout_seconds for s in self.sinks.values()), default=10.0)
         lease_until = now + timedelta(seconds=2 * longest + 5)
-        slots = min((s.per_target_concurrency for s in self.sinks.values()), default=None)
+        slots = {name: sink.per_target_concurrency for name, sink in self.sinks.items()}
         with self.db.write() as tx:
             return deliveries.claim_due(
                 tx.conn,
