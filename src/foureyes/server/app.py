@@ -119,6 +119,9 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     # Outermost: every answer and every log record of a request carries its id.
     app.add_middleware(RequestId)
+    # The VAPID key browsers subscribe with: made now on first start, so every replica and
+    # every restart signs with the same one.
+    service.push.public_key()
     setup_link = service.people.setup_link_if_needed()
     if setup_link is not None:
         # No default password anywhere: the first admin comes in through this one-time link.

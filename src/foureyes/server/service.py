@@ -9,6 +9,7 @@ the inbox and the CLI::
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
+    service.push         reviewers' Web Push subscriptions          (channels/webpush/)
 
 The domain methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker
 threads. Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
+from foureyes.server.channels.webpush import PushSubscriptions, WebPushSink
 from foureyes.server.domain.bulk import BulkDecisions
 from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.escalation import Escalations
@@ -85,6 +87,8 @@ class Service:
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))
         self.webhooks = Webhooks(db, self.emitter, webhook_sink, clock)
+        push_sink = next(s for s in self.sinks if isinstance(s, WebPushSink))
+        self.push = PushSubscriptions(db, settings, push_sink, clock)
 
     def _publish(self, topic: Topic) -> None:
         # Looked up at each call, so whoever replaces the notifier's publish (tests) sees it.

@@ -120,6 +120,11 @@ class Settings:
         "FOUREYES_WEBHOOK_ALLOW_PRIVATE",
         "Allow webhook URLs that resolve to private, loopback, link-local or reserved addresses.",
     )
+    push_allow_private: bool = _setting(
+        False,
+        "FOUREYES_PUSH_ALLOW_PRIVATE",
+        "Allow Web Push endpoints that resolve to private, loopback, link-local or reserved addresses.",
+    )
     public_url: str = _setting(
         "",
         "FOUREYES_PUBLIC_URL",

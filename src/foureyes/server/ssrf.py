@@ -1,7 +1,8 @@
-"""The guard against server-side request forgery for outbound webhooks.
+"""The guard against server-side request forgery for outbound webhooks and Web Push.
 
-A webhook URL is chosen by whoever manages a project, and the server POSTs to it from inside the
-network it runs in. Unless ``webhook_allow_private`` is on, a URL is refused when its host
+A webhook URL is chosen by whoever manages a project, a push endpoint by a reviewer's browser,
+and the server POSTs to it from inside the network it runs in. Unless ``webhook_allow_private``
+(``push_allow_private`` for push endpoints) is on, a URL is refused when its host
 resolves to any address that is not public: private, loopback, link-local (cloud metadata
 services live there), multicast, reserved, unspecified or shared (CGNAT). Every address the
 name resolves to is checked, so a name with one public and one private address is refused. An
@@ -90,17 +91,21 @@ def split_host(url: str) -> tuple[str, int]:
     """The host and port of an http(s) URL; UnsafeURLError for anything else."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise UnsafeURLError(f"webhook URLs must be http or https, not {parts.scheme or 'schemeless'}")
+        raise UnsafeURLError(f"URLs called out must be http or https, not {parts.scheme or 'schemeless'}")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise UnsafeURLError("the webhook URL has an invalid port") from None
+        raise UnsafeURLError("the URL has an invalid port") from None
     if not parts.hostname:
-        raise UnsafeURLError("the webhook URL has no host")
+        raise UnsafeURLError("the URL has no host")
     return parts.hostname, port
 
 
-def _check(host: str, infos: list[tuple[object, ...]]) -> None:
+# The setting that lifts the guard, named in a refusal (push endpoints have their own).
+WEBHOOK_SWITCH = "FOUREYES_WEBHOOK_ALLOW_PRIVATE"
+
+
+def _check(host: str, infos: list[tuple[object, ...]], switch: str) -> None:
     if not infos:
         raise UnsafeURLError(f"{host} does not resolve to any address")
     for info in infos:
@@ -109,12 +114,10 @@ def _check(host: str, infos: list[tuple[object, ...]]) -> None:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         reason = refusal(address)
         if reason is not None:
-            raise UnsafeURLError(
-                f"refused to call {host}: {reason} (set FOUREYES_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
-            )
+            raise UnsafeURLError(f"refused to call {host}: {reason} (set {switch}=true to allow it)")
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
+def check_url(url: str, *, allow_private: bool, switch: str = WEBHOOK_SWITCH) -> None:
     """Raise UnsafeURLError unless ``url`` may be called (resolving its host, blocking)."""
     host, port = split_host(url)
     if allow_private:
@@ -123,10 +126,10 @@ def check_url(url: str, *, allow_private: bool) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise UnsafeURLError(f"cannot resolve {host}: {exc}") from None
-    _check(host, list(infos))
+    _check(host, list(infos), switch)
 
 
-async def check_url_async(url: str, *, allow_private: bool) -> None:
+async def check_url_async(url: str, *, allow_private: bool, switch: str = WEBHOOK_SWITCH) -> None:
     """``check_url`` without blocking the event loop."""
     host, port = split_host(url)
     if allow_private:
@@ -135,4 +138,4 @@ async def check_url_async(url: str, *, allow_private: bool) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise UnsafeURLError(f"cannot resolve {host}: {exc}") from None
-    _check(host, list(infos))
+    _check(host, list(infos), switch)

@@ -289,3 +289,33 @@ login_throttle = Table(
     # when the row is forgotten (and pruned): a while after the last failure or the lock's end
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
+
+
+# ---------------------------------------------------------------- Web Push (migration 0014)
+
+# Keys the server makes for itself on first start, one row per name ("vapid": the key that signs
+# its Web Push requests). The private half is sealed like the webhook secrets.
+server_keys = Table(
+    "server_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("public_key", Text, nullable=False),
+    Column("sealed_private_key", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# A browser's push subscription, turned on by one person for one project. One browser (one
+# endpoint) belongs to one person at a time: the last to turn it on.
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    # the browser's ECDH P-256 public key and auth secret (base64url), to encrypt for it
+    Column("p256dh", String(128), nullable=False),
+    Column("auth", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("project_id", "endpoint", name="uq_push_subscriptions_project_endpoint"),
+)

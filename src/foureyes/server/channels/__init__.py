@@ -11,6 +11,7 @@ import httpx
 
 from foureyes.server.channels.email import EmailSink
 from foureyes.server.channels.webhook import WebhookSink
+from foureyes.server.channels.webpush import WebPushSink
 from foureyes.server.outbox import Sink
 from foureyes.server.settings import Settings
 from foureyes.storage import Database
@@ -20,4 +21,8 @@ def sinks_for(
     db: Database, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Sink]:
     """Every channel's sink, configured from ``settings`` (``transport``: for tests)."""
-    return [WebhookSink(db, settings, transport=transport), EmailSink(db, settings)]
+    return [
+        WebhookSink(db, settings, transport=transport),
+        EmailSink(db, settings),
+        WebPushSink(db, settings, transport=transport),
+    ]

@@ -1,7 +1,8 @@
 """The reviewer's web inbox, server-rendered under ``/inbox``.
 
 Plain HTML forms do everything without JavaScript; one small script (``static/inbox.js``) adds
-live updates over Server-Sent Events. Routes are thin: they check who is asking, call the
+live updates over Server-Sent Events, and ``static/push.js`` the switch for phone notifications
+(``notifications.py``). Routes are thin: they check who is asking, call the
 service, render a template. See docs/inbox.md.
 """
 
@@ -14,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from foureyes.server.domain.errors import DomainError
 from foureyes.server.input_policy import check_request_text
 
-from . import account, items, live, triage
+from . import account, items, live, notifications, triage
 from .render import STATIC, page
 from .security import SecurityHeaders
 from .session import LoginRequired, current, login_url
@@ -47,6 +48,7 @@ def install(app: FastAPI) -> None:
     app.include_router(account.router, prefix=PREFIX, dependencies=checked)
     app.include_router(live.router, prefix=PREFIX, dependencies=checked)
     app.include_router(triage.router, prefix=PREFIX, dependencies=checked)
+    app.include_router(notifications.router, prefix=PREFIX, dependencies=checked)
     # Last: its item routes end in a catch-all path.
     app.include_router(items.router, prefix=PREFIX, dependencies=checked)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")

@@ -153,6 +153,8 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         at = last.requested_at if pending else last.completed_at
         next_after = None if at is None else (at, last.id)
     counts = await in_thread(service_of(request).items.pending_counts, [project.id])
+    # the VAPID key for the notification switch (pending page only)
+    push_key = await in_thread(service_of(request).push.public_key) if pending else None
     return page(
         request,
         "pending.html" if pending else "history.html",
@@ -165,6 +167,7 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         item_url=lambda item: item_url(project, item),
         run_url=lambda item: run_url(project, item),
         total=counts.get(project.id, 0),
+        push_key=push_key,
         page_after=after,
         first_url=_page_url(request, None),
         next_url=None if next_after is None else _page_url(request, next_after),

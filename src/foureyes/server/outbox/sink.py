@@ -16,10 +16,12 @@ from foureyes.storage import DeliveryRecord
 @dataclass(frozen=True)
 class Attempt:
     """How one delivery attempt went: ``error`` None means delivered. ``status_code`` is the
-    receiver's answer where it has one (an HTTP status)."""
+    receiver's answer where it has one (an HTTP status). ``final``: retrying cannot help (the
+    target is gone), so a failed delivery is failed at once rather than retried until it expires."""
 
     status_code: int | None = None
     error: str | None = None
+    final: bool = False
 
 
 class Sink(FanOut, Protocol):

@@ -162,7 +162,7 @@ class OutboxWorker:
         latency_ms = round((time.monotonic() - started) * 1000)
         if attempt.error is None:
             outcome, next_at = DELIVERY_SUCCEEDED, None
-        elif now >= delivery.expires_at:
+        elif attempt.final or now >= delivery.expires_at:
             outcome, next_at = DELIVERY_FAILED, None
         else:
             outcome = DELIVERY_PENDING
