@@ -27,7 +27,7 @@ ENDPOINT_MAX = 2048
 
 def _unb64(text: str, what: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise InvalidParameterError(f"the subscription's {what} is not base64url") from None
 
