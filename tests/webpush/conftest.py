@@ -13,6 +13,9 @@ from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
 from ..fast_hashing import FAST_HASHING
+
+# the browser tests' fixtures: a live server, Debian's Chromium, a page
+from ..integration.conftest import chromium, page, site  # noqa: F401
 from .push_service import PushService, running_push_service
 
 
