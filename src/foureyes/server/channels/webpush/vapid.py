@@ -9,6 +9,7 @@ Of several replicas starting together the first to insert wins, and every one re
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,9 +53,13 @@ class VapidKey:
             "sub": contact,
             "exp": int(time.time()) + TOKEN_SECONDS,
         }
+        return str(self._signer.sign(claims)["Authorization"])
+
+    @functools.cached_property
+    def _signer(self) -> Vapid02:
         signer = Vapid02.from_pem(self.private_pem.encode("ascii"))
-        signer.conf = {"no-strict": True}  # ``sub`` is checked by ``contact_of``, not by regex
-        return str(signer.sign(claims)["Authorization"])
+        signer.conf = {"no-strict": True}  # ``sub`` is made by ``contact_of``, not matched by regex
+        return signer
 
 
 def load_or_create(db: Database, now: datetime) -> VapidKey:
