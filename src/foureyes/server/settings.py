@@ -158,6 +158,23 @@ class Settings:
         "How long an email delivery is retried while the SMTP server is unreachable or refuses "
         "it for now, before it is marked failed (3 days).",
     )
+    slack_bot_token: str = _setting(
+        "",
+        "FOUREYES_SLACK_BOT_TOKEN",
+        "Bot token (`xoxb-...`) the Slack channel posts with; a request's own `bot_token` wins. "
+        "Empty, and none given: requests naming a Slack channel are flagged as undeliverable.",
+    )
+    slack_signing_secret: str = _setting(
+        "",
+        "FOUREYES_SLACK_SIGNING_SECRET",
+        "The Slack app's signing secret: `POST /slack/interactions` accepts only requests signed "
+        "with it (within 5 minutes). Empty: every Slack interaction is refused.",
+    )
+    slack_api_url: str = _setting(
+        "https://slack.com/api/",
+        "FOUREYES_SLACK_API_URL",
+        "Base URL of Slack's Web API (change it only to point at a stand-in).",
+    )
     cookie_secure: bool = _setting(
         False,
         "FOUREYES_COOKIE_SECURE",
@@ -291,11 +308,6 @@ class Settings:
             "revocation_recheck_seconds",
             "email_link_max_age_seconds",
             "email_timeout_seconds",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be > 0, not {value}")
-        for name in (
             "session_max_age_seconds",
             "invitation_max_age_seconds",
             "login_lockout_seconds",

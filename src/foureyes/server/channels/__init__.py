@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from foureyes.server.channels.email import EmailSink
+from foureyes.server.channels.slack import SlackSink
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.outbox import Sink
 from foureyes.server.settings import Settings
@@ -20,4 +21,4 @@ def sinks_for(
     db: Database, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Sink]:
     """Every channel's sink, configured from ``settings`` (``transport``: for tests)."""
-    return [WebhookSink(db, settings, transport=transport), EmailSink(db, settings)]
+    return [WebhookSink(db, settings, transport=transport), EmailSink(db, settings), SlackSink(db, settings)]

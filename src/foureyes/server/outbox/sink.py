@@ -20,6 +20,10 @@ class Attempt:
 
     status_code: int | None = None
     error: str | None = None
+    # the receiver said trying again cannot help (a bad token): failed now, not retried
+    permanent: bool = False
+    # the receiver asked for at least this many seconds before the next try (Retry-After)
+    retry_after: float | None = None
 
 
 class Sink(FanOut, Protocol):
