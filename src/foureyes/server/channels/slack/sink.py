@@ -42,6 +42,12 @@ UPDATE = "chat.update"
 RETRY_MAX = timedelta(days=1)
 
 
+def slack_deliveries(db: Database, item_id: int) -> list[DeliveryRecord]:
+    """The Slack posts and updates of one request, oldest first: what its inbox page shows."""
+    with db.read() as conn:
+        return list(reversed(outbox.list_recent(conn, sink=SINK, item_id=item_id)))
+
+
 class SlackSink:
     name = SINK
 
