@@ -13,18 +13,22 @@ from urllib.parse import urlencode
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-def signed(
-    payload: dict[str, Any], *, secret: str = SECRET, at: int | None = None
-) -> tuple[bytes, dict[str, str]]:
-    body = urlencode({"payload": json.dumps(payload)}).encode()
+def signed_raw(body: bytes, *, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
+    """The headers Slack sends with ``body``: its timestamp and v0 signature."""
     timestamp = str(int(time.time()) if at is None else at)
     mac = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    headers = {
+    return {
         "content-type": "application/x-www-form-urlencoded",
         "x-slack-request-timestamp": timestamp,
         "x-slack-signature": f"v0={mac}",
     }
-    return body, headers
+
+
+def signed(
+    payload: dict[str, Any], *, secret: str = SECRET, at: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    return body, signed_raw(body, secret=secret, at=at)
 
 
 def button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import humanlayer
 import pytest
 
 from ..integration.conftest import LiveServer
-from .signing import SECRET, block_action, signed, view_submission
+from .signing import SECRET, block_action, signed, signed_raw, view_submission
 from .slack_api import SlackApi, running_slack_api
 
 pytestmark = pytest.mark.slow
@@ -283,3 +283,12 @@ def test_allowed_responders_and_a_question(live: SlackServer, slack: SlackApi) -
     [update] = slack.wait_for("chat.update")
     assert update.args["channel"] == "D0ASKED"  # where Slack said it posted the message
     assert "*Answered* by <@U0ASKED> via slack" in texts(update.args["blocks"])
+
+
+def test_signed_but_not_an_interaction(live: SlackServer) -> None:
+    for body in (b"payload=%5B1%5D", b"payload=not-json", b"other=1"):
+        assert live.web.post("/slack/interactions", content=body, headers=signed_raw(body)).status_code == 400
+    # not UTF-8, so not something Slack signed
+    assert (
+        live.web.post("/slack/interactions", content=b"\xff", headers=signed_raw(b"\xff")).status_code == 401
+    )

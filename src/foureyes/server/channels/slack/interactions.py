@@ -91,10 +91,13 @@ async def interactions(request: Request) -> Response:
         if request.headers.get("x-slack-retry-num"):
             return Response(status_code=200)  # handled the first time: nothing more to do
         return JSONResponse({"error": "this interaction was already handled"}, status_code=401)
+    payload: Any = None
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         kind = payload["type"]
     except (KeyError, IndexError, ValueError, TypeError):
+        kind = None
+    if not isinstance(payload, dict) or kind is None:
         return JSONResponse({"error": "not a Slack interaction payload"}, status_code=400)
     started = time.monotonic()
     handler = _Interaction(service, payload)
