@@ -1,4 +1,4 @@
-"""The inbox's item page shows the emails of a request, and flags those that failed."""
+"""The inbox's item page shows the emails and Slack messages of a request, and flags those that failed."""
 
 from __future__ import annotations
 
@@ -31,3 +31,23 @@ def test_an_undeliverable_email_is_flagged_on_the_item_page(
         time.sleep(0.05)
     assert "could not be delivered" in text
     assert "email is not configured on this server" in text
+
+
+def test_an_undeliverable_slack_message_is_flagged_on_the_item_page(
+    app: FastAPI, client: Any, service: Service, agent: Caller
+) -> None:
+    # These settings have no Slack bot token and the request gives none: nothing can be posted.
+    channel = {"slack": {"channel_or_user_id": "C0OPS"}}
+    assert agent.post("/function_calls", function_call("slack-1", channel=channel)).status_code == 200
+    make_person(service, "rev@example.com", "default", "reviewer")
+    browser = Browser(app)
+    browser.sign_in("rev@example.com")
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        text = browser.get("/inbox/p/default/function_calls/slack-1").text
+        if "message to <strong>C0OPS</strong>: failed" in text:
+            break
+        time.sleep(0.05)
+    assert "Some Slack messages for this request could not be posted" in text
+    assert "Slack is not configured on this server" in text

@@ -17,6 +17,7 @@ from foureyes.server.api import humanlayer, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.email import pages as email_pages
+from foureyes.server.channels.slack import interactions as slack_interactions
 from foureyes.server.expiry import ExpiryTask
 from foureyes.server.http import metrics, openapi, probes
 from foureyes.server.http.errors import CatchUnhandled, install_error_handlers
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_api_route("/readyz", probes.readyz, methods=["GET"])
     inbox.install(app)
     app.include_router(email_pages.router)
+    app.include_router(slack_interactions.router)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds

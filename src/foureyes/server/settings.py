@@ -11,10 +11,11 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from foureyes._protocol import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from foureyes.server.setting_spec import SettingSpec, parse_env_value, setting
 from foureyes.server.smtp_config import SmtpConfig
 
 # Values nested deeper than this could not be rendered back (``foureyes.server.renderable``).
@@ -22,29 +23,17 @@ MAX_JSON_DEPTH_CEILING = 200
 
 
 @dataclass(frozen=True)
-class SettingSpec:
-    name: str
-    default: Any
-    env: str | None
-    help: str
-
-
-def _setting(default: Any, env: str | None, help_text: str) -> Any:
-    return field(default=default, metadata={"env": env, "help": help_text})
-
-
-@dataclass(frozen=True)
 class Settings:
-    host: str = _setting("127.0.0.1", "FOUREYES_HOST", "Interface the server listens on.")
-    port: int = _setting(7444, "FOUREYES_PORT", "TCP port the server listens on.")
-    database_url: str = _setting(
+    host: str = setting("127.0.0.1", "FOUREYES_HOST", "Interface the server listens on.")
+    port: int = setting(7444, "FOUREYES_PORT", "TCP port the server listens on.")
+    database_url: str = setting(
         "sqlite:///.foureyes/foureyes.db",
         "FOUREYES_DATABASE_URL",
         "SQLAlchemy URL of the database: sqlite:///PATH, or postgresql+psycopg://... for "
         "several replicas on one database. A relative SQLite path is relative to the working "
         "directory; its parent directory is created if missing.",
     )
-    secret_key_file: str = _setting(
+    secret_key_file: str = setting(
         "",
         "FOUREYES_SECRET_KEY_FILE",
         "File holding the key that seals webhook signing secrets in the database, created (0600) "
@@ -52,87 +41,87 @@ class Settings:
         "`.foureyes/secret.key` in the working directory; every replica on one PostgreSQL "
         "database must use the same file.",
     )
-    max_body_bytes: int = _setting(
+    max_body_bytes: int = setting(
         1_048_576,
         "FOUREYES_MAX_BODY_BYTES",
         "Largest request body accepted; larger ones get 413 before they are parsed. This is "
         "also the size limit of every JSON value a client sends.",
     )
-    max_json_depth: int = _setting(
+    max_json_depth: int = setting(
         64,
         "FOUREYES_MAX_JSON_DEPTH",
         "Deepest nesting of objects and arrays accepted in a JSON body (the body itself is level "
         f"1); deeper ones get 422 before anything is stored. At most {MAX_JSON_DEPTH_CEILING}.",
     )
-    body_timeout_seconds: float = _setting(
+    body_timeout_seconds: float = setting(
         30.0,
         "FOUREYES_BODY_TIMEOUT_SECONDS",
         "Time allowed for a request body to arrive in full, counted from the end of its headers; "
         "a slower one gets 408 and its connection is closed.",
     )
-    long_poll_max_seconds: float = _setting(
+    long_poll_max_seconds: float = setting(
         55.0,
         "FOUREYES_LONG_POLL_MAX_SECONDS",
         "Largest `wait` a client may ask for when long-polling an item. Keep it under the idle "
         "timeout of any proxy in front of the server.",
     )
-    webhook_timeout_seconds: float = _setting(
+    webhook_timeout_seconds: float = setting(
         10.0,
         "FOUREYES_WEBHOOK_TIMEOUT_SECONDS",
         "Time allowed for one whole webhook delivery attempt: resolving, connecting, sending and "
         "reading the answer together, however slowly the receiver trickles it.",
     )
-    webhook_max_response_bytes: int = _setting(
+    webhook_max_response_bytes: int = setting(
         65_536,
         "FOUREYES_WEBHOOK_MAX_RESPONSE_BYTES",
         "Most bytes of a receiver's answer body read per attempt; the rest is not read (the "
         "connection is closed). Only the status code decides success.",
     )
-    webhook_endpoint_concurrency: int = _setting(
+    webhook_endpoint_concurrency: int = setting(
         4,
         "FOUREYES_WEBHOOK_ENDPOINT_CONCURRENCY",
         "Most delivery attempts in flight to one webhook endpoint at once; other endpoints' "
         "deliveries never wait for a slow one.",
     )
-    webhook_poll_interval_seconds: float = _setting(
+    webhook_poll_interval_seconds: float = setting(
         1.0,
         "FOUREYES_WEBHOOK_POLL_INTERVAL_SECONDS",
         "How often the delivery worker looks for due webhook deliveries when idle.",
     )
-    expiry_poll_interval_seconds: float = _setting(
+    expiry_poll_interval_seconds: float = setting(
         5.0,
         "FOUREYES_EXPIRY_POLL_INTERVAL_SECONDS",
         "Longest the expiry task sleeps before looking for requests whose deadline passed; it "
         "also wakes at the next deadline it knows of.",
     )
-    webhook_retry_max_seconds: float = _setting(
+    webhook_retry_max_seconds: float = setting(
         259_200.0,
         "FOUREYES_WEBHOOK_RETRY_MAX_SECONDS",
         "How long a webhook delivery is retried before it is marked failed (3 days).",
     )
-    webhook_rotation_overlap_seconds: float = _setting(
+    webhook_rotation_overlap_seconds: float = setting(
         86_400.0,
         "FOUREYES_WEBHOOK_ROTATION_OVERLAP_SECONDS",
         "After `foureyes webhooks rotate-secret`, how long the old secret keeps signing too.",
     )
-    webhook_allow_private: bool = _setting(
+    webhook_allow_private: bool = setting(
         False,
         "FOUREYES_WEBHOOK_ALLOW_PRIVATE",
         "Allow webhook URLs that resolve to private, loopback, link-local or reserved addresses.",
     )
-    push_allow_private: bool = _setting(
+    push_allow_private: bool = setting(
         False,
         "FOUREYES_PUSH_ALLOW_PRIVATE",
         "Allow Web Push endpoints that resolve to private, loopback, link-local or reserved addresses.",
     )
-    public_url: str = _setting(
+    public_url: str = setting(
         "",
         "FOUREYES_PUBLIC_URL",
         "Base URL reviewers reach the server at (e.g. `https://approvals.example.com`), used in "
         "setup and invitation links and in every link an email carries. Empty means "
         "`http://HOST:PORT`; required when `FOUREYES_SMTP_URL` is set.",
     )
-    smtp_url: str = _setting(
+    smtp_url: str = setting(
         "",
         "FOUREYES_SMTP_URL",
         "SMTP server the email channel sends through: `smtp://[user:password@]host:port` "
@@ -140,134 +129,151 @@ class Settings:
         "without STARTTLS) or `smtps://...` (implicit TLS, port 465 by default). Empty: email "
         "is not configured, and requests that name an email address are flagged as undeliverable.",
     )
-    email_from: str = _setting(
+    email_from: str = setting(
         "",
         "FOUREYES_EMAIL_FROM",
         "The `From` address of the email channel's messages (e.g. `Approvals <approvals@example.com>`); "
         "required with `FOUREYES_SMTP_URL`.",
     )
-    email_link_max_age_seconds: float = _setting(
+    email_link_max_age_seconds: float = setting(
         604_800.0,
         "FOUREYES_EMAIL_LINK_MAX_AGE_SECONDS",
         "How long the approve, reject and answer links in an email stay valid (7 days). A link "
         "also stops working once its request is decided.",
     )
-    email_timeout_seconds: float = _setting(
+    email_timeout_seconds: float = setting(
         30.0,
         "FOUREYES_EMAIL_TIMEOUT_SECONDS",
         "Time allowed for one whole email delivery attempt (connecting, TLS, sending).",
     )
-    email_retry_max_seconds: float = _setting(
+    email_retry_max_seconds: float = setting(
         259_200.0,
         "FOUREYES_EMAIL_RETRY_MAX_SECONDS",
         "How long an email delivery is retried while the SMTP server is unreachable or refuses "
         "it for now, before it is marked failed (3 days).",
     )
-    cookie_secure: bool = _setting(
+    slack_bot_token: str = setting(
+        "",
+        "FOUREYES_SLACK_BOT_TOKEN",
+        "Bot token (`xoxb-...`) the Slack channel posts with; a request's own `bot_token` wins. "
+        "Empty, and none given: requests naming a Slack channel are flagged as undeliverable.",
+    )
+    slack_signing_secret: str = setting(
+        "",
+        "FOUREYES_SLACK_SIGNING_SECRET",
+        "The Slack app's signing secret: `POST /slack/interactions` accepts only requests signed "
+        "with it (within 5 minutes). Empty: every Slack interaction is refused.",
+    )
+    slack_api_url: str = setting(
+        "https://slack.com/api/",
+        "FOUREYES_SLACK_API_URL",
+        "Base URL of Slack's Web API (change it only to point at a stand-in).",
+    )
+    cookie_secure: bool = setting(
         False,
         "FOUREYES_COOKIE_SECURE",
         "Mark the inbox's cookies `Secure`, so browsers send them only over HTTPS. Turn it on "
         "whenever the inbox is served over HTTPS (also behind a TLS-terminating proxy).",
     )
-    session_max_age_seconds: float = _setting(
+    session_max_age_seconds: float = setting(
         43_200.0,
         "FOUREYES_SESSION_MAX_AGE_SECONDS",
         "How long an inbox sign-in lasts (12 hours).",
     )
-    invitation_max_age_seconds: float = _setting(
+    invitation_max_age_seconds: float = setting(
         604_800.0,
         "FOUREYES_INVITATION_MAX_AGE_SECONDS",
         "How long an invitation or first-admin setup link stays valid (7 days). Each link works once.",
     )
-    login_max_failures: int = _setting(
+    login_max_failures: int = setting(
         5,
         "FOUREYES_LOGIN_MAX_FAILURES",
         "Failed sign-ins allowed for one account from one client address before that pair is locked out.",
     )
-    login_max_failures_per_address: int = _setting(
+    login_max_failures_per_address: int = setting(
         100,
         "FOUREYES_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "Failed sign-ins allowed from one client address (an IPv6 /64), whatever the accounts, "
         "before the address is locked out.",
     )
-    login_max_failures_per_account: int = _setting(
+    login_max_failures_per_account: int = setting(
         100,
         "FOUREYES_LOGIN_MAX_FAILURES_PER_ACCOUNT",
         "Failed sign-ins allowed for one account, whatever the addresses, before the account is "
         "locked out everywhere.",
     )
-    login_lockout_seconds: float = _setting(
+    login_lockout_seconds: float = setting(
         30.0,
         "FOUREYES_LOGIN_LOCKOUT_SECONDS",
         "The first lockout after too many failed sign-ins; each further failure doubles it.",
     )
-    login_lockout_max_seconds: float = _setting(
+    login_lockout_max_seconds: float = setting(
         3_600.0,
         "FOUREYES_LOGIN_LOCKOUT_MAX_SECONDS",
         "The longest a sign-in lockout grows to; failures are forgotten this long after the "
         "last one (or after the lock ends).",
     )
-    forwarded_allow_ips: str = _setting(
+    forwarded_allow_ips: str = setting(
         "",
         "FOUREYES_FORWARDED_ALLOW_IPS",
         "Comma-separated addresses (or `*`) of reverse proxies whose `X-Forwarded-For` and "
         "`X-Forwarded-Proto` headers are believed. Empty: the client address is the connection's "
         "peer, whatever the headers say.",
     )
-    password_hash_time_cost: int = _setting(
+    password_hash_time_cost: int = setting(
         3,
         "FOUREYES_PASSWORD_HASH_TIME_COST",
         "argon2id passes over memory when hashing a password.",
     )
-    password_hash_memory_kib: int = _setting(
+    password_hash_memory_kib: int = setting(
         65_536,
         "FOUREYES_PASSWORD_HASH_MEMORY_KIB",
         "argon2id memory per password hash, in KiB (64 MiB); at least 8 per lane.",
     )
-    password_hash_parallelism: int = _setting(
+    password_hash_parallelism: int = setting(
         4,
         "FOUREYES_PASSWORD_HASH_PARALLELISM",
         "argon2id lanes (threads) per password hash.",
     )
-    ws_heartbeat_seconds: float = _setting(
+    ws_heartbeat_seconds: float = setting(
         20.0,
         "FOUREYES_WS_HEARTBEAT_SECONDS",
         "How often the WebSocket endpoint sends a `ping` frame; a client silent for two intervals "
         "is disconnected.",
     )
-    ws_max_subscriptions_per_connection: int = _setting(
+    ws_max_subscriptions_per_connection: int = setting(
         MAX_SUBSCRIPTIONS_PER_CONNECTION,
         "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
         "Items and runs one WebSocket connection may watch at once; a subscribe that would go "
         "over it is refused whole with a `too_many_subscriptions` error frame.",
     )
-    ws_max_subscriptions_per_key: int = _setting(
+    ws_max_subscriptions_per_key: int = setting(
         20_000,
         "FOUREYES_WS_MAX_SUBSCRIPTIONS_PER_KEY",
         "Items and runs one API key may watch at once over all its WebSocket connections to one "
         "server process (not across replicas).",
     )
-    ws_max_connections_per_key: int = _setting(
+    ws_max_connections_per_key: int = setting(
         100,
         "FOUREYES_WS_MAX_CONNECTIONS_PER_KEY",
         "Open WebSocket connections one API key may hold on one server process (not across "
         "replicas); one more is closed with code 4429.",
     )
-    revocation_recheck_seconds: float = _setting(
+    revocation_recheck_seconds: float = setting(
         10.0,
         "FOUREYES_REVOCATION_RECHECK_SECONDS",
         "How often open WebSockets and inbox streams are re-checked against the database even "
         "without a revocation notice; a revoked key or removed person's stream ends within this.",
     )
 
-    metrics_token: str = _setting(
+    metrics_token: str = setting(
         "",
         "FOUREYES_METRICS_TOKEN",
         "Bearer token Prometheus must send to read `/metrics`. Empty: `/metrics` answers only "
         "clients on the loopback interface (behind a proxy on the same host, set "
         "`forwarded_allow_ips` or a token).",
     )
-    log_format: str = _setting(
+    log_format: str = setting(
         "text",
         "FOUREYES_LOG_FORMAT",
         "`text` (one readable line per record) or `json` (one JSON object per line), for the "
@@ -296,11 +302,6 @@ class Settings:
             "revocation_recheck_seconds",
             "email_link_max_age_seconds",
             "email_timeout_seconds",
-        ):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be > 0, not {value}")
-        for name in (
             "session_max_age_seconds",
             "invitation_max_age_seconds",
             "login_lockout_seconds",
@@ -366,25 +367,8 @@ class Settings:
             if spec.name in overrides:
                 values[spec.name] = overrides[spec.name]
             elif spec.env and environ.get(spec.env, "") != "":
-                values[spec.name] = _parse(spec, environ[spec.env])
+                values[spec.name] = parse_env_value(spec, environ[spec.env])
         return cls(**values)
-
-
-def _parse(spec: SettingSpec, raw: str) -> Any:
-    kind = type(spec.default)
-    if kind is str:
-        return raw
-    if kind is bool:
-        word = raw.strip().lower()
-        if word in ("1", "true", "yes", "on"):
-            return True
-        if word in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{spec.env}={raw!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
-    try:
-        return kind(raw.strip())
-    except ValueError:
-        raise ValueError(f"{spec.env}={raw!r} is not a valid {kind.__name__}") from None
 
 
 SETTINGS: list[SettingSpec] = [

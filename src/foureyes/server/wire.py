@@ -36,7 +36,8 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
             "approved": None if decision is None else decision.verdict == ItemState.APPROVED,
             "comment": None if decision is None else decision.comment,
             "reject_option_name": None if decision is None else decision.option_name,
-            "slack_message_ts": None,
+            # the Slack message that shows the request, once the Slack channel posted it
+            "slack_message_ts": item.slack_message_ts,
         }
     else:
         status |= {

@@ -69,6 +69,7 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         completed_at=row.completed_at,
         decisions=found,
         expires_at=row.expires_at,
+        slack_message_ts=getattr(row, "slack_message_ts", None),
     )
 
 

@@ -64,6 +64,8 @@ class ItemRecord:
     decisions: tuple[DecisionRecord, ...] = ()
     # when it completes as expired if still pending; None: it waits indefinitely (0008)
     expires_at: datetime | None = None
+    # the Slack message that shows it, once posted (0013)
+    slack_message_ts: str | None = None
 
 
 @dataclass(frozen=True)

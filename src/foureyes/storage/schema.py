@@ -103,6 +103,9 @@ items = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     # when a pending item completes as expired; null: it waits indefinitely (0008)
     Column("expires_at", UTCDateTime(), nullable=True),
+    # the Slack message showing it: the channel Slack posted to and the message's ts (0013)
+    Column("slack_channel", String(64), nullable=True),
+    Column("slack_message_ts", String(64), nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -318,4 +321,15 @@ push_subscriptions = Table(
     Column("auth", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("project_id", "endpoint", name="uq_push_subscriptions_project_endpoint"),
+)
+
+
+# ---------------------------------------------------------------- Slack (migration 0013)
+
+slack_interactions = Table(
+    "slack_interactions",
+    metadata,
+    # SHA-256 of a signed interaction request (signature, timestamp and body): handled once
+    Column("digest", String(64), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from foureyes.server.channels.email import EmailSink
+from foureyes.server.channels.slack import SlackSink
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webpush import WebPushSink
 from foureyes.server.outbox import Sink
@@ -25,4 +26,5 @@ def sinks_for(
         WebhookSink(db, settings, transport=transport),
         EmailSink(db, settings),
         WebPushSink(db, settings, transport=transport),
+        SlackSink(db, settings),
     ]

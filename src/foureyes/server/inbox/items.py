@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.channels.email.sink import email_deliveries
+from foureyes.server.channels.slack.sink import slack_deliveries
 from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
@@ -197,6 +198,7 @@ async def _item_page(
     service = service_of(request)
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
+    slack = await in_thread(slack_deliveries, service.db, item.id)
     return page(
         request,
         "item.html",
@@ -213,6 +215,7 @@ async def _item_page(
         arguments=views.arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         emails=emails,
+        slack=slack,
         age=views.age(item.requested_at, service.now()),
         message=message,
         url=item_url(project, item),

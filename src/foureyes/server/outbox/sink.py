@@ -16,12 +16,16 @@ from foureyes.storage import DeliveryRecord
 @dataclass(frozen=True)
 class Attempt:
     """How one delivery attempt went: ``error`` None means delivered. ``status_code`` is the
-    receiver's answer where it has one (an HTTP status). ``final``: retrying cannot help (the
-    target is gone), so a failed delivery is failed at once rather than retried until it expires."""
+    receiver's answer where it has one (an HTTP status). ``permanent``: retrying cannot help (the
+    target is gone, the token is bad), so a failed delivery is failed at once rather than retried
+    until it expires."""
 
     status_code: int | None = None
     error: str | None = None
-    final: bool = False
+    # the receiver said trying again cannot help (a bad token): failed now, not retried
+    permanent: bool = False
+    # the receiver asked for at least this many seconds before the next try (Retry-After)
+    retry_after: float | None = None
 
 
 class Sink(FanOut, Protocol):

@@ -162,11 +162,14 @@ class OutboxWorker:
         latency_ms = round((time.monotonic() - started) * 1000)
         if attempt.error is None:
             outcome, next_at = DELIVERY_SUCCEEDED, None
-        elif attempt.final or now >= delivery.expires_at:
+        elif attempt.permanent or now >= delivery.expires_at:
             outcome, next_at = DELIVERY_FAILED, None
         else:
             outcome = DELIVERY_PENDING
-            next_at = min(now + retry_delay(delivery.attempts + 1, self._rng), delivery.expires_at)
+            delay = retry_delay(delivery.attempts + 1, self._rng)
+            if attempt.retry_after is not None:
+                delay = max(delay, timedelta(seconds=attempt.retry_after))
+            next_at = min(now + delay, delivery.expires_at)
         await _in_thread(self._record, delivery, now, attempt, latency_ms, outcome, next_at)
         level = logging.INFO if outcome != DELIVERY_PENDING else logging.DEBUG
         logger.log(

@@ -109,7 +109,9 @@ class WebPushSink:
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
         subscription = await asyncio.to_thread(self._subscription, delivery)
         if subscription is None:
-            return Attempt(error=f"push subscription {delivery.target} was turned off or expired", final=True)
+            return Attempt(
+                error=f"push subscription {delivery.target} was turned off or expired", permanent=True
+            )
         key = await asyncio.to_thread(self.vapid_key)
         info = {
             "endpoint": subscription.endpoint,
@@ -137,7 +139,7 @@ class WebPushSink:
             return Attempt(error=f"refused: {exc}")
         except (WebPushException, ValueError) as exc:
             # keys that cannot be encrypted for: no retry can fix them
-            return Attempt(error=f"cannot encrypt for this subscription: {exc}", final=True)
+            return Attempt(error=f"cannot encrypt for this subscription: {exc}", permanent=True)
         except httpx.TimeoutException:
             return Attempt(error=f"timed out after {self.attempt_timeout_seconds:g} s")
         except httpx.HTTPError as exc:
@@ -148,7 +150,9 @@ class WebPushSink:
         text = answer.decode("utf-8", "replace")[:200]
         if status in GONE:
             await asyncio.to_thread(self._remove, subscription.id)
-            return Attempt(status, f"HTTP {status}: the subscription is gone, removed: {text}", final=True)
+            return Attempt(
+                status, f"HTTP {status}: the subscription is gone, removed: {text}", permanent=True
+            )
         return Attempt(status, f"HTTP {status}: {text}")
 
     def _http(self) -> httpx.AsyncClient:

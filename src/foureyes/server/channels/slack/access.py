@@ -1,0 +1,61 @@
+"""Who may decide a request from Slack.
+
+A request whose Slack channel lists ``allowed_responder_ids`` is decided only by those Slack
+users, and the decision is attributed to the Slack user id (``slack:U…``). Without a list, the
+Slack user must be a person of this server with a deciding role (admin or reviewer) in the
+request's project: linked by the email address Slack has verified for them (``users.info``,
+``is_email_confirmed``), and the decision is theirs, checked again by ``Decisions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from foureyes.server.channels.slack.api import channel_slack
+from foureyes.server.domain.errors import NotFoundError
+from foureyes.server.people import DECIDING_ROLES, People
+from foureyes.storage import ItemRecord
+
+
+@dataclass(frozen=True)
+class Decider:
+    actor_user_id: int | None = None
+    actor_email: str | None = None
+
+
+def _verified_email(answer: Mapping[str, Any]) -> str | None:
+    user = answer.get("user") or {}
+    email = (user.get("profile") or {}).get("email")
+    if user.get("deleted") or user.get("is_bot") or not user.get("is_email_confirmed") or not email:
+        return None
+    return str(email)
+
+
+def linked_person(people: People, email: str, project_id: int) -> int | None:
+    """The id of the person with this address who may decide in the project (a blocking call)."""
+    try:
+        person = people.find_user(email)
+    except NotFoundError:
+        return None
+    return person.id if people.role_in(person.id, project_id) in DECIDING_ROLES else None
+
+
+async def decider_for(
+    item: ItemRecord, slack_user: str, client: AsyncWebClient, people: People
+) -> Decider | None:
+    """Who decides when ``slack_user`` clicks, or None: they may not decide this request."""
+    slack = channel_slack(item.spec) or {}
+    allowed = slack.get("allowed_responder_ids")
+    if allowed:
+        return Decider(actor_email=f"slack:{slack_user}") if slack_user in allowed else None
+    answer = await client.users_info(user=slack_user)
+    email = _verified_email(answer.data if isinstance(answer.data, dict) else {})
+    if email is None:
+        return None
+    person = await asyncio.to_thread(linked_person, people, email, item.project_id)
+    return None if person is None else Decider(actor_user_id=person)

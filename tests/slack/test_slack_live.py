@@ -1,0 +1,294 @@
+"""The Slack channel end to end: a real foureyes server, slack_sdk pointed at a stand-in for
+Slack's Web API on 127.0.0.1, the official humanlayer SDK waiting, and interactions signed as
+Slack signs them posted to ``/slack/interactions``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import humanlayer
+import pytest
+
+from ..integration.conftest import LiveServer
+from .signing import SECRET, block_action, signed, signed_raw, view_submission
+from .slack_api import SlackApi, running_slack_api
+
+pytestmark = pytest.mark.slow
+
+CHANNEL = "C0APPROVALS"
+REVIEWER = "U0REVIEWER"  # linked to a reviewer of the project by a verified email
+STRANGER = "U0STRANGER"  # a verified email no person of the server has
+UNVERIFIED = "U0UNVERIFIED"  # a reviewer's email, but Slack has not verified it
+
+
+def fast_sleep(_seconds: float) -> None:
+    time.sleep(0.02)
+
+
+def in_thread(fn: Any) -> Future[Any]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
+
+
+class SlackServer:
+    def __init__(self, tmp_path: Path, slack: SlackApi) -> None:
+        self.slack = slack
+        self.server = LiveServer(tmp_path)
+        self.server.env |= {
+            "FOUREYES_SLACK_API_URL": slack.url,
+            "FOUREYES_SLACK_BOT_TOKEN": "xoxb-server",
+            "FOUREYES_SLACK_SIGNING_SECRET": SECRET,
+            "FOUREYES_PUBLIC_URL": self.server.url,
+        }
+        self.server.start()
+        added = self.server.foureyes("users", "add", "boss@example.com", "--role", "reviewer")
+        assert added.returncode == 0, added.stderr
+        slack.users |= {
+            REVIEWER: ("Boss@Example.com", True),
+            STRANGER: ("someone@example.com", True),
+            UNVERIFIED: ("boss@example.com", False),
+        }
+        agent_key = self.server.create_key("agent")
+        self.agent = httpx.Client(
+            base_url=self.server.api_base, headers={"Authorization": f"Bearer {agent_key}"}
+        )
+        self.hl = humanlayer.HumanLayer(
+            api_key=agent_key, api_base_url=self.server.api_base, sleep=fast_sleep
+        )
+        self.web = httpx.Client(base_url=self.server.url)
+
+    def status(self, call_id: str, kind: str = "function_calls") -> dict[str, Any]:
+        answer = self.agent.get(f"/{kind}/{call_id}")
+        assert answer.status_code == 200, answer.text
+        status: dict[str, Any] = answer.json()["status"]
+        return status
+
+    def interact(self, payload: dict[str, Any], **signing: Any) -> httpx.Response:
+        body, headers = signed(payload, **signing)
+        return self.web.post("/slack/interactions", content=body, headers=headers)
+
+    def close(self) -> None:
+        self.agent.close()
+        self.web.close()
+        self.server.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackApi]:
+    with running_slack_api() as api:
+        yield api
+
+
+@pytest.fixture
+def live(tmp_path: Path, slack: SlackApi) -> Iterator[SlackServer]:
+    server = SlackServer(tmp_path, slack)
+    yield server
+    server.close()
+
+
+def slack_spec(fn: str = "wire_money", **slack: Any) -> humanlayer.FunctionCallSpec:
+    channel = humanlayer.ContactChannel(
+        slack=humanlayer.SlackContactChannel(channel_or_user_id=CHANNEL, **slack)
+    )
+    return humanlayer.FunctionCallSpec(
+        fn=fn,
+        kwargs={"amount": 100, "to": "ACME <ops@acme.example>"},
+        channel=channel,
+        reject_options=[humanlayer.ResponseOption(name="too_much", title="Too much money")],
+    )
+
+
+def texts(blocks: list[dict[str, Any]]) -> str:
+    found: list[str] = []
+    for block in blocks:
+        if "text" in block:
+            found.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            found.append(element["text"] if isinstance(element["text"], str) else element["text"]["text"])
+    return "\n".join(found)
+
+
+def test_approve_from_the_button(live: SlackServer, slack: SlackApi) -> None:
+    waiting = in_thread(lambda: live.hl.fetch_approval(slack_spec(thread_ts="1759999999.000100")))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.token == "xoxb-server"
+    assert post.args["channel"] == CHANNEL
+    assert post.args["thread_ts"] == "1759999999.000100"
+    blocks = post.args["blocks"]
+    shown = texts(blocks)
+    assert "wire_money" in shown
+    assert "*amount*\n100" in shown
+    assert "ACME &lt;ops@acme.example&gt;" in shown
+    buttons = [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["Approve", "Reject", "Too much money"]
+
+    # the wire status names the message once it is posted
+    call_id = _pending_call_id(live)
+    ts = "1760000000.000001"
+    _wait(lambda: live.status(call_id)["slack_message_ts"] == ts)
+
+    click = block_action(blocks, "approve", user=REVIEWER, channel=CHANNEL, ts=ts)
+    answer = live.interact(click)
+    assert answer.status_code == 200, answer.text
+    result = waiting.result(timeout=30)
+    assert result.as_completed().approved is True
+    status = live.status(call_id)
+    assert status["responded_by"] == {"email": "boss@example.com", "name": "boss", "channel": "slack"}
+    assert status["slack_message_ts"] == ts
+
+    [update] = slack.wait_for("chat.update")
+    assert update.args["channel"] == CHANNEL
+    assert update.args["ts"] == ts
+    assert all(b["type"] != "actions" for b in update.args["blocks"])
+    assert "*Approved* by boss via slack" in texts(update.args["blocks"])
+
+    # the same signed request again, and a second click: refused, nothing changes
+    replay = live.interact(click, at=int(answer.request.headers["x-slack-request-timestamp"]))
+    assert replay.status_code == 401
+    again = block_action(blocks, "approve", user=REVIEWER, channel=CHANNEL, ts=ts)
+    assert live.interact(again).status_code == 200
+    assert slack.wait_for("chat.postEphemeral")[0].args["text"] == "This request was already approved."
+    assert live.status(call_id)["approved"] is True
+    assert len(slack.of("chat.update")) == 1
+
+
+def _pending_call_id(live: SlackServer) -> str:
+    key = live.server.create_key("respond")
+    pending = httpx.get(
+        f"{live.server.api_base}/agent/function_calls/pending", headers={"Authorization": f"Bearer {key}"}
+    ).json()["items"]
+    [item] = pending
+    return str(item["call_id"])
+
+
+def _wait(check: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_reject_through_the_modal(live: SlackServer, slack: SlackApi) -> None:
+    waiting = in_thread(lambda: live.hl.fetch_approval(slack_spec()))
+    [post] = slack.wait_for("chat.postMessage")
+    call_id = _pending_call_id(live)
+    click = block_action(
+        post.args["blocks"], "reject", user=REVIEWER, channel=CHANNEL, ts="1760000000.000001"
+    )
+    assert live.interact(click).status_code == 200
+    [opened] = slack.wait_for("views.open")
+    assert opened.args["trigger_id"] == click["trigger_id"]
+    assert live.status(call_id)["approved"] is None  # opening the modal decides nothing
+
+    view = opened.args["view"]
+    # an empty comment is asked for again, in the modal
+    empty = live.interact(view_submission(view, "  ", user=REVIEWER))
+    assert empty.json()["response_action"] == "errors"
+    done = live.interact(view_submission(view, "Not this month <@U0BOSS> & co", user=REVIEWER))
+    assert done.status_code == 200
+    assert done.content == b""
+    result = waiting.result(timeout=30)
+    assert result.as_completed().approved is False
+    assert live.status(call_id)["comment"] == "Not this month <@U0BOSS> & co"
+    [update] = slack.wait_for("chat.update")
+    shown = texts(update.args["blocks"])
+    assert "*Rejected* by boss via slack" in shown
+    assert "&gt;Not this month &lt;@U0BOSS&gt; &amp; co" not in shown  # quoted, and escaped:
+    assert ">Not this month &lt;@U0BOSS&gt; &amp; co" in shown
+
+
+def test_refused_requests_change_nothing(live: SlackServer, slack: SlackApi) -> None:
+    in_thread(lambda: live.hl.fetch_approval(slack_spec()))
+    [post] = slack.wait_for("chat.postMessage")
+    call_id = _pending_call_id(live)
+    blocks = post.args["blocks"]
+    ts = "1760000000.000001"
+
+    def approve_as(user: str) -> dict[str, Any]:
+        return block_action(blocks, "approve", user=user, channel=CHANNEL, ts=ts)
+
+    # a wrong signature, and a timestamp more than 5 minutes old
+    assert live.interact(approve_as(REVIEWER), secret="not-the-secret").status_code == 401
+    assert live.interact(approve_as(REVIEWER), at=int(time.time()) - 6 * 60).status_code == 401
+    body, headers = signed(approve_as(REVIEWER))
+    assert live.web.post("/slack/interactions", content=body + b"x", headers=headers).status_code == 401
+    # users who may not decide: told so, privately
+    for user in (STRANGER, UNVERIFIED, "U0UNKNOWN"):
+        assert live.interact(approve_as(user)).status_code == 200
+    ephemeral = slack.wait_for("chat.postEphemeral", 3)
+    assert [(c.args["user"], c.args["text"]) for c in ephemeral] == [
+        (STRANGER, "You may not decide this request."),
+        (UNVERIFIED, "You may not decide this request."),
+        ("U0UNKNOWN", "You may not decide this request."),
+    ]
+    assert live.status(call_id)["approved"] is None
+    # a stranger's Reject opens no modal either
+    assert (
+        live.interact(block_action(blocks, "reject", user=STRANGER, channel=CHANNEL, ts=ts)).status_code
+        == 200
+    )
+    slack.wait_for("chat.postEphemeral", 4)
+    assert slack.of("views.open") == []
+
+    # a replay of a request that was handled: refused, even within the 5 minutes
+    body, headers = signed(approve_as(STRANGER))
+    assert live.web.post("/slack/interactions", content=body, headers=headers).status_code == 200
+    assert live.web.post("/slack/interactions", content=body, headers=headers).status_code == 401
+    retried = {**headers, "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+    assert live.web.post("/slack/interactions", content=body, headers=retried).status_code == 200
+    slack.wait_for("chat.postEphemeral", 5)
+    time.sleep(0.3)
+    assert len(slack.of("chat.postEphemeral")) == 5  # the replay and the retry did nothing
+    assert live.status(call_id)["approved"] is None
+    assert slack.of("chat.update") == []
+
+
+def test_allowed_responders_and_a_question(live: SlackServer, slack: SlackApi) -> None:
+    channel = humanlayer.ContactChannel(
+        slack=humanlayer.SlackContactChannel(
+            channel_or_user_id="U0ASKED", allowed_responder_ids=["U0ASKED"], bot_token="xoxb-own"
+        )
+    )
+    spec = humanlayer.HumanContactSpec(
+        msg="Ship <!channel> the release?",
+        channel=channel,
+        response_options=[humanlayer.ResponseOption(name="yes", title="Ship it", prompt_fill="ship it")],
+    )
+    waiting = in_thread(lambda: live.hl.fetch_human_response(spec))
+    [post] = slack.wait_for("chat.postMessage")
+    assert post.token == "xoxb-own"  # the request's own bot_token
+    assert "Ship &lt;!channel&gt; the release?" in texts(post.args["blocks"])
+    buttons = [e["action_id"] for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["respond_option:0", "reply"]
+    # a reviewer of the project, but not among the allowed responders
+    refused = block_action(post.args["blocks"], "reply", user=REVIEWER, channel="D0ASKED", ts="1")
+    assert live.interact(refused).status_code == 200
+    slack.wait_for("chat.postEphemeral")
+    assert slack.of("views.open") == []
+
+    click = block_action(post.args["blocks"], "reply", user="U0ASKED", channel="D0ASKED", ts="1")
+    assert live.interact(click).status_code == 200
+    [opened] = slack.wait_for("views.open")
+    assert opened.token == "xoxb-own"
+    assert live.interact(view_submission(opened.args["view"], "yes, ship", user="U0ASKED")).status_code == 200
+    assert waiting.result(timeout=30).as_completed() == "yes, ship"
+    [update] = slack.wait_for("chat.update")
+    assert update.args["channel"] == "D0ASKED"  # where Slack said it posted the message
+    assert "*Answered* by <@U0ASKED> via slack" in texts(update.args["blocks"])
+
+
+def test_signed_but_not_an_interaction(live: SlackServer) -> None:
+    for body in (b"payload=%5B1%5D", b"payload=not-json", b"other=1"):
+        assert live.web.post("/slack/interactions", content=body, headers=signed_raw(body)).status_code == 400
+    # not UTF-8, so not something Slack signed
+    assert (
+        live.web.post("/slack/interactions", content=b"\xff", headers=signed_raw(b"\xff")).status_code == 401
+    )
