@@ -60,6 +60,15 @@ class Filters:
     def active(self) -> bool:
         return any((self.text, self.fn, self.run, self.agent, self.age, self.kind))
 
+    def query(self, **extra: str) -> str:
+        """These filters (and ``extra``) as a query string, ``?`` included; empty when none."""
+        pairs = zip(("q", "fn", "run", "agent", "age", "kind"), self.values(), strict=True)
+        kept = [(k, v) for k, v in (*pairs, *extra.items()) if v]
+        return "?" + urlencode(kept) if kept else ""
+
+    def values(self) -> tuple[str, ...]:
+        return (self.text, self.fn, self.run, self.agent, self.age, self.kind)
+
 
 def _is_call(item: ItemRecord) -> bool:
     return item.kind == ItemKind.FUNCTION_CALL
@@ -102,6 +111,7 @@ async def _rows(
     filters: Filters,
     pending: bool,
     cursor: tuple[datetime, int] | None,
+    limit: int = PAGE_SIZE + 1,
 ) -> list[InboxRow]:
     service = service_of(request)
     now = service.now()
@@ -122,7 +132,7 @@ async def _rows(
         requested_after=after,
         requested_before=before,
         after=cursor,
-        limit=PAGE_SIZE + 1,
+        limit=limit,
     )
     return await in_thread(service.items.list_inbox, project.id, wanted)
 
@@ -162,9 +172,11 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         role=role,
         is_admin=role == ADMIN,
         may_decide=role in DECIDING_ROLES,
-        item_url=lambda item: item_url(project, item),
+        item_url=lambda item: item_url(project, item) + filters.query(),
         run_url=lambda item: run_url(project, item),
         total=counts.get(project.id, 0),
+        done=await _just_decided(request, project),
+        done_url=lambda item: item_url(project, item),
         page_after=after,
         first_url=_page_url(request, None),
         next_url=None if next_after is None else _page_url(request, next_after),
@@ -194,6 +206,7 @@ async def _item_page(
     service = service_of(request)
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
+    filters = Filters.from_request(request)
     return page(
         request,
         "item.html",
@@ -212,8 +225,11 @@ async def _item_page(
         emails=emails,
         age=views.age(item.requested_at, service.now()),
         message=message,
-        url=item_url(project, item),
+        url=item_url(project, item) + filters.query(),
+        list_url=f"/inbox/p/{project.slug}{filters.query()}",
         run_link=run_url(project, item),
+        done=await _just_decided(request, project) if status_code == 200 else None,
+        done_url=lambda found: item_url(project, found),
     )
 
 
@@ -293,12 +309,40 @@ async def decide(
     except ValidationFailedError as exc:
         item = await _get(request, project, kind, call_id)
         return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+    filters = Filters.from_request(request)
     if back == "list":
         # Decided from the pending list's own Approve button: back to the list.
-        return RedirectResponse(f"/inbox/p/{project.slug}", status_code=303)
-    return RedirectResponse(
-        f"/inbox/p/{project.slug}/{kind_path}/{quote(call_id, safe='/')}", status_code=303
-    )
+        return RedirectResponse(f"/inbox/p/{project.slug}{filters.query()}", status_code=303)
+    # The next pending request in the same filters opens, saying what was just decided.
+    decided = await _get(request, project, kind, call_id)
+    after = await _next_pending(request, project, filters, decided)
+    done = filters.query(done=f"{kind_path}/{call_id}")
+    target = f"/inbox/p/{project.slug}" if after is None else item_url(project, after)
+    return RedirectResponse(target + done, status_code=303)
+
+
+async def _next_pending(
+    request: Request, project: ProjectRecord, filters: Filters, decided: ItemRecord
+) -> ItemRecord | None:
+    """The pending request after ``decided`` in the list's order (newest first), or else the
+    newest one left; None when nothing in these filters is pending."""
+    rows = await _rows(request, project, filters, True, (decided.requested_at, decided.id), limit=1)
+    if not rows:
+        rows = await _rows(request, project, filters, True, None, limit=1)
+    return rows[0].item if rows else None
+
+
+async def _just_decided(request: Request, project: ProjectRecord) -> ItemRecord | None:
+    """The item named by ``done`` (``<kind path>/<call id>``): the one decided just before."""
+    kind_path, _, call_id = request.query_params.get("done", "").partition("/")
+    kind = KINDS.get(kind_path)
+    if kind is None or not call_id:
+        return None
+    try:
+        item = await _get(request, project, kind, call_id)
+    except NotFoundError:
+        return None
+    return item if item.decisions else None
 
 
 def _kind(kind_path: str) -> str:

@@ -36,6 +36,7 @@ environment.globals.update(
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("reviewer", None)
     context.setdefault("message", None)
+    context.setdefault("done", None)
     context.setdefault("title", "foureyes")
     html = environment.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code)
