@@ -10,17 +10,14 @@ from fastapi import FastAPI
 
 from foureyes.server.service import Service
 
-from .inbox_helpers import Browser, make_person
+from .inbox_helpers import Browser, signed_in_browser
 
 BASE = "/inbox/p/default"
 
 
 @pytest.fixture
 def noa(app: FastAPI, client: Any, service: Service) -> Browser:
-    make_person(service, "noa@example.com", "default", "reviewer", "Noa")
-    browser = Browser(app)
-    assert browser.sign_in("noa@example.com").status_code == 303
-    return browser
+    return signed_in_browser(app, service, "noa@example.com")
 
 
 def test_the_next_pending_request_opens_in_list_order_then_the_list(
