@@ -23,6 +23,7 @@ from foureyes.storage import ItemRecord, ProjectRecord
 from foureyes.storage.inbox import InboxFilter, InboxRow
 
 from . import views
+from .arguments import arguments as rendered_arguments
 from .render import page
 from .session import Reviewer, check_form, signed_in
 
@@ -220,7 +221,7 @@ async def _item_page(
         item=item,
         agent=agent,
         channel=channel,
-        arguments=views.arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
+        arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         emails=emails,
         age=views.age(item.requested_at, service.now()),

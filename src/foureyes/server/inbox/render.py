@@ -28,7 +28,6 @@ environment.globals.update(
     options=views.options,
     preview=views.preview,
     verdict_label=views.verdict_label,
-    pretty=views.pretty,
     channel_words=views.channel_words,
 )
 
