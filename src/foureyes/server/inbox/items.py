@@ -141,14 +141,12 @@ async def _rows(
 def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
     functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == ItemKind.FUNCTION_CALL})
     agents = sorted({r.agent for r in rows if r.agent})
-    now = service_of(request).now()
     return {
         "rows": rows,
         "filters": filters,
         "functions": functions,
         "agents": agents,
         "ages": views.AGES,
-        "age_of": lambda item: views.age(item.requested_at, now),
     }
 
 
@@ -224,7 +222,6 @@ async def _item_page(
         arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         emails=emails,
-        age=views.age(item.requested_at, service.now()),
         message=message,
         url=item_url(project, item) + filters.query(),
         list_url=f"/inbox/p/{project.slug}{filters.query()}",

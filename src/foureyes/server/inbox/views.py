@@ -36,6 +36,13 @@ def age(then: datetime, now: datetime) -> str:
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
+def deadline(expires_at: datetime | None, now: datetime) -> str:
+    """How long until ``expires_at``, as ``age`` says it ("in 4 min"); "expired" once past."""
+    if expires_at is None:
+        return ""
+    return "expired" if expires_at <= now else "in " + age(now, expires_at)
+
+
 def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
