@@ -172,8 +172,8 @@ def test_detail_page_shows_everything_escaped(
     assert long_text in text  # folded, never cut
     # pretty-printed, each token coloured by its class
     assert (
-        '<span class="k">"a"</span><span class="p">:</span> <span class="p">[</span>\n    <span class="n">1</span>'
-        in text
+        '<span class="k">"a"</span><span class="p">:</span> <span class="p">[</span>\n'
+        '    <span class="n">1</span>' in text
     )
     assert "run-1" in text
     assert "you can see requests but not decide them" in text
