@@ -153,3 +153,26 @@ def test_on_a_phone_the_requests_come_first_and_the_filters_fold_away(site: Site
         expect(page.locator("#items li.item")).to_have_count(3)
     finally:
         context.close()
+
+
+def test_a_removed_persons_open_page_stops_updating(site: Site, chromium: Any) -> None:
+    site.person("rex@example.com", "gone", "reviewer", "Rex")
+    agent = site.agent(site.key("gone"))
+    context = _context(chromium)
+    page = context.new_page()
+    try:
+        sign_in(page, site, "rex@example.com")
+        page.goto(f"{site.server.url}/inbox/p/gone")
+        expect(page.locator("body[data-live-connected='yes']")).to_have_count(1)
+        agent.post("/function_calls", json=function_call("g1"))
+        expect(page.locator("#items li.item")).to_have_count(1)
+        # Removed by the operator's command (another process: the server's periodic re-check
+        # finds it on SQLite, a notice on PostgreSQL).
+        removed = site.server.foureyes("users", "remove", "rex@example.com", "--project", "gone")
+        assert removed.returncode == 0, removed.stderr
+        # The stream ends, the page reloads and says the project is not there for this person.
+        expect(page.locator("main h1")).to_have_text("Not found")
+        agent.post("/function_calls", json=function_call("g2"))
+        expect(page.locator("#items")).to_have_count(0)
+    finally:
+        context.close()
