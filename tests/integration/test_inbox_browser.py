@@ -1,12 +1,11 @@
 """The real inbox in Debian's Chromium: sign in, decide every way, live updates, keyboard and
-phone use, a forged cross-site POST, attribution seen by both SDKs, and the README screenshot."""
+phone use, a forged cross-site POST, and attribution seen by both SDKs."""
 
 from __future__ import annotations
 
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import humanlayer
@@ -23,8 +22,6 @@ from .inbox_browser import (
 )
 
 pytestmark = pytest.mark.slow
-
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "inbox.png"
 
 
 def expect(locator: Any) -> Any:
@@ -248,24 +245,3 @@ def test_both_sdks_see_who_decided_in_the_browser(site: Site, page: Any) -> None
     assert status is not None
     assert status.responded_by == foureyes.RespondedBy(email="ora@example.com", name="Ora", channel="inbox")
     ours.close()
-
-
-def test_screenshot_of_the_inbox_for_the_readme(site: Site, page: Any) -> None:
-    site.person("ada@example.com", "payments", "reviewer", "Ada Lovelace")
-    agent = site.agent(site.key("payments", name="billing-agent"))
-    other = site.agent(site.key("payments", name="support-agent"))
-    agent.post(
-        "/function_calls",
-        json=function_call("s1", fn="refund_payment", kwargs={"order": "A-1043", "amount_eur": 129.0}),
-    )
-    other.post("/human_contacts", json=human_contact("s2", "The customer asks for a discount. 10 % or 15 %?"))
-    agent.post(
-        "/function_calls",
-        json=function_call("s3", fn="send_email", kwargs={"to": "cfo@example.com", "subject": "Q3 numbers"}),
-    )
-    sign_in(page, site, "ada@example.com")
-    page.goto(f"{site.server.url}/inbox/p/payments")
-    expect(page.locator("#items .item")).to_have_count(3)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000

@@ -4,70 +4,22 @@ violations) and every payload is shown as literal text."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
 
+from ..xss_payloads import PAYLOADS
 from .inbox_browser import Site, sign_in
 
 pytestmark = pytest.mark.slow
 
-# Every payload either calls alert() (a dialog) or sets window.__xss (a marker).
-PAYLOADS = [
-    "<script>window.__xss=1;alert(1)</script>",
-    '<img src=x onerror="window.__xss=1;alert(1)">',
-    "<svg onload=alert(1)>",
-    "<svg/onload=window.__xss=1>",
-    "<svg><script>alert(1)</script></svg>",
-    '"><script>alert(1)</script>',
-    "'><script>alert(1)</script>",
-    "</textarea><script>alert(1)</script>",
-    "</title><script>alert(1)</script>",
-    "</pre><script>alert(1)</script>",
-    "</code><img src=x onerror=alert(1)>",
-    "</script><script>alert(1)</script>",
-    '<iframe src="javascript:alert(1)"></iframe>',
-    '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
-    '<a href="javascript:alert(1)">click</a>',
-    "<body onload=alert(1)>",
-    "<details open ontoggle=alert(1)>",
-    "<input autofocus onfocus=alert(1)>",
-    "<select autofocus onfocus=window.__xss=1>",
-    '<video><source onerror="alert(1)"></video>',
-    "<audio src=x onerror=alert(1)>",
-    '<object data="javascript:alert(1)"></object>',
-    '<embed src="javascript:alert(1)">',
-    "<math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>",
-    "<style>@import 'javascript:alert(1)';</style>",
-    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
-    '<base href="javascript:alert(1)//">',
-    '<form action="javascript:alert(1)"><button>x</button></form>',
-    "<scr<script>ipt>alert(1)</scr</script>ipt>",
-    "<!--<script>alert(1)</script>-->",
-    "<![CDATA[<script>alert(1)</script>]]>",
-    "<img src=x onerror=&#97;&#108;&#101;&#114;&#116;(1)>",
-    '<img """><script>alert(1)</script>">',
-    "<IMG SRC=JaVaScRiPt:alert(1)>",
-    '<div style="background:url(javascript:alert(1))">x</div>',
-    "<marquee onstart=alert(1)>x</marquee>",
-    "<template><script>alert(1)</script></template><img src=x onerror=alert(1)>",
-    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
-    '"onmouseover="alert(1)',
-    "' onfocus='alert(1)' autofocus='",
-    "<x onclick=alert(1) tabindex=1 autofocus>x</x>",
-    "javascript:alert(1)",
-    "{{7*7}} {% raw %}${alert(1)}",
-    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-    "&lt;script&gt;alert(1)&lt;/script&gt;",
-    "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e",
-    "<script src=//127.0.0.1:9/x.js></script>",
-    '<link rel="stylesheet" href="javascript:alert(1)">',
-    "<table background=javascript:alert(1)>",
-    "<img src=1 onerror=eval(atob('YWxlcnQoMSk='))>",
-]
+# An element's text without the "agent link" / "agent address" marks the renderer adds.
+WITHOUT_MARKS = (
+    "e => { const c = e.cloneNode(true); c.querySelectorAll('.tag').forEach(t => t.remove());"
+    " return c.textContent; }"
+)
 
 
 def _setup(site: Site) -> list[str]:
@@ -136,9 +88,10 @@ def test_xss_corpus_renders_as_text(site: Site, page: Any) -> None:
         assert page.locator(".agent").text_content() == payload
         keys = page.locator(".arg dt code").all_text_contents()
         assert keys == [payload, "nested"]
-        values = page.locator(".arg pre.json").all_text_contents()
-        assert values[0] == json.dumps(payload, ensure_ascii=False)
-        assert json.loads(values[1]) == {"k": [payload]}
+        # Shown as the agent wrote it (the marks on links and addresses left out), never a link.
+        strings = [s.evaluate(WITHOUT_MARKS) for s in page.locator(".arg .json .s").all()]
+        assert strings == [f'"{payload}"'] * 2
+        assert page.locator(".arg a").count() == 0
         assert page.locator(".option button").text_content() == f"Reject: {payload}"
         assert page.locator(".option button").get_attribute("value") == payload
         assert page.locator(".option .description").text_content() == payload

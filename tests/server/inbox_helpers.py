@@ -50,3 +50,11 @@ class Browser:
     def post(self, path: str, data: dict[str, Any], *, csrf: bool = True, **kw: Any) -> Any:
         body = {"csrf": self.csrf, **data} if csrf else data
         return self.client.post(path, data=body, **kw)
+
+
+def signed_in_browser(app: FastAPI, service: Service, email: str, role: str = "reviewer") -> Browser:
+    """A person of project ``default`` with ``role``, signed in."""
+    make_person(service, email, "default", role, email.split("@")[0].title())
+    browser = Browser(app)
+    assert browser.sign_in(email).status_code == 303
+    return browser

@@ -166,10 +166,15 @@ def test_detail_page_shows_everything_escaped(
     assert "<b>drop</b>" not in text
     assert "&lt;b&gt;drop&lt;/b&gt;" in text
     assert "&lt;i&gt;k&lt;/i&gt;" in text
-    assert "&#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;" in text
-    assert "<details>" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script>alert" not in text
+    assert '<details class="fold">' in text
     assert long_text in text  # folded, never cut
-    assert "{\n  &#34;a&#34;: [\n    1,\n    2\n  ]\n}" in text  # pretty-printed
+    # pretty-printed, each token coloured by its class
+    assert (
+        '<span class="k">"a"</span><span class="p">:</span> <span class="p">[</span>\n'
+        '    <span class="n">1</span>' in text
+    )
     assert "run-1" in text
     assert "you can see requests but not decide them" in text
 

@@ -17,17 +17,14 @@ from foureyes.server.inbox.items import PAGE_SIZE
 from foureyes.server.service import Service
 from foureyes.storage.schema import deliveries, events
 
-from .inbox_helpers import Browser, make_person
+from .inbox_helpers import Browser, make_person, signed_in_browser
 
 BASE = "/inbox/p/default"
 
 
 @pytest.fixture
 def ann(app: FastAPI, client: Any, service: Service) -> Browser:
-    make_person(service, "ann@example.com", "default", "reviewer", "Ann")
-    browser = Browser(app)
-    assert browser.sign_in("ann@example.com").status_code == 303
-    return browser
+    return signed_in_browser(app, service, "ann@example.com")
 
 
 def _selected_on(page: str) -> list[str]:

@@ -1,7 +1,7 @@
 """A person's open inbox event stream ends as soon as their access does: removed from the project,
-signed out, password reset. Served by a real uvicorn in a thread (an in-process client would
-wait for the never-ending stream to finish), with the periodic re-check set to an hour, so only
-the revocation notice can have ended a stream.
+signed out, password reset or changed in another session. Served by a real uvicorn in a thread
+(an in-process client would wait for the never-ending stream to finish), with the periodic
+re-check set to an hour, so only the revocation notice can have ended a stream.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from foureyes.server.inbox.security import SESSION_COOKIE
+from foureyes.server.passwords import change_password
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 
 from ..fast_hashing import FAST_HASHING
 from ..integration.test_websocket_wait import HANG_GUARD, ThreadedServer
 from .conftest import function_call
-from .inbox_helpers import make_person
+from .inbox_helpers import PASSWORD, make_person
 
 EMAIL = "lee@example.com"
 
@@ -84,7 +85,23 @@ REVOCATIONS: dict[str, Callable[[Service, str], object]] = {
     "removed from the project": lambda service, _: service.people.remove_user(EMAIL, "default"),
     "signed out": lambda service, cookie: service.people.sign_out(cookie),
     "password reset": lambda service, _: service.people.reset_password(EMAIL),
+    "password changed in another session": lambda service, _: _change_password_elsewhere(service),
 }
+
+
+def _change_password_elsewhere(service: Service) -> None:
+    user = service.people.store.find_user(EMAIL)
+    assert user is not None
+    other = service.people.start_session(user)
+    change_password(
+        service.people,
+        service.revocations.announce,
+        user_id=user.id,
+        session_token=other.token,
+        current=PASSWORD,
+        new="a brand new password",
+        address="127.0.0.1",
+    )
 
 
 @pytest.mark.parametrize("how", list(REVOCATIONS))

@@ -17,7 +17,7 @@ from foureyes.server.service import Service
 from foureyes.storage import NewItem
 
 from ..db import create_item
-from .inbox_helpers import Browser, make_person
+from .inbox_helpers import Browser, signed_in_browser
 
 LEVELS = 950
 
@@ -89,10 +89,7 @@ def test_the_api_renders_it_with_a_placeholder(poisoned: None, agent: Any, revie
 
 @pytest.fixture
 def signed_in(app: FastAPI, client: Any, service: Service) -> Browser:
-    make_person(service, "rev@example.com", "default", "reviewer")
-    browser = Browser(app)
-    assert browser.sign_in("rev@example.com").status_code == 303
-    return browser
+    return signed_in_browser(app, service, "rev@example.com")
 
 
 def test_the_inbox_renders_it_with_an_escaped_placeholder(

@@ -112,6 +112,17 @@ class PeopleStore:
         with self._db.write() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
+    def change_password(self, user_id: int, password_hash: str, keep_session_hash: str) -> None:
+        """A new password, in one transaction with the end of every other session of the person
+        (a session on another machine may be the reason the password is changed)."""
+        with self._db.write() as conn:
+            conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+            conn.execute(
+                sessions.delete().where(
+                    sessions.c.user_id == user_id, sessions.c.token_hash != keep_session_hash
+                )
+            )
+
     def clear_password(self, user_id: int) -> None:
         """No password and no session any more: the person can only come back through a link."""
         with self._db.write() as conn:

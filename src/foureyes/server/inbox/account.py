@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from foureyes.server import passwords
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.domain.errors import ForbiddenError, InvitationError, LockedOutError, UnauthorizedError
+from foureyes.server.domain.errors import (
+    ForbiddenError,
+    InvalidParameterError,
+    InvitationError,
+    LockedOutError,
+    UnauthorizedError,
+)
 from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES
 
 from .render import page
@@ -139,6 +147,62 @@ async def accept_invitation(
     response = _see_other(f"/inbox/p/{invitation.project_slug}")
     set_session_cookie(response, settings_of(request), session.token)
     return response
+
+
+# ---------------------------------------------------------------- the person's own account
+
+
+@router.get("/account")
+async def account_page(request: Request, reviewer: SignedInReviewer) -> Response:
+    return await _account_page(request, reviewer)
+
+
+async def _account_page(
+    request: Request, reviewer: Reviewer, status_code: int = 200, **context: object
+) -> Response:
+    memberships = await in_thread(service_of(request).people.memberships_of, reviewer.user.id)
+    context.setdefault("changed", False)
+    return page(
+        request,
+        "account.html",
+        status_code,
+        title="Your account",
+        reviewer=reviewer,
+        memberships=memberships,
+        **context,
+    )
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request,
+    reviewer: SignedInReviewer,
+    csrf: Annotated[str, Form()] = "",
+    current: Annotated[str, Form(max_length=1024)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    password_again: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    await check_form(request, reviewer, csrf)
+    if password != password_again:
+        return await _account_page(request, reviewer, 422, message="The two new passwords differ.")
+    service = service_of(request)
+    try:
+        await in_thread(
+            functools.partial(
+                passwords.change_password,
+                service.people,
+                service.revocations.announce,
+                user_id=reviewer.user.id,
+                session_token=reviewer.session_token,
+                current=current,
+                new=password,
+                address=request.client.host if request.client else "unknown",
+            )
+        )
+    except (UnauthorizedError, LockedOutError, InvalidParameterError) as exc:
+        status = {UnauthorizedError: 403, LockedOutError: 429}.get(type(exc), 422)
+        return await _account_page(request, reviewer, status, message=exc.message)
+    return await _account_page(request, reviewer, changed=True)
 
 
 # ---------------------------------------------------------------- projects and tokens

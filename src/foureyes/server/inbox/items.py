@@ -24,6 +24,7 @@ from foureyes.storage import ItemRecord, ProjectRecord
 from foureyes.storage.inbox import InboxFilter, InboxRow
 
 from . import views
+from .arguments import arguments as rendered_arguments
 from .render import page
 from .session import Reviewer, check_form, signed_in
 
@@ -60,6 +61,15 @@ class Filters:
     @property
     def active(self) -> bool:
         return any((self.text, self.fn, self.run, self.agent, self.age, self.kind))
+
+    def query(self, **extra: str) -> str:
+        """These filters (and ``extra``) as a query string, ``?`` included; empty when none."""
+        pairs = zip(("q", "fn", "run", "agent", "age", "kind"), self.values(), strict=True)
+        kept = [(k, v) for k, v in (*pairs, *extra.items()) if v]
+        return "?" + urlencode(kept) if kept else ""
+
+    def values(self) -> tuple[str, ...]:
+        return (self.text, self.fn, self.run, self.agent, self.age, self.kind)
 
 
 def _is_call(item: ItemRecord) -> bool:
@@ -103,6 +113,7 @@ async def _rows(
     filters: Filters,
     pending: bool,
     cursor: tuple[datetime, int] | None,
+    limit: int = PAGE_SIZE + 1,
 ) -> list[InboxRow]:
     service = service_of(request)
     now = service.now()
@@ -123,7 +134,7 @@ async def _rows(
         requested_after=after,
         requested_before=before,
         after=cursor,
-        limit=PAGE_SIZE + 1,
+        limit=limit,
     )
     return await in_thread(service.items.list_inbox, project.id, wanted)
 
@@ -131,14 +142,12 @@ async def _rows(
 def _list_context(request: Request, rows: list[InboxRow], filters: Filters) -> dict[str, Any]:
     functions = sorted({str(r.item.spec.get("fn")) for r in rows if r.item.kind == ItemKind.FUNCTION_CALL})
     agents = sorted({r.agent for r in rows if r.agent})
-    now = service_of(request).now()
     return {
         "rows": rows,
         "filters": filters,
         "functions": functions,
         "agents": agents,
         "ages": views.AGES,
-        "age_of": lambda item: views.age(item.requested_at, now),
     }
 
 
@@ -165,10 +174,12 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         role=role,
         is_admin=role == ADMIN,
         may_decide=role in DECIDING_ROLES,
-        item_url=lambda item: item_url(project, item),
+        item_url=lambda item: item_url(project, item) + filters.query(),
         run_url=lambda item: run_url(project, item),
         total=counts.get(project.id, 0),
         push_key=push_key,
+        done=await _just_decided(request, project),
+        done_url=lambda item: item_url(project, item),
         page_after=after,
         first_url=_page_url(request, None),
         next_url=None if next_after is None else _page_url(request, next_after),
@@ -199,6 +210,7 @@ async def _item_page(
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
     slack = await in_thread(slack_deliveries, service.db, item.id)
+    filters = Filters.from_request(request)
     return page(
         request,
         "item.html",
@@ -212,14 +224,16 @@ async def _item_page(
         item=item,
         agent=agent,
         channel=channel,
-        arguments=views.arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
+        arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         emails=emails,
         slack=slack,
-        age=views.age(item.requested_at, service.now()),
         message=message,
-        url=item_url(project, item),
+        url=item_url(project, item) + filters.query(),
+        list_url=f"/inbox/p/{project.slug}{filters.query()}",
         run_link=run_url(project, item),
+        done=await _just_decided(request, project) if status_code == 200 else None,
+        done_url=lambda found: item_url(project, found),
     )
 
 
@@ -299,12 +313,40 @@ async def decide(
     except ValidationFailedError as exc:
         item = await _get(request, project, kind, call_id)
         return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+    filters = Filters.from_request(request)
     if back == "list":
         # Decided from the pending list's own Approve button: back to the list.
-        return RedirectResponse(f"/inbox/p/{project.slug}", status_code=303)
-    return RedirectResponse(
-        f"/inbox/p/{project.slug}/{kind_path}/{quote(call_id, safe='/')}", status_code=303
-    )
+        return RedirectResponse(f"/inbox/p/{project.slug}{filters.query()}", status_code=303)
+    # The next pending request in the same filters opens, saying what was just decided.
+    decided = await _get(request, project, kind, call_id)
+    after = await _next_pending(request, project, filters, decided)
+    done = filters.query(done=f"{kind_path}/{call_id}")
+    target = f"/inbox/p/{project.slug}" if after is None else item_url(project, after)
+    return RedirectResponse(target + done, status_code=303)
+
+
+async def _next_pending(
+    request: Request, project: ProjectRecord, filters: Filters, decided: ItemRecord
+) -> ItemRecord | None:
+    """The pending request after ``decided`` in the list's order (newest first), or else the
+    newest one left; None when nothing in these filters is pending."""
+    rows = await _rows(request, project, filters, True, (decided.requested_at, decided.id), limit=1)
+    if not rows:
+        rows = await _rows(request, project, filters, True, None, limit=1)
+    return rows[0].item if rows else None
+
+
+async def _just_decided(request: Request, project: ProjectRecord) -> ItemRecord | None:
+    """The item named by ``done`` (``<kind path>/<call id>``): the one decided just before."""
+    kind_path, _, call_id = request.query_params.get("done", "").partition("/")
+    kind = KINDS.get(kind_path)
+    if kind is None or not call_id:
+        return None
+    try:
+        item = await _get(request, project, kind, call_id)
+    except NotFoundError:
+        return None
+    return item if item.decisions else None
 
 
 def _kind(kind_path: str) -> str:

@@ -9,6 +9,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from foureyes.server.api._common import service_of
 from foureyes.server.inbox import views
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,14 +29,18 @@ environment.globals.update(
     options=views.options,
     preview=views.preview,
     verdict_label=views.verdict_label,
-    pretty=views.pretty,
     channel_words=views.channel_words,
+    age=views.age,
+    deadline=views.deadline,
 )
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("reviewer", None)
     context.setdefault("message", None)
+    context.setdefault("done", None)
+    # What "now" is for the page's times; the page's script counts on from it.
+    context.setdefault("now", service_of(request).now())
     context.setdefault("title", "foureyes")
     html = environment.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code)

@@ -23,10 +23,20 @@ class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, answered 
 
 
 @dataclass(frozen=True)
+class NavProject:
+    """A project in the navigation: where it is, and how many requests wait there."""
+
+    slug: str
+    name: str
+    pending: int
+
+
+@dataclass(frozen=True)
 class Reviewer:
     user: UserRecord
     csrf_token: str
     session_token: str
+    projects: tuple[NavProject, ...] = ()
 
 
 def settings_of(request: Request) -> Settings:
@@ -37,8 +47,21 @@ async def current(request: Request) -> Reviewer | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    found: SignedIn | None = await in_thread(service_of(request).people.session, token)
-    return None if found is None else Reviewer(found.user, found.csrf_token, token)
+    service = service_of(request)
+
+    def look_up() -> Reviewer | None:
+        found: SignedIn | None = service.people.session(token)
+        if found is None:
+            return None
+        memberships = service.people.memberships_of(found.user.id)
+        # One grouped query for every project's count, whatever their number.
+        counts = service.items.pending_counts([m.project_id for m in memberships])
+        nav = tuple(
+            NavProject(m.project_slug, m.project_name, counts.get(m.project_id, 0)) for m in memberships
+        )
+        return Reviewer(found.user, found.csrf_token, token, nav)
+
+    return await in_thread(look_up)
 
 
 async def signed_in(request: Request) -> Reviewer:

@@ -19,7 +19,6 @@ from foureyes.server.domain.errors import NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
 
-from . import views
 from .items import CHANNEL, SignedInReviewer, _project, item_url
 from .render import page
 from .session import Reviewer, check_form
@@ -162,7 +161,6 @@ async def run(request: Request, slug: str, run_id: str, reviewer: SignedInReview
     project, role = await _project(request, reviewer, slug)
     service = service_of(request)
     found = await in_thread(service.items.list_run_items, project.id, run_id)
-    now = service.now()
     return _render(
         request,
         "run.html",
@@ -172,5 +170,4 @@ async def run(request: Request, slug: str, run_id: str, reviewer: SignedInReview
         title=f"Run {run_id[:60]} · {project.slug}",
         run_id=run_id,
         items=found,
-        age_of=lambda item: views.age(item.requested_at, now),
     )

@@ -1,8 +1,9 @@
 """Presentation: what the templates show, computed in Python so templates stay plain.
 
 Agent-written text is passed to the templates as plain strings; Jinja2's autoescaping makes it
-literal text. Nothing here builds HTML. Stored JSON is shown through ``renderable.json_text``, so
-a value that cannot be rendered shows as a placeholder instead of failing the page.
+literal text. Nothing here builds HTML (a call's arguments are rendered by ``arguments``). Stored
+JSON is shown through ``renderable.json_text``, so a value that cannot be rendered shows as a
+placeholder instead of failing the page.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.renderable import json_text
 from foureyes.storage import DecisionRecord, ItemRecord
 
-FOLD_CHARACTERS = 240
-FOLD_LINES = 10
-SUMMARY_CHARACTERS = 80
-
 AGES: dict[str, tuple[str, timedelta, bool]] = {
     # value: (label, age, newer-than?)
     "lt1h": ("newer than 1 hour", timedelta(hours=1), True),
@@ -26,30 +23,6 @@ AGES: dict[str, tuple[str, timedelta, bool]] = {
     "gt1h": ("older than 1 hour", timedelta(hours=1), False),
     "gt24h": ("older than 1 day", timedelta(days=1), False),
 }
-
-
-@dataclass(frozen=True)
-class Argument:
-    key: str
-    text: str
-    folded: bool
-    summary: str
-
-
-def pretty(value: Any) -> str:
-    return json_text(value, indent=2)
-
-
-def arguments(kwargs: dict[str, Any]) -> list[Argument]:
-    """Every argument as pretty JSON; long ones folded (behind <details>) but complete."""
-    found = []
-    for key, value in kwargs.items():
-        text = pretty(value)
-        folded = len(text) > FOLD_CHARACTERS or text.count("\n") >= FOLD_LINES
-        first = text.splitlines()[0] if text else ""
-        summary = first[:SUMMARY_CHARACTERS] + ("…" if len(text) > len(first[:SUMMARY_CHARACTERS]) else "")
-        found.append(Argument(str(key), text, folded, summary))
-    return found
 
 
 def age(then: datetime, now: datetime) -> str:
@@ -61,6 +34,13 @@ def age(then: datetime, now: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+def deadline(expires_at: datetime | None, now: datetime) -> str:
+    """How long until ``expires_at``, as ``age`` says it ("in 4 min"); "expired" once past."""
+    if expires_at is None:
+        return ""
+    return "expired" if expires_at <= now else "in " + age(now, expires_at)
 
 
 def when(value: datetime | None) -> str:
