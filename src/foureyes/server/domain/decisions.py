@@ -15,9 +15,9 @@ from typing import Any
 
 from foureyes._protocol import ItemState
 from foureyes.server.domain.deadlines import expiry_comment
+from foureyes.server.domain.edits import checked_edit
 from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemDecided
-from foureyes.server.domain.edits import checked_edit
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
 from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People

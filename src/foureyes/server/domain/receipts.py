@@ -97,8 +97,7 @@ class Receipts:
     def ensure_key(self) -> str:
         """Make the first signing key if there is none (at start); its kid."""
         with self._db.write() as tx:
-            kid = self._signing_key(tx.conn, fresh=True).kid
-        return kid
+            return self._signing_key(tx.conn, fresh=True).kid
 
     def rotate(self) -> str:
         """A new key signs from now on; the previous ones are retired but stay in the JWKS."""
