@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,39 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def claims(
+    *,
+    call_id: str,
+    project: str,
+    kind: str,
+    fn: str | None,
+    arguments_sha256: str | None,
+    edited: bool,
+    outcome: str,
+    response: str | None,
+    decided_by: Mapping[str, Any],
+    channel: str,
+    decided_at: datetime,
+    expires_at: datetime | None,
+) -> dict[str, Any]:
+    """The claims of one receipt, in the order the module docstring lists them."""
+    found: dict[str, Any] = {"iss": ISSUER, "call_id": call_id, "project": project, "kind": kind}
+    if fn is not None:
+        found |= {"fn": fn, "args_sha256": arguments_sha256, "edited": edited}
+    else:
+        found["args_sha256"] = arguments_sha256
+    if response is not None:
+        found["response_sha256"] = text_digest(response)
+    return found | {
+        "outcome": outcome,
+        "decided_by": dict(decided_by),
+        "channel": channel,
+        "decided_at": decided_at.isoformat(),
+        "iat": int(decided_at.timestamp()),
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
+    }
+
+
 # ---------------------------------------------------------------------------- keys
 
 
@@ -101,7 +135,8 @@ def public_of(private: bytes) -> bytes:
 def thumbprint(public: bytes) -> str:
     """The RFC 7638 thumbprint of the public key's JWK: its ``kid``."""
     members = {"crv": "Ed25519", "kty": "OKP", "x": b64url(public)}
-    return b64url(hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest())
+    text = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(text.encode("ascii")).digest())
 
 
 def public_jwk(public: bytes) -> dict[str, str]:

@@ -259,6 +259,12 @@ class Page(BaseModel):
     has_more: StrictBool
 
 
+class JsonWebKeySet(BaseModel):
+    """``/.well-known/foureyes/jwks.json``: the public keys that verify decision receipts."""
+
+    keys: list[dict[str, Any]]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -43,7 +43,8 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             *("alembic_version", "projects", "api_keys", "items", "decisions", "events"),
             *("webhook_endpoints", "deliveries", "delivery_attempts"),
             *("users", "memberships", "invitations", "sessions"),
-            "login_throttle", "signing_keys",
+            "login_throttle",
+            "signing_keys",
         }
         storage.migrate()
         with storage.engine.connect() as conn:

@@ -128,7 +128,8 @@ def complete(
     given = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
     address = actor_email if decision.actor_user_id is None else None
     # JSON in its column, as a mapping in the record
-    columns = {**given, "edited_kwargs": None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)}
+    edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
+    columns = {**given, "edited_kwargs": edited}
     inserted = conn.execute(decisions.insert().values(item_id=item.id, **columns, actor_address=address))
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)

@@ -28,7 +28,10 @@ def _record(box: SecretBox, row: Row[Any]) -> SigningKeyRecord:
 def current(conn: Connection, box: SecretBox) -> SigningKeyRecord | None:
     """The key that signs now: the newest one not retired."""
     row = conn.execute(
-        select(signing_keys).where(signing_keys.c.retired_at.is_(None)).order_by(signing_keys.c.id.desc()).limit(1)
+        select(signing_keys)
+        .where(signing_keys.c.retired_at.is_(None))
+        .order_by(signing_keys.c.id.desc())
+        .limit(1)
     ).first()
     return None if row is None else _record(box, row)
 
@@ -61,8 +64,5 @@ def retire_all_but(conn: Connection, key_id: int, now: datetime) -> int:
 
 def public_keys(conn: Connection) -> list[tuple[str, bytes, datetime, datetime | None]]:
     """Every key's kid, public key, creation and retirement, newest first."""
-    rows = conn.execute(
-        select(signing_keys.c.kid, signing_keys.c.public_key, signing_keys.c.created_at, signing_keys.c.retired_at)
-        .order_by(signing_keys.c.id.desc())
-    ).all()
+    rows = conn.execute(select(signing_keys).order_by(signing_keys.c.id.desc())).all()
     return [(row.kid, unb64url(row.public_key), row.created_at, row.retired_at) for row in rows]

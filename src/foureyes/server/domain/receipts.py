@@ -28,16 +28,12 @@ logger = logging.getLogger(__name__)
 
 KEY_RECHECK = timedelta(seconds=30)
 
-_OUTCOMES = {
+_OUTCOMES: dict[str, str] = {
     ItemState.APPROVED: _receipts.APPROVED,
     ItemState.REJECTED: _receipts.REJECTED,
     ItemState.EXPIRED: _receipts.EXPIRED,
     ItemState.ANSWERED: _receipts.RESPONDED,
 }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _digest(value: Any, call_id: str) -> str | None:
@@ -58,30 +54,26 @@ def claims_for(
     actor_name: str | None,
 ) -> dict[str, Any]:
     """What a receipt of ``decision`` on ``item`` says (see ``foureyes._receipts``)."""
-    claims: dict[str, Any] = {
-        "iss": _receipts.ISSUER,
-        "call_id": item.call_id,
-        "project": project_slug,
-        "kind": item.kind,
-    }
-    if item.kind == ItemKind.FUNCTION_CALL:
+    is_call = item.kind == ItemKind.FUNCTION_CALL
+    if is_call:
         edited = decision.edited_kwargs is not None
         arguments = decision.edited_kwargs if edited else item.spec.get("kwargs")
-        claims |= {"fn": item.spec.get("fn"), "args_sha256": _digest(arguments, item.call_id), "edited": edited}
     else:
-        question = {"msg": item.spec.get("msg"), "subject": item.spec.get("subject")}
-        claims["args_sha256"] = _digest(question, item.call_id)
-        if decision.response is not None:
-            claims["response_sha256"] = _receipts.text_digest(decision.response)
-    claims |= {
-        "outcome": _OUTCOMES[decision.verdict],
-        "decided_by": {"email": actor_email, "name": actor_name, "key_id": decision.actor_key_id},
-        "channel": decision.channel,
-        "decided_at": _iso(decision.decided_at),
-        "iat": int(decision.decided_at.timestamp()),
-        "expires_at": _iso(item.expires_at),
-    }
-    return claims
+        edited, arguments = False, {"msg": item.spec.get("msg"), "subject": item.spec.get("subject")}
+    return _receipts.claims(
+        call_id=item.call_id,
+        project=project_slug,
+        kind=item.kind,
+        fn=item.spec.get("fn") if is_call else None,
+        arguments_sha256=_digest(arguments, item.call_id),
+        edited=edited,
+        outcome=_OUTCOMES[decision.verdict],
+        response=decision.response,
+        decided_by={"email": actor_email, "name": actor_name, "key_id": decision.actor_key_id},
+        channel=decision.channel,
+        decided_at=decision.decided_at,
+        expires_at=item.expires_at,
+    )
 
 
 class Receipts:
