@@ -12,16 +12,17 @@ httpx, watches the push channel and sleeps. ``AsyncHumanLayer`` is written once,
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal, Self, TypeVar, cast
 
 import httpx
 
-from foureyes import _config, _core, _terminal
+from foureyes import _config, _core, _receipts, _terminal
 from foureyes._core import Operation, Response, RetryPolicy
-from foureyes._exceptions import ConfigurationError
+from foureyes._exceptions import ConfigurationError, FoureyesError
 from foureyes._push import PushChannel, websocket_url
 from foureyes.models import (
     ContactChannel,
@@ -74,6 +75,8 @@ class ClientBase:
         wait_via: WaitVia | None,
         custom_http: bool,
         expire_on_timeout: bool = True,
+        verify_receipts: bool | None = None,
+        receipt_jwks: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
         config = _config.resolve(
             api_key=api_key,
@@ -111,6 +114,13 @@ class ClientBase:
         self.wait_via: WaitVia = cast(
             WaitVia, config.wait_via or ("longpoll" if custom_http else "websocket")
         )
+        # An approval runs nothing until its signed receipt checks out (docs/receipts.md): with
+        # the keys pinned in ``receipt_jwks`` (a JWKS file or mapping), else the server's JWKS,
+        # fetched once and again for a key it does not know yet.
+        self.verify_receipts = config.verify_receipts if verify_receipts is None else verify_receipts
+        pinned = receipt_jwks if receipt_jwks is not None else config.receipt_jwks
+        self._pinned_jwks = None if pinned is None else _receipts.load_jwks(pinned)
+        self._fetched_jwks: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(run_id={self.run_id!r}, approval_method={self.approval_method})"
@@ -171,7 +181,52 @@ class ClientBase:
             run_id=self.run_id, call_id=call_id or self.genid("call"), spec=self._with_channel(spec)
         )
 
-    def _wait(self, item: Any, kind: Any) -> Operation[Any]:
+    def _jwks_url(self) -> str:
+        """The JWKS beside the API: the base without its ``/humanlayer/v1``, else its origin."""
+        base = self.api_base_url
+        if base.endswith("/humanlayer/v1"):
+            return base.removesuffix("/humanlayer/v1") + _receipts.JWKS_PATH
+        url = httpx.URL(base)
+        return str(url.copy_with(path=_receipts.JWKS_PATH, query=None))
+
+    def _approved_arguments(
+        self, call: FunctionCall, sent: dict[str, Any], allow_edit: bool
+    ) -> dict[str, Any]:
+        """The arguments an approval lets run: the edited ones where the request allowed edits."""
+        status = call.status
+        edited = None if status is None else status.edited_kwargs
+        if edited is None:
+            return sent
+        if not allow_edit:
+            raise FoureyesError(
+                f"the server approved {call.call_id!r} with edited arguments, "
+                "but the request did not allow edits"
+            )
+        return edited
+
+    def _check_receipt(
+        self, call: FunctionCall, sent: dict[str, Any], allow_edit: bool, jwks: Mapping[str, Any]
+    ) -> None:
+        arguments = self._approved_arguments(call, sent, allow_edit)
+        _receipts.check_approval(
+            None if call.status is None else call.status.receipt,
+            jwks,
+            call_id=call.call_id,
+            fn=call.spec.fn,
+            arguments=arguments,
+            edited=arguments is not sent,
+        )
+
+    def _needs_receipt(self, call: FunctionCall) -> bool:
+        status = call.status
+        return (
+            self.verify_receipts
+            and status is not None
+            and status.approved is True
+            and status.expired_at is None
+        )
+
+    def _wait(self, item: Any, kind: Any, allow_edit: bool = False) -> Operation[Any]:
         return _core.await_completion(
             item,
             kind,
@@ -182,6 +237,7 @@ class ClientBase:
             push=self.wait_via == "websocket",
             # The server ends the request when the caller stops waiting: nobody approves it later.
             expires_at=self._deadline(),
+            allow_edit=allow_edit,
         )
 
     def _deadline(self) -> datetime | None:

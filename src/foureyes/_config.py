@@ -37,6 +37,11 @@ class Config:
     api_base: str
     run_id: str
     wait_via: str | None  # None: not chosen; the client picks
+    verify_receipts: bool = True
+    receipt_jwks: str | None = None  # a pinned JWKS file
+
+
+_OFF = ("0", "false", "no", "off")
 
 
 def _first(env: Mapping[str, str], *names: str) -> str | None:
@@ -73,4 +78,7 @@ def resolve(
         or _first(env, "FOUREYES_RUN_ID", "HUMANLAYER_RUN_ID")
         or make_id(slugify(agent_name or "agent") or "agent"),
         wait_via=wait_via,
+        # Off only for a backend that signs no receipts (HumanLayer's cloud): docs/receipts.md
+        verify_receipts=(_first(env, "FOUREYES_VERIFY_RECEIPTS") or "1").strip().lower() not in _OFF,
+        receipt_jwks=_first(env, "FOUREYES_RECEIPT_JWKS"),
     )

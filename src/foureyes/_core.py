@@ -69,6 +69,7 @@ class Request:
     json: Any = None
     params: dict[str, str] | None = None
     timeout: float = 30.0  # seconds, for each phase of the exchange
+    url: str | None = None  # instead of the API base + path: a URL outside the API (the JWKS)
 
 
 @dataclass(frozen=True)
@@ -267,13 +268,22 @@ def create_request(
     api: ItemApi[Any],
     http_timeout: float,
     expires_at: datetime | None = None,
+    allow_edit: bool = False,
 ) -> Request:
     # Every key is sent, "status": null included, exactly as the HumanLayer SDK does.
     body = item.model_dump(mode="json")
     if expires_at is not None:
         # foureyes' extension: the server completes the request as expired at this time.
         body["expires_at"] = expires_at.isoformat()
+    if allow_edit:
+        # foureyes' extension: a reviewer may approve edited arguments (status.edited_kwargs).
+        body["allow_edit"] = True
     return Request("POST", api.collection, body, timeout=http_timeout)
+
+
+def jwks_request(url: str, http_timeout: float) -> Request:
+    """The server's receipt keys (``/.well-known/foureyes/jwks.json``)."""
+    return Request("GET", "", timeout=http_timeout, url=url)
 
 
 def get_request(api: ItemApi[Any], call_id: str, http_timeout: float, wait: float | None = None) -> Request:
@@ -339,6 +349,7 @@ def await_completion(
     clock: Callable[[], float],
     push: bool = False,
     expires_at: datetime | None = None,
+    allow_edit: bool = False,
 ) -> Operation[ItemT]:
     """Create ``item`` on the server and wait until a human completed it, or ``timeout`` passed.
 
@@ -346,7 +357,7 @@ def await_completion(
     after it reported itself unavailable) by long-poll GETs. ``expires_at`` is sent with the
     create, so the server expires the request at the caller's deadline."""
     deadline = _Deadline(timeout, clock)
-    create = create_request(item, api, http_timeout, expires_at)
+    create = create_request(item, api, http_timeout, expires_at, allow_edit)
     call_id = item.call_id
     created = False  # whether the server has acknowledged the create
     failures = 0  # consecutive transient failures, for the backoff

@@ -6,7 +6,7 @@ exception, not a status. A framework adapter needs all of them side by side, so 
 each to its framework's own word (approve / edit / reject with a message / respond) in one place:
 
 - ``approved``: run the call, with ``edited_kwargs`` instead of the requested arguments when a
-  reviewer edited them (always None until editing is offered);
+  reviewer edited them (``require_approval(editable=True)``, ``allow_edit``);
 - ``rejected``: do not run it; ``comment`` says why, ``option`` names the reject option chosen;
 - ``answered``: a human answered a question (human contact); ``answer`` holds the text;
 - ``expired``: nobody decided in time (``detail`` says what ran out): the server completed the
@@ -81,6 +81,7 @@ class Decision:
             call_id=call.call_id,
             comment=status.comment,
             option=None if status.approved else status.reject_option_name,
+            edited_kwargs=status.edited_kwargs if status.approved else None,
             responded_by=status.responded_by,
             responded_at=status.responded_at,
         )

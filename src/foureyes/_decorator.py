@@ -11,7 +11,10 @@ unreachable past the deadline, an API error, a timeout) returns "Error fetching 
 a denial. The function never runs without an approval.
 
 A client plugs in through a *decide* callable: ``decide(fn_name, kwargs)`` returns None when
-the human approved, else the text to hand back to the LLM, and raises when it got no decision.
+the human approved, an ``Edited`` when they approved edited arguments (only for
+``require_approval(editable=True)``), else the text to hand back to the LLM, and raises when
+it got no decision. An edited call runs with the edited arguments, and what it returns is
+handed to the LLM as a text that says first what the reviewer changed.
 The gate a call passes through is written once, for asyncio (`foureyes._async.gate`), and
 generated for sync code (`foureyes._sync.gate`); the wrappers that pick one are in `_wrappers`.
 """
@@ -19,6 +22,7 @@ generated for sync code (`foureyes._sync.gate`); the wrappers that pick one are 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -37,8 +41,19 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-Decide = Callable[[str, dict[str, Any]], str | None]
-AsyncDecide = Callable[[str, dict[str, Any]], Awaitable[str | None]]
+
+@dataclass(frozen=True)
+class Edited:
+    """Approved with other arguments: ``kwargs`` run; ``note`` tells the LLM what changed."""
+
+    kwargs: dict[str, Any]
+    note: str
+
+
+# None: approved as asked; a str: the refusal text for the LLM
+Verdict: TypeAlias = "str | Edited | None"
+Decide = Callable[[str, dict[str, Any]], "str | Edited | None"]
+AsyncDecide = Callable[[str, dict[str, Any]], Awaitable["str | Edited | None"]]
 # What a gated function becomes: it returns the function's result or the text for the LLM.
 Gated: TypeAlias = Callable[P, R | str]
 AsyncGated: TypeAlias = Callable[P, Coroutine[Any, Any, R | str]]
@@ -68,8 +83,9 @@ def backend_refusal(
     completed: FunctionCall.Completed,
     channel: ContactChannel | None,
     verbose: bool,
-) -> str | None:
-    """None when approved; else HumanLayer's denial text. Raises when the answer is unusable."""
+) -> str | Edited | None:
+    """None when approved (an ``Edited`` with edits); else HumanLayer's denial text. Raises when
+    the answer is unusable."""
     if completed.call.spec.kwargs != sent:
         # A decision binds to the arguments it was made on; never run others.
         raise FoureyesError(f"the server's {fn_name} call carries other arguments than were sent")
@@ -82,6 +98,8 @@ def backend_refusal(
     if decision.approved:
         if verbose:
             _terminal.say(f"foureyes: human approved {fn_name}")
+        if decision.edited_kwargs is not None:
+            return Edited(decision.edited_kwargs, edit_note(fn_name, sent, decision.edited_kwargs))
         return None
     if verbose:
         _terminal.say(f"foureyes: human denied {fn_name} with message: {decision.comment}")
@@ -136,9 +154,64 @@ class Target:
         result: dict[str, Any] = to_jsonable_python(shown)
         return result
 
+    def rebind(self, bound: inspect.BoundArguments, edited: dict[str, Any]) -> inspect.BoundArguments:
+        """The call with the reviewer's ``edited`` arguments (JSON, by name, ``**kwargs``
+        flattened as ``shown`` has them), the receiver kept; exactly those, or an error."""
+        remaining = dict(edited)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        positional = True  # until a positional parameter is left out
+        for name, param in self.signature.parameters.items():
+            if name == self.receiver:
+                args.append(bound.arguments[name])
+            elif param.kind is param.VAR_POSITIONAL and name in remaining and positional:
+                args.extend(remaining.pop(name))
+            elif param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and name in remaining:
+                if positional:
+                    args.append(remaining.pop(name))
+                else:
+                    kwargs[name] = remaining.pop(name)
+            elif param.kind is param.KEYWORD_ONLY and name in remaining:
+                kwargs[name] = remaining.pop(name)
+            elif param.kind is not param.VAR_KEYWORD:
+                positional = False
+        has_var_keyword = any(p.kind is p.VAR_KEYWORD for p in self.signature.parameters.values())
+        if remaining and not has_var_keyword:
+            raise FoureyesError(f"the edited arguments name no parameter of {self.name}: {sorted(remaining)}")
+        kwargs.update(remaining)
+        rebound = self.bind(tuple(args), kwargs)
+        if self.shown(rebound) != edited:
+            raise FoureyesError(f"the edited arguments do not fit the parameters of {self.name}")
+        return rebound
+
     def still(self, bound: inspect.BoundArguments, shown: dict[str, Any]) -> None:
         if self.shown(bound) != shown:
             raise FoureyesError(f"the arguments of {self.name} changed while waiting for approval")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def edit_note(fn_name: str, sent: dict[str, Any], edited: dict[str, Any]) -> str:
+    """What the reviewer changed, for the LLM."""
+    changes = [
+        f"{key}: {_short(sent[key])} -> {_short(edited[key])}"
+        for key in sent
+        if key in edited and sent[key] != edited[key]
+    ]
+    changes += [f"{key}: removed" for key in sent if key not in edited]
+    changes += [f"{key}: added {_short(edited[key])}" for key in edited if key not in sent]
+    return (
+        f"A reviewer edited the arguments of {fn_name} before approving it "
+        f"({'; '.join(changes)}); it ran with the edited arguments."
+    )
+
+
+def edited_answer(note: str, result: Any) -> str:
+    """What an edited call hands the LLM: what changed, then what the function returned."""
+    return f"{note} It returned: {result}"
 
 
 def expired_refusal(fn_name: str, detail: str | None) -> str:

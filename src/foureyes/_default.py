@@ -78,23 +78,29 @@ def require_approval(
 def require_approval(contact_channel: Callable[P, R], /) -> Callable[P, R | str]: ...
 @overload
 def require_approval(
-    contact_channel: ContactChannel | None = None, reject_options: list[ResponseOption] | None = None
+    contact_channel: ContactChannel | None = None,
+    reject_options: list[ResponseOption] | None = None,
+    *,
+    editable: bool = False,
 ) -> _wrappers.HumanLayerWrapper: ...
 def require_approval(
     contact_channel: ContactChannel | Callable[..., Any] | None = None,
     reject_options: list[ResponseOption] | None = None,
+    *,
+    editable: bool = False,
 ) -> Any:
-    """``@require_approval``, bare or called, with the default client."""
+    """``@require_approval``, bare or called, with the default client (``editable``: as for
+    ``HumanLayer.require_approval``)."""
     if callable(contact_channel):
         return require_approval()(contact_channel)
     _decorator.check_unique(reject_options, "reject_options")
     channel = contact_channel
 
-    def decide(name: str, shown: dict[str, Any]) -> str | None:
-        return default_client()._decider(channel, reject_options)(name, shown)
+    def decide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
+        return default_client()._decider(channel, reject_options, editable)(name, shown)
 
-    async def adecide(name: str, shown: dict[str, Any]) -> str | None:
-        return await default_async_client()._decider(channel, reject_options)(name, shown)
+    async def adecide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
+        return await default_async_client()._decider(channel, reject_options, editable)(name, shown)
 
     return _wrappers.HumanLayerWrapper(decide, adecide)
 
@@ -111,9 +117,9 @@ def human_as_tool(
     )
 
 
-def fetch_approval(spec: FunctionCallSpec) -> FunctionCall.Completed:
+def fetch_approval(spec: FunctionCallSpec, *, allow_edit: bool = False) -> FunctionCall.Completed:
     """Ask for approval through the default client and wait for the decision."""
-    return default_client().fetch_approval(spec)
+    return default_client().fetch_approval(spec, allow_edit=allow_edit)
 
 
 def fetch_human_response(spec: HumanContactSpec) -> HumanContact.Completed:

@@ -16,6 +16,8 @@ The tree::
      │                             also a TimeoutError
      ├── TerminalClosedError       terminal mode had no one to ask: stdin is closed;
      │                             also an EOFError
+     ├── ReceiptError              an approval's signed receipt is missing, forged, or made
+     │                             for another call or other arguments: nothing runs
      └── WebhookVerificationError  foureyes.webhooks.verify: a webhook's signature or
                                    timestamp is missing, wrong or stale; also a ValueError
 
@@ -44,6 +46,15 @@ class ConfigurationError(FoureyesError, ValueError):
 
 class TransportError(FoureyesError):
     pass
+
+
+class ReceiptError(FoureyesError):
+    """A decision's receipt does not prove it: ``reason`` is one of ``missing``, ``malformed``,
+    ``unknown_key``, ``bad_signature``, ``wrong_call``, ``wrong_arguments``, ``wrong_outcome``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"receipt refused ({reason}): {message}")
+        self.reason = reason
 
 
 class APIError(FoureyesError):

@@ -156,6 +156,13 @@ class FunctionCallStatus(BaseModel):
     # approved is false and comment says so)
     expires_at: datetime | None = None
     expired_at: datetime | None = None
+    # foureyes: the request lets a reviewer edit its arguments (create-body allow_edit), and the
+    # arguments a reviewer approved instead of spec.kwargs; in a respond body, the edit itself
+    allow_edit: StrictBool | None = None
+    edited_kwargs: dict[str, Any] | None = None
+    # foureyes: the decision's signed receipt (compact JWS, see docs/receipts.md); the server's
+    # alone, ignored in a respond body
+    receipt: str | None = None
 
     class Approved(BaseModel):
         approved: Literal[True]
@@ -219,6 +226,8 @@ class HumanContactStatus(BaseModel):
     # response says so)
     expires_at: datetime | None = None
     expired_at: datetime | None = None
+    # foureyes: the answer's signed receipt (compact JWS, see docs/receipts.md)
+    receipt: str | None = None
 
 
 class HumanContact(BaseModel):
@@ -248,6 +257,12 @@ class Page(BaseModel):
     limit: int
     offset: int
     has_more: StrictBool
+
+
+class JsonWebKeySet(BaseModel):
+    """``/.well-known/foureyes/jwks.json``: the public keys that verify decision receipts."""
+
+    keys: list[dict[str, Any]]
 
 
 class ErrorBody(BaseModel):

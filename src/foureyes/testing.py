@@ -21,7 +21,10 @@ somebody decides: set a rule first (``fy.auto_approve()``, ``fy.auto_reject("no"
 fn="refund")``, ``fy.auto_answer("yes")``), or decide from another thread or task while it
 waits (``fy.wait_for_pending()`` then ``fy.approve(...)``). Inside ``with FakeFoureyes()`` the
 module-level ``require_approval``, ``fetch_approval``, ``fetch_human_response`` and
-``human_as_tool`` use the fake too. See ``docs/testing.md``.
+``human_as_tool`` use the fake too. Like a real server it signs a receipt for every decision
+(with a key of its own, served as its JWKS), so the SDK's receipt checks run against the fake
+too; ``fy.approve(call_id, edited_kwargs={...})`` approves edited arguments where the request
+allowed edits. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from foureyes import _default
+from foureyes import _default, _receipts
 from foureyes._async.client import AsyncHumanLayer
 from foureyes._sync.client import HumanLayer
 from foureyes.models import FunctionCall, HumanContact
@@ -94,6 +97,12 @@ class FakeFoureyes:
         self._rules: list[_Rule] = []
         self._changed = threading.Condition()
         self._saved_defaults: tuple[HumanLayer | None, AsyncHumanLayer | None] | None = None
+        # signs every decision's receipt, as a server does; jwks() publishes its public half
+        self.signing_key = _receipts.new_private_key()
+
+    def jwks(self) -> dict[str, Any]:
+        """The fake's JWKS (also served at ``/.well-known/foureyes/jwks.json``)."""
+        return {"keys": [_receipts.public_jwk(_receipts.public_of(self.signing_key))]}
 
     # ---------------------------------------------------------------- clients
 
@@ -154,11 +163,13 @@ class FakeFoureyes:
         with self._changed:
             return HumanContact.model_validate(self._item(CONTACTS, call_id))
 
-    def approve(self, call_id: str, comment: str | None = None) -> FunctionCall:
-        """Approve a pending function call; its waiting agent goes on."""
-        return FunctionCall.model_validate(
-            self._decide(FUNCTION_CALLS, call_id, {"approved": True, "comment": comment}, _BY_TEST)
-        )
+    def approve(
+        self, call_id: str, comment: str | None = None, *, edited_kwargs: dict[str, Any] | None = None
+    ) -> FunctionCall:
+        """Approve a pending function call (with ``edited_kwargs`` instead of its arguments,
+        where it allows edits); its waiting agent goes on."""
+        status = {"approved": True, "comment": comment, "edited_kwargs": edited_kwargs}
+        return FunctionCall.model_validate(self._decide(FUNCTION_CALLS, call_id, status, _BY_TEST))
 
     def reject(self, call_id: str, comment: str | None = None, *, option: str | None = None) -> FunctionCall:
         """Reject a pending function call with a comment, or with one of its ``reject_options``
@@ -268,6 +279,8 @@ class FakeFoureyes:
         return None
 
     def _route(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path == _receipts.JWKS_PATH:
+            return httpx.Response(200, json=self.jwks())
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return _error(401, "unauthorized", "invalid API key")
         parts = self._parts(request) or []
@@ -303,6 +316,8 @@ class FakeFoureyes:
         pending.update(
             {"approved": None, "comment": None} if collection == FUNCTION_CALLS else {"response": None}
         )
+        if collection == FUNCTION_CALLS and body.get("allow_edit") is True:
+            pending["allow_edit"] = True
         self.items[key] = {**body, "status": pending}
         self._changed.notify_all()
         for rule in self._rules:
@@ -392,7 +407,14 @@ class FakeFoureyes:
                 if option is None:
                     raise ValueError("a rejection needs a comment or a reject option")
                 comment = _option_text(spec.get("reject_options"), option)
+            edited = status.get("edited_kwargs")
+            if edited is not None and not item["status"].get("allow_edit"):
+                raise ValueError(f"{call_id!r} does not allow edits: it was created without allow_edit")
+            if edited is not None and not approved:
+                raise ValueError("edited arguments only apply to an approval")
             update = {"approved": approved, "comment": comment, "reject_option_name": option}
+            if edited is not None:
+                update["edited_kwargs"] = edited
         else:
             response, option = status.get("response"), status.get("response_option_name")
             if response is None:
@@ -400,6 +422,42 @@ class FakeFoureyes:
                     raise ValueError("an answer needs a response or a response option")
                 response = _option_text(spec.get("response_options"), option)
             update = {"response": response, "response_option_name": option}
-        item["status"].update(update, responded_at=_now(), responded_by=by)
+        now = datetime.now(UTC)
+        update["receipt"] = self._receipt(collection, item, update, by, now)
+        item["status"].update(update, responded_at=now.isoformat(), responded_by=by)
         self._changed.notify_all()
         return item
+
+    def _receipt(
+        self, collection: str, item: dict[str, Any], update: dict[str, Any], by: dict[str, Any], now: datetime
+    ) -> str:
+        spec = item["spec"]
+        if collection == FUNCTION_CALLS:
+            edited = update.get("edited_kwargs")
+            arguments = spec["kwargs"] if edited is None else edited
+            outcome = _receipts.APPROVED if update["approved"] else _receipts.REJECTED
+        else:
+            edited, arguments, outcome = (
+                None,
+                {"msg": spec["msg"], "subject": spec.get("subject")},
+                "responded",
+            )
+        try:
+            digest: str | None = _receipts.arguments_digest(arguments)
+        except ValueError:
+            digest = None
+        claims = _receipts.claims(
+            call_id=item["call_id"],
+            project="fake",
+            kind="function_call" if collection == FUNCTION_CALLS else "human_contact",
+            fn=spec["fn"] if collection == FUNCTION_CALLS else None,
+            arguments_sha256=digest,
+            edited=edited is not None,
+            outcome=outcome,
+            response=update.get("response"),
+            decided_by={"email": by["email"], "name": by["name"], "key_id": None},
+            channel=by["channel"],
+            decided_at=now,
+            expires_at=None,
+        )
+        return _receipts.sign(claims, self.signing_key)

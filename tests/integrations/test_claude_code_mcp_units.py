@@ -152,6 +152,7 @@ async def test_the_proxy_forwards_the_arguments_the_reviewer_approved() -> None:
     client = AsyncHumanLayer(
         api_key="k", api_base_url="http://fe.test/humanlayer/v1",
         transport=approving_server({"path": "approved.txt"}, sent),
+        verify_receipts=False,  # a stand-in that signs no receipts, like HumanLayer's cloud
     )  # fmt: skip
     downstream = FakeDownstream()
     server = mcp_proxy.build_proxy(downstream, mcp_proxy.Gate(destructive=True), client)

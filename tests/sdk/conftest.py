@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -100,9 +101,11 @@ class FakeServer(FakeFoureyes):
 
     def decide(self, call_id: str, approved: bool, comment: str | None = None, **extra: Any) -> None:
         item = self.items[("function_calls", call_id)]
-        item["status"].update(
-            approved=approved, comment=comment, responded_at="2026-01-01T00:00:00Z", **extra
-        )
+        update = {"approved": approved, "comment": comment, **extra}
+        if "receipt" not in extra:  # signed as the fake signs every decision
+            by = {"email": None, "name": None, "channel": "testing"}
+            update["receipt"] = self._receipt("function_calls", item, update, by, datetime.now(UTC))
+        item["status"].update(responded_at="2026-01-01T00:00:00Z", **update)
 
     def answer(self, call_id: str, response: str | None = None, *, option: str | None = None) -> None:
         item = self.items[("contact_requests", call_id)]
@@ -125,7 +128,12 @@ class FakeServer(FakeFoureyes):
         return item
 
     def sent(self, method: str | None = None) -> list[httpx.Request]:
-        return [r for r in self.requests if method is None or r.method == method]
+        """The protocol's requests (the JWKS fetched to check receipts left out)."""
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method) and r.url.path != "/.well-known/foureyes/jwks.json"
+        ]
 
     # ---- the protocol, with the script in front and the fake clock behind
 

@@ -165,7 +165,7 @@ def test_404_while_waiting_creates_the_call_again(hl: HumanLayer, server: FakeSe
     server.script = [passthrough, forget]
     server.decide_on_get(1)
     assert hl.fetch_approval(SPEC).as_completed().approved is True
-    assert [r.method for r in server.requests] == ["POST", "GET", "POST", "GET"]
+    assert [r.method for r in server.sent()] == ["POST", "GET", "POST", "GET"]
     assert server.requests[0].content == server.requests[2].content
 
 

@@ -120,6 +120,7 @@ def test_reject_with_comment_and_option(agent: Any, reviewer: Any, make_function
     agent.post("/function_calls", make_function_call(reject_options=REJECT_OPTIONS))
     body = {"approved": False, "comment": "no way", "reject_option_name": "too_big", "slack_message_ts": "x"}
     status = reviewer.post("/agent/function_calls/call-1/respond", body).json()["status"]
+    assert status.pop("receipt").count(".") == 2  # every decision is signed (tests/server/test_receipts.py)
     assert status == {
         "requested_at": status["requested_at"],
         "responded_at": status["responded_at"],

@@ -99,6 +99,8 @@ def test_every_answer_matches_the_description(
     call(None, "get", f"{API}/project", f"{API}/project", status=401)
     call(None, "get", "/healthz", "/healthz")
     call(None, "get", "/readyz", "/readyz")
+    jwks = "/.well-known/foureyes/jwks.json"
+    call(None, "get", jwks, jwks)
     call(None, "get", "/metrics", "/metrics", status=403)
 
     described = {(m, p) for p, ops in spec["paths"].items() for m in ops}

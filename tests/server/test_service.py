@@ -124,6 +124,7 @@ def test_one_info_line_per_state_change(
     svc: Service, make_function_call: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     project_id = _project(svc)
+    svc.receipts.ensure_key()  # as the server does at start: making it is a change of its own
     with caplog.at_level(logging.INFO, logger="foureyes.server"):
         caplog.clear()
         svc.items.create_function_call(project_id, make_function_call(call_id="logged-1"))

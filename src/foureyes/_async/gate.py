@@ -10,7 +10,15 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from foureyes._decorator import AsyncDecide, Target, name_tool, no_decision, tool_subject
+from foureyes._decorator import (
+    AsyncDecide,
+    Edited,
+    Target,
+    edited_answer,
+    name_tool,
+    no_decision,
+    tool_subject,
+)
 from foureyes.models import ContactChannel, HumanContactSpec, ResponseOption
 
 
@@ -18,18 +26,23 @@ def gate(target: Target, decide: AsyncDecide) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(target.fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         bound = target.bind(args, kwargs)
+        note = None
         try:
             shown = target.shown(bound)
             refusal = await decide(target.name, shown)
-            if refusal is None:
+            if not isinstance(refusal, str):
                 target.still(bound, shown)
+            if isinstance(refusal, Edited):
+                # Only the arguments the reviewer approved run (and the receipt was signed over).
+                bound, note, refusal = target.rebind(bound, refusal.kwargs), refusal.note, None
         except Exception as exc:  # whatever went wrong, no decision means no run
             return no_decision(target, exc)
         if refusal is not None:
             return refusal
+        result = target.fn(*bound.args, **bound.kwargs)
         if target.is_async:  # sync:
-            return await target.fn(*bound.args, **bound.kwargs)  # sync:
-        return target.fn(*bound.args, **bound.kwargs)
+            result = await result  # sync:
+        return result if note is None else edited_answer(note, result)
 
     return wrapper
 

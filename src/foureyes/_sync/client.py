@@ -9,8 +9,9 @@ clients lives in their ``connections`` modules, written by hand.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import httpx
@@ -29,6 +30,7 @@ from foureyes._core import (
     TransportFailure,
     Watch,
 )
+from foureyes._exceptions import ReceiptError
 from foureyes._push import PushChannel
 from foureyes._sync import gate
 from foureyes._sync.connections import Connections
@@ -41,6 +43,7 @@ from foureyes.models import (
     HumanContact,
     HumanContactSpec,
     HumanContactStatus,
+    JsonWebKeySet,
     ResponseOption,
 )
 
@@ -58,7 +61,8 @@ class HumanLayer(ClientBase):
     HumanLayer's CLI mode does; then only the decorator, the tool and the ``fetch_*`` methods
     work. ``timeout`` bounds each ``fetch_*`` wait (None: wait forever), and is sent as the
     request's deadline: the server expires it then (``expire_on_timeout=False``: it stays
-    pending after the wait, for a caller that comes back for it).
+    pending after the wait, for a caller that comes back for it). An approval is acted on only
+    once its signed receipt checks out (``verify_receipts``, ``receipt_jwks``: docs/receipts.md).
 
     The sync client is thread-safe. The asyncio client offers the same methods as coroutines,
     and has the terminal mode too (HumanLayer's has not): the prompt runs in a worker thread so
@@ -86,6 +90,8 @@ class HumanLayer(ClientBase):
         clock: Callable[[], float] = time.monotonic,
         wait_via: WaitVia | None = None,
         expire_on_timeout: bool = True,
+        verify_receipts: bool | None = None,
+        receipt_jwks: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             run_id=run_id,
@@ -103,6 +109,8 @@ class HumanLayer(ClientBase):
             wait_via=wait_via,
             custom_http=transport is not None or http_client is not None,
             expire_on_timeout=expire_on_timeout,
+            verify_receipts=verify_receipts,
+            receipt_jwks=receipt_jwks,
         )
         self.sleep = sleep
         self._connections = Connections(transport, http_client, self._push_factory())
@@ -121,7 +129,7 @@ class HumanLayer(ClientBase):
         try:
             raw = self._connections.client().request(
                 request.method,
-                self.api_base_url + request.path,
+                request.url or self.api_base_url + request.path,
                 json=request.json,
                 params=request.params,
                 headers=self._headers(),
@@ -170,34 +178,43 @@ class HumanLayer(ClientBase):
         self,
         contact_channel: ContactChannel | None = None,
         reject_options: list[ResponseOption] | None = None,
+        *,
+        editable: bool = False,
     ) -> _wrappers.HumanLayerWrapper: ...
     def require_approval(
         self,
         contact_channel: ContactChannel | Callable[..., Any] | None = None,
         reject_options: list[ResponseOption] | None = None,
+        *,
+        editable: bool = False,
     ) -> Any:
         """Hold every call of the function until a human approves it.
 
         Use bare (``@hl.require_approval``), called (``@hl.require_approval(channel)``) or
         through ``.wrap(fn)``. Rejections and failures come back as text for the LLM. The
         sync client keeps a sync function sync; the asyncio client turns every function it
-        wraps, sync or async, into a coroutine function.
+        wraps, sync or async, into a coroutine function. ``editable=True`` lets the reviewer
+        edit the arguments: the function then runs with the edited ones, and returns a text
+        telling the LLM what changed and what the function returned.
         """
         if callable(contact_channel):
             return self.require_approval()(contact_channel)
         _decorator.check_unique(reject_options, "reject_options")
-        return _wrappers.HumanLayerWrapper(self._decider(contact_channel, reject_options))
+        return _wrappers.HumanLayerWrapper(self._decider(contact_channel, reject_options, editable))
 
     def _decider(
-        self, channel: ContactChannel | None, reject_options: list[ResponseOption] | None
+        self,
+        channel: ContactChannel | None,
+        reject_options: list[ResponseOption] | None,
+        editable: bool = False,
     ) -> _decorator.Decide:
-        def decide(name: str, shown: dict[str, Any]) -> str | None:
+        def decide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
             if self._in_terminal:
                 verdict = _terminal.ask_approval(self.run_id, name, shown)
                 return _decorator.terminal_refusal(name, verdict)
             use = channel or self.contact_channel
             spec = FunctionCallSpec(fn=name, kwargs=shown, channel=use, reject_options=reject_options)
-            completed = self.fetch_approval(spec)
+            completed = self.fetch_approval(spec, allow_edit=editable)
             return _decorator.backend_refusal(name, shown, completed, use, self.verbose)
 
         return decide
@@ -218,19 +235,46 @@ class HumanLayer(ClientBase):
 
     # -------------------------------------------------------------- function calls
 
-    def fetch_approval(self, spec: FunctionCallSpec) -> FunctionCall.Completed:
-        """Ask for approval and wait for the human's decision (long-poll, retried)."""
+    def fetch_approval(self, spec: FunctionCallSpec, *, allow_edit: bool = False) -> FunctionCall.Completed:
+        """Ask for approval and wait for the human's decision (long-poll, retried).
+
+        An approval comes back only once its receipt proves it (``ReceiptError`` otherwise);
+        ``allow_edit``: the reviewer may approve edited arguments (``status.edited_kwargs``)."""
         if self._in_terminal:
             return self._approval_in_terminal(spec)
         if self.verbose:
             _terminal.say(f"foureyes: waiting for approval for {spec.fn} at {self.api_base_url}")
-        call = self._run(self._wait(self._function_call(spec, None), FUNCTION_CALLS))
+        call = self._run(self._wait(self._function_call(spec, None), FUNCTION_CALLS, allow_edit))
+        self._approved_arguments(call, spec.kwargs, allow_edit)
+        if self._needs_receipt(call):
+            self._verify_receipt(call, spec.kwargs, allow_edit)
         return FunctionCall.Completed(call=call)
 
-    def create_function_call(self, spec: FunctionCallSpec, call_id: str | None = None) -> FunctionCall:
+    def _verify_receipt(self, call: FunctionCall, sent: dict[str, Any], allow_edit: bool) -> None:
+        if self._pinned_jwks is not None:
+            self._check_receipt(call, sent, allow_edit, self._pinned_jwks)
+            return
+        jwks = self._fetched_jwks or self._fetch_jwks()
+        try:
+            self._check_receipt(call, sent, allow_edit, jwks)
+        except ReceiptError as exc:
+            if exc.reason != "unknown_key":
+                raise
+            # A key made since the JWKS was fetched (a rotation): fetch it once more.
+            self._check_receipt(call, sent, allow_edit, self._fetch_jwks())
+
+    def _fetch_jwks(self) -> dict[str, Any]:
+        request = _core.jwks_request(self._jwks_url(), self.http_timeout)
+        found = self._run(_core.single(request, JsonWebKeySet))
+        self._fetched_jwks = found.model_dump()
+        return self._fetched_jwks
+
+    def create_function_call(
+        self, spec: FunctionCallSpec, call_id: str | None = None, *, allow_edit: bool = False
+    ) -> FunctionCall:
         self._server_only("create_function_call")
         item = self._function_call(spec, call_id)
-        request = _core.create_request(item, FUNCTION_CALLS, self.http_timeout)
+        request = _core.create_request(item, FUNCTION_CALLS, self.http_timeout, allow_edit=allow_edit)
         return self._run(_core.single(request, FunctionCall))
 
     def get_function_call(self, call_id: str, wait: float | None = None) -> FunctionCall:

@@ -12,7 +12,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from foureyes._decorator import Decide, Target, name_tool, no_decision, tool_subject
+from foureyes._decorator import (
+    Decide,
+    Edited,
+    Target,
+    edited_answer,
+    name_tool,
+    no_decision,
+    tool_subject,
+)
 from foureyes.models import ContactChannel, HumanContactSpec, ResponseOption
 
 
@@ -20,16 +28,21 @@ def gate(target: Target, decide: Decide) -> Callable[..., Any]:
     @functools.wraps(target.fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         bound = target.bind(args, kwargs)
+        note = None
         try:
             shown = target.shown(bound)
             refusal = decide(target.name, shown)
-            if refusal is None:
+            if not isinstance(refusal, str):
                 target.still(bound, shown)
+            if isinstance(refusal, Edited):
+                # Only the arguments the reviewer approved run (and the receipt was signed over).
+                bound, note, refusal = target.rebind(bound, refusal.kwargs), refusal.note, None
         except Exception as exc:  # whatever went wrong, no decision means no run
             return no_decision(target, exc)
         if refusal is not None:
             return refusal
-        return target.fn(*bound.args, **bound.kwargs)
+        result = target.fn(*bound.args, **bound.kwargs)
+        return result if note is None else edited_answer(note, result)
 
     return wrapper
 

@@ -158,6 +158,16 @@ def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> Non
     _run(go)
 
 
+def json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise fail(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise fail(f"{what} must be a JSON object of the arguments by name")
+    return value
+
+
 def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], done: str) -> None:
     reviewer.request("POST", f"/agent/{kind}/{_path_id(call_id)}/respond", body)
     out.print(Text.assemble(f"{done} ", untrusted(call_id), "."))
@@ -166,12 +176,22 @@ def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], 
 def approve(
     call_id: CallId,
     comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
+    args: Annotated[
+        str | None,
+        typer.Option(
+            "--args",
+            metavar="JSON",
+            help="Approve these arguments instead (a JSON object), where the request allows edits.",
+        ),
+    ] = None,
     api_base: ApiBase = DEFAULT_API_BASE,
     api_key: ApiKey = None,
 ) -> None:
-    """Approve a function call: the agent runs it."""
+    """Approve a function call: the agent runs it (with --args: with the arguments you give)."""
     reviewer = Reviewer(api_base, api_key)
-    body = {"approved": True, "comment": comment}
+    body: dict[str, Any] = {"approved": True, "comment": comment}
+    if args is not None:
+        body["edited_kwargs"] = json_object(args, "--args")
     _run(lambda: _respond(reviewer, "function_calls", call_id, body, "Approved"), _TO_ANSWER)
 
 

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
 from foureyes.server import inbox, logs
-from foureyes.server.api import humanlayer, ws
+from foureyes.server.api import humanlayer, receipts, ws
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.email import pages as email_pages
@@ -56,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
             if server_lock is not None:
                 server_lock.release()
             raise
+        # Receipts are signed from the first decision on; the JWKS lists the key from the start.
+        await asyncio.to_thread(service.receipts.ensure_key)
         # Every channel's deliveries go out from the outbox on this task, never from a request.
         worker = OutboxWorker(
             service.db,
@@ -108,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router, prefix=API_PREFIX)
     app.add_api_route("/healthz", probes.healthz, methods=["GET"])
     app.add_api_route("/readyz", probes.readyz, methods=["GET"])
+    app.include_router(receipts.router)
     inbox.install(app)
     app.include_router(email_pages.router)
     app.include_router(slack_interactions.router)

@@ -4,6 +4,7 @@ the inbox and the CLI::
 
     service.items        create, read and list requests            (domain/items.py)
     service.decisions    approve, reject, answer                   (domain/decisions.py)
+    service.receipts     signing keys, the JWKS, each decision's receipt (domain/receipts.py)
     service.bulk         approve or reject many in one transaction (domain/bulk.py)
     service.escalations  record escalations                        (domain/escalation.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
@@ -36,6 +37,7 @@ from foureyes.server.domain.items import (
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
+from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People
 from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
 from foureyes.server.settings import Settings
@@ -81,7 +83,8 @@ class Service:
         self.emitter = Emitter(self._publish, self.sinks)
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.items = Items(db, self.emitter, clock)
-        self.decisions = Decisions(db, self.emitter, self.items, self.people, clock)
+        self.receipts = Receipts(db, clock)
+        self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)
         self.bulk = BulkDecisions(db, self.items, self.decisions)
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)

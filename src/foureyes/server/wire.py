@@ -55,6 +55,13 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
         status["expires_at"] = _iso(item.expires_at)
     if expired and decision is not None:
         status["expired_at"] = _iso(decision.decided_at)
+    if item.allow_edit:
+        status["allow_edit"] = True
+    if decision is not None and decision.edited_kwargs is not None:
+        # the arguments the reviewer approved instead of spec.kwargs (which stay as asked)
+        status["edited_kwargs"] = decision.edited_kwargs
+    if decision is not None and decision.receipt is not None:
+        status["receipt"] = decision.receipt
     # What storage holds from before the input limits may not render: that part becomes a placeholder.
     spec = renderable(item.spec)
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}

@@ -51,6 +51,8 @@ def decision_from_row(row: Row[Any]) -> DecisionRecord:
         actor_user_id=row.actor_user_id,
         actor_email=row.actor_email,
         actor_name=row.actor_name,
+        edited_kwargs=None if row.edited_kwargs is None else json.loads(row.edited_kwargs),
+        receipt=row.receipt,
     )
 
 
@@ -70,6 +72,7 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         decisions=found,
         expires_at=row.expires_at,
         slack_message_ts=getattr(row, "slack_message_ts", None),
+        allow_edit=bool(row.allow_edit),
     )
 
 
@@ -123,9 +126,12 @@ def complete(
     )
     if result.rowcount != 1:
         return None
-    given = dataclasses.asdict(decision)
+    given = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
     address = actor_email if decision.actor_user_id is None else None
-    inserted = conn.execute(decisions.insert().values(item_id=item.id, **given, actor_address=address))
+    # JSON in its column, as a mapping in the record
+    edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
+    columns = {**given, "edited_kwargs": edited}
+    inserted = conn.execute(decisions.insert().values(item_id=item.id, **columns, actor_address=address))
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
     written = DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)

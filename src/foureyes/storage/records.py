@@ -45,6 +45,10 @@ class DecisionRecord:
     actor_user_id: int | None = None
     actor_email: str | None = None
     actor_name: str | None = None
+    # the arguments a reviewer edited and approved; None: approved as asked (0011)
+    edited_kwargs: dict[str, Any] | None = None
+    # the decision's signed receipt, a compact JWS (0011)
+    receipt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class ItemRecord:
     expires_at: datetime | None = None
     # the Slack message that shows it, once posted (0013)
     slack_message_ts: str | None = None
+    # whether a reviewer may edit the arguments before approving (0011)
+    allow_edit: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class NewItem:
     actor_key_id: int | None
     channel: str
     expires_at: datetime | None = None
+    allow_edit: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,20 @@ class NewDecision:
     decided_at: datetime
     spec_digest: str
     actor_user_id: int | None = None
+    edited_kwargs: dict[str, Any] | None = None
+    receipt: str | None = None
+
+
+@dataclass(frozen=True)
+class SigningKeyRecord:
+    """A key that signs decision receipts; ``private_key`` (raw bytes) is opened from its seal."""
+
+    id: int
+    kid: str
+    public_key: bytes
+    private_key: bytes
+    created_at: datetime
+    retired_at: datetime | None
 
 
 @dataclass(frozen=True)

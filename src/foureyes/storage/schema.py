@@ -106,6 +106,9 @@ items = Table(
     # the Slack message showing it: the channel Slack posted to and the message's ts (0013)
     Column("slack_channel", String(64), nullable=True),
     Column("slack_message_ts", String(64), nullable=True),
+    # whether a reviewer may edit the arguments before approving (create-body extension
+    # allow_edit); null counts as false (0011)
+    Column("allow_edit", Boolean(name="ck_items_allow_edit"), nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -129,6 +132,27 @@ decisions = Table(
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
     # who decided when that is no person of the server: an email link's recipient (0007)
     Column("actor_address", String(320), nullable=True),
+    # the arguments a reviewer edited and approved (JSON), null when approved as asked (0011)
+    Column("edited_kwargs", Text, nullable=True),
+    # the signed receipt of this decision: a compact JWS (foureyes._receipts) (0011)
+    Column("receipt", Text, nullable=True),
+)
+
+# The Ed25519 keys that sign decision receipts (0011). The newest key not retired signs; every
+# key stays listed in the JWKS so that old receipts still verify after a rotation.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # the RFC 7638 thumbprint of the public key: a receipt's kid
+    Column("kid", String(64), nullable=False, unique=True),
+    # the 32-byte public key, base64url
+    Column("public_key", String(64), nullable=False),
+    # the 32-byte private key, base64url, sealed with the key file's key (sealing.py)
+    Column("private_key", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # set once a newer key signs; the key still verifies the receipts it signed
+    Column("retired_at", UTCDateTime(), nullable=True),
 )
 
 # Every change, appended by the domain's one event writer (``emit``), in the transaction of the

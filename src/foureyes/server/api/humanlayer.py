@@ -84,6 +84,7 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
             channel=CHANNEL,
             actor_key_id=p.key_id,
             actor_user_id=p.user_id,
+            edited_kwargs=status.edited_kwargs,
         )
 
     return JSONResponse(render_item(await as_principal(request, credentials, decide)))

@@ -7,6 +7,7 @@ completes the item (a conditional UPDATE: of racing deciders exactly one wins) a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -14,9 +15,11 @@ from typing import Any
 
 from foureyes._protocol import ItemState
 from foureyes.server.domain.deadlines import expiry_comment
+from foureyes.server.domain.edits import checked_edit
 from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemDecided
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
+from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
 from foureyes.storage import items as item_rows
@@ -60,9 +63,16 @@ def ensure_pending(item: ItemRecord) -> None:
 
 class Decisions:
     def __init__(
-        self, db: Database, emitter: Emitter, items: Items, people: People, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        emitter: Emitter,
+        items: Items,
+        people: People,
+        clock: Callable[[], datetime],
+        receipts: Receipts | None = None,
     ) -> None:
         self._db = db
+        self.receipts = receipts or Receipts(db, clock)
         self._emitter = emitter
         self._items = items
         self._people = people
@@ -80,9 +90,11 @@ class Decisions:
         actor_key_id: int | None,
         actor_user_id: int | None = None,
         actor_email: str | None = None,
+        edited_kwargs: Mapping[str, Any] | None = None,
     ) -> ItemRecord:
         """Approve or reject a pending function call. ``actor_email``: who decided, when that is
-        not a person of the server (the recipient of an email link)."""
+        not a person of the server (the recipient of an email link); ``edited_kwargs``: the
+        arguments approved instead of the requested ones (only where the request allows edits)."""
         self.check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, FUNCTION_CALL, call_id)
         ensure_pending(item)
@@ -94,6 +106,7 @@ class Decisions:
             channel=channel,
             actor_key_id=actor_key_id,
             actor_user_id=actor_user_id,
+            edited_kwargs=edited_kwargs,
         )
         return self._complete(item, decision.verdict, decision, actor_email)
 
@@ -107,8 +120,10 @@ class Decisions:
         channel: str,
         actor_key_id: int | None,
         actor_user_id: int | None,
+        edited_kwargs: Mapping[str, Any] | None = None,
     ) -> NewDecision:
         """The decision approving or rejecting ``item``, checked complete but not yet recorded."""
+        edited = checked_edit(item, approved=approved, edited_kwargs=edited_kwargs)
         comment = _blank_to_none(comment)
         if approved:
             if reject_option_name is not None:
@@ -137,6 +152,7 @@ class Decisions:
             decided_at=self._clock(),
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
+            edited_kwargs=edited,
         )
 
     def answer_human_contact(
@@ -217,15 +233,13 @@ class Decisions:
     ) -> ItemRecord | None:
         """Record ``decision`` in ``tx`` and emit ``ItemDecided``: the item as completed, or None
         (nothing written) when it was no longer pending. ``actor_email``: who decided when that
-        is not a person of the server (the recipient of an email link)."""
-        done = item_rows.complete(
-            tx.conn,
-            item,
-            state,
-            decision,
-            actor_email=actor_email if actor is None else actor.email,
-            actor_name=None if actor is None else actor.display_name,
-        )
+        is not a person of the server (the recipient of an email link). The decision is signed
+        here, so every one is stored with its receipt."""
+        email = actor_email if actor is None else actor.email
+        name = None if actor is None else actor.display_name
+        receipt = self.receipts.sign(tx, item, decision, email, name)
+        decision = dataclasses.replace(decision, receipt=receipt)
+        done = item_rows.complete(tx.conn, item, state, decision, actor_email=email, actor_name=name)
         if done is not None:
             self._emitter.emit(
                 tx,

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from foureyes._protocol import MAX_ID_LENGTH, ItemKind
 from foureyes.models import FunctionCall, HumanContact
 from foureyes.server.domain.deadlines import default_deadline, requested_deadline
+from foureyes.server.domain.edits import requested_allow_edit
 from foureyes.server.domain.errors import (
     ConflictError,
     InvalidParameterError,
@@ -147,6 +148,8 @@ class Items:
         request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
         now = self._clock()
         expires_at = requested_deadline(payload, now)
+        # only a function call's arguments can be edited
+        allow_edit = requested_allow_edit(payload) if kind == FUNCTION_CALL else False
         new = NewItem(
             project_id=project_id,
             kind=kind,
@@ -159,6 +162,7 @@ class Items:
             actor_key_id=actor_key_id,
             channel=channel,
             expires_at=expires_at,
+            allow_edit=allow_edit,
         )
 
         def create(tx: Tx) -> tuple[ItemRecord, bool]:

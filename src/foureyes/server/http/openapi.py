@@ -66,6 +66,24 @@ _BODIES[("get", f"{API}/contact_requests/{{call_id}}")] = (None, models.HumanCon
 _BODIES[("get", f"{API}/project")] = (None, _PROJECT)
 _BODIES[("get", "/healthz")] = (None, _OK)
 _BODIES[("get", "/readyz")] = (None, _OK)
+# The public keys of decision receipts (RFC 7517 JWK Set of Ed25519 keys, RFC 8037).
+_BODIES[("get", "/.well-known/foureyes/jwks.json")] = (
+    None,
+    {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty", "crv", "x", "kid"],
+                    "properties": {k: {"type": "string"} for k in ("kty", "crv", "x", "kid", "alg", "use")},
+                },
+            }
+        },
+    },
+)
 
 
 def _schema_of(target: type[BaseModel] | dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:

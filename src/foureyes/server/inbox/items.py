@@ -225,6 +225,8 @@ async def _item_page(
         agent=agent,
         channel=channel,
         arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
+        edit_text=views.edit_text(item.spec.get("kwargs") or {}) if item.allow_edit else None,
+        edit_diff=views.edit_diff,
         contact_channel=item.spec.get("channel"),
         emails=emails,
         slack=slack,
@@ -268,6 +270,7 @@ async def decide(
     option: Annotated[str | None, Form(max_length=256)] = None,
     response: Annotated[str, Form(max_length=100_000)] = "",
     back: Annotated[str, Form(max_length=16)] = "",
+    edited_kwargs: Annotated[str, Form(max_length=1_000_000)] = "",
 ) -> Response:
     await check_form(request, reviewer, csrf)
     project, role = await _project(request, reviewer, slug)
@@ -284,6 +287,8 @@ async def decide(
                 approved=action == "approve",
                 comment=comment,
                 reject_option_name=(option or None) if action == "reject" else None,
+                # the JSON editor's text, checked by the domain (allowed? a change?)
+                edited_kwargs=views.parse_edit(edited_kwargs) if action == "approve" else None,
                 channel=CHANNEL,
                 actor_key_id=None,
                 actor_user_id=reviewer.user.id,

@@ -8,11 +8,13 @@ placeholder instead of failing the page.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from foureyes._protocol import ItemKind, ItemState
+from foureyes.server.domain.errors import ValidationFailedError
 from foureyes.server.renderable import json_text
 from foureyes.storage import DecisionRecord, ItemRecord
 
@@ -124,3 +126,41 @@ def channel_words(channel: Any) -> list[str]:
         target = value.get(field) if isinstance(value, dict) else None
         found.append(f"{words} {target}" if isinstance(target, str) and target else words)
     return found
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    before: str | None  # None: added by the reviewer
+    after: str | None  # None: removed by the reviewer
+
+
+def _pretty(value: Any) -> str:
+    return json_text(value, indent=2)
+
+
+def edit_diff(asked: dict[str, Any], approved: dict[str, Any]) -> list[Change]:
+    """The arguments a reviewer changed, added or removed before approving, as pretty JSON."""
+    changed = [Change(str(k), _pretty(v), _pretty(approved[k])) for k, v in asked.items() if k in approved]
+    found = [c for c in changed if c.before != c.after]
+    found += [Change(str(k), _pretty(v), None) for k, v in asked.items() if k not in approved]
+    return found + [Change(str(k), None, _pretty(v)) for k, v in approved.items() if k not in asked]
+
+
+def edit_text(kwargs: dict[str, Any]) -> str:
+    """The arguments as the JSON a reviewer edits."""
+    return json.dumps(kwargs, indent=2, ensure_ascii=False)
+
+
+def parse_edit(text: str) -> dict[str, Any] | None:
+    """A reviewer's edited arguments from the form: None when left empty; a JSON object, or
+    ``ValidationFailedError`` with what is wrong."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValidationFailedError(f"The edited arguments are not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValidationFailedError("The edited arguments must be a JSON object of the arguments by name.")
+    return value
