@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.channels.email.sink import email_deliveries
+from foureyes.server.channels.email.sink import email_deliveries, undelivered
 from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
@@ -153,6 +153,7 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         at = last.requested_at if pending else last.completed_at
         next_after = None if at is None else (at, last.id)
     counts = await in_thread(service_of(request).items.pending_counts, [project.id])
+    flagged = await in_thread(undelivered, service_of(request).db, [r.item.id for r in rows])
     return page(
         request,
         "pending.html" if pending else "history.html",
@@ -165,6 +166,7 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         item_url=lambda item: item_url(project, item),
         run_url=lambda item: run_url(project, item),
         total=counts.get(project.id, 0),
+        undelivered=flagged,
         page_after=after,
         first_url=_page_url(request, None),
         next_url=None if next_after is None else _page_url(request, next_after),
