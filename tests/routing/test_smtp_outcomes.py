@@ -24,9 +24,9 @@ REFUSED = "refused@example.com"
 
 
 class Picky(Mailbox):
-    async def handle_RCPT(
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's name)
         self, _server: Any, session: Any, envelope: Any, address: str, _options: Any
-    ) -> str:  # noqa: N802
+    ) -> str:
         if address == REFUSED:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
