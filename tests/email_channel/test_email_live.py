@@ -68,6 +68,10 @@ class EmailServer:
         body: dict[str, Any] = answer.json()
         return body
 
+    def pending_call_id_or_none(self) -> str | None:
+        items = self.api.get("/agent/function_calls/pending").json()["items"]
+        return str(items[0]["call_id"]) if items else None
+
     def pending_call_id(self) -> str:
         [item] = self.api.get("/agent/function_calls/pending").json()["items"]
         return str(item["call_id"])
