@@ -248,6 +248,8 @@ async def test_disabled_endpoints_hold_and_test_events(world: World) -> None:
         "function_call.completed",
         "human_contact.created",
         "human_contact.completed",
+        "function_call.delivery_failed",
+        "human_contact.delivery_failed",
     }
 
 

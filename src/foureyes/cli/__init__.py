@@ -1,19 +1,19 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
-Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users``,
-``receipts`` in their own modules) work on the database directly. Reviewer commands
-(``pending``, ``approve``, ``reject``, ``answer``, ``watch``, in ``review.py``) talk to a
-running server over HTTP with a ``respond``-scoped key, through the same API and service path
-as every other channel. The Claude Code and MCP commands come from
-``foureyes.integrations.commands``. What the groups share (consoles, errors, opening the
-service) is in ``_common.py``. Nothing imports this package but the entry point.
+Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users``, ``projects``,
+``deliveries``, ``receipts`` in their own modules) work on the database directly. Reviewer
+commands (``pending``, ``approve``, ``reject``, ``answer``, ``watch``, in ``review.py``) talk to a
+running server over HTTP with a ``respond``-scoped key, through the same API and service path as
+every other channel. The Claude Code and MCP commands come from
+``foureyes.integrations.commands``. What the groups share (consoles, errors, opening the service)
+is in ``_common.py``. Nothing imports this package but the entry point.
 """
 
 from __future__ import annotations
 
 import typer
 
-from foureyes.cli import keys, receipts, review, users, webhooks
+from foureyes.cli import deliveries, keys, projects, receipts, review, users, webhooks
 from foureyes.cli._common import untrusted
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
@@ -30,6 +30,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
 app.add_typer(receipts.app, name="receipts")
+app.add_typer(projects.app, name="projects")
+app.add_typer(deliveries.app, name="deliveries")
 for command in (review.pending, review.approve, review.reject, review.answer, review.watch):
     app.command()(command)
 # `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...` live

@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
             sinks_for(service.db, settings),
             poll_interval_seconds=settings.webhook_poll_interval_seconds,
         )
+        worker.on_failed = service.delivery_failures.report
         worker.start()
         service.on_outbox = worker.wake
         # Requests whose deadline passed complete as expired from here (on every replica).

@@ -11,6 +11,8 @@ the inbox and the CLI::
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
+    service.projects     default channels, deadline, email deciders (domain/projects.py)
+    service.deliveries   every channel's deliveries, and flagging the failed (domain/deliveries.py)
 
 The domain methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker
 threads. Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
@@ -18,7 +20,7 @@ threads. Failures are raised as the typed errors of ``foureyes.server.domain.err
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from foureyes.server.channels import sinks_for
@@ -27,6 +29,7 @@ from foureyes.server.channels.webhook.admin import Webhooks
 from foureyes.server.channels.webpush import PushSubscriptions, WebPushSink
 from foureyes.server.domain.bulk import BulkDecisions
 from foureyes.server.domain.decisions import Decisions
+from foureyes.server.domain.deliveries import Deliveries, DeliveryFailures
 from foureyes.server.domain.escalation import Escalations
 from foureyes.server.domain.events import Emitter
 from foureyes.server.domain.items import (
@@ -37,7 +40,9 @@ from foureyes.server.domain.items import (
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
+from foureyes.server.domain.projects import Projects
 from foureyes.server.domain.receipts import Receipts
+from foureyes.server.outbox import Sink
 from foureyes.server.people import People
 from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
 from foureyes.server.settings import Settings
@@ -92,6 +97,17 @@ class Service:
         self.webhooks = Webhooks(db, self.emitter, webhook_sink, clock)
         push_sink = next(s for s in self.sinks if isinstance(s, WebPushSink))
         self.push = PushSubscriptions(db, settings, push_sink, clock)
+        self.projects = Projects(db, self.emitter, clock)
+        self.delivery_failures = DeliveryFailures(self.emitter)
+        self.deliveries = Deliveries(db)
+        self.report_failures_of(self.sinks)
+
+    def report_failures_of(self, sinks: Sequence[Sink]) -> None:
+        """Let these sinks (and the app's outbox worker, given its sinks) report deliveries that
+        failed for good through the domain."""
+        for sink in sinks:
+            if sink.flags_failures:
+                sink.on_failed = self.delivery_failures.report
 
     def _publish(self, topic: Topic) -> None:
         # Looked up at each call, so whoever replaces the notifier's publish (tests) sees it.

@@ -89,6 +89,14 @@ def get(conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecor
     return item_record(row, found)
 
 
+def get_by_id(conn: Connection, item_id: int) -> ItemRecord | None:
+    """The item with its decisions, by its row id."""
+    row = conn.execute(select(items).where(items.c.id == item_id)).first()
+    if row is None:
+        return None
+    return item_record(row, tuple(decisions_of(conn, row.id)) if row.state != PENDING else ())
+
+
 def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
     """Insert a pending item, or return the one already stored under its call id; the boolean
     says whether this call created it. A writer inserting the same call id at the same moment

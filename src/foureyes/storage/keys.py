@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,15 @@ _KEY_BY_HASH = _KEYS.where(api_keys.c.key_hash == bindparam("key_hash"))
 
 
 def _project(row: Row[Any]) -> ProjectRecord:
-    return ProjectRecord(row.id, row.slug, row.name, row.expires_after_seconds)
+    channels = tuple(json.loads(row.default_channels)) if row.default_channels else ()
+    return ProjectRecord(
+        row.id,
+        row.slug,
+        row.name,
+        row.expires_after_seconds,
+        default_channels=channels,
+        email_deciders_members_only=bool(row.email_deciders_members_only),
+    )
 
 
 def find_project(conn: Connection, slug: str) -> ProjectRecord | None:
@@ -37,6 +46,20 @@ def set_project_expiry(conn: Connection, project_id: int, seconds: int | None) -
     """Set (None: clear) the deadline of the project's requests that name none."""
     result = conn.execute(
         projects.update().where(projects.c.id == project_id).values(expires_after_seconds=seconds)
+    )
+    return result.rowcount == 1
+
+
+def set_project_channels(conn: Connection, project_id: int, channels: Sequence[Mapping[str, Any]]) -> bool:
+    """Set (empty: clear) the channels of the project's requests that name none."""
+    text = json.dumps(list(channels), ensure_ascii=False, separators=(",", ":")) if channels else None
+    result = conn.execute(projects.update().where(projects.c.id == project_id).values(default_channels=text))
+    return result.rowcount == 1
+
+
+def set_project_email_deciders(conn: Connection, project_id: int, members_only: bool) -> bool:
+    result = conn.execute(
+        projects.update().where(projects.c.id == project_id).values(email_deciders_members_only=members_only)
     )
     return result.rowcount == 1
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, exists, false, or_, select
 
 from foureyes.storage.records import (
+    DELIVERY_FAILED,
     DELIVERY_PENDING,
     AttemptRecord,
     DeliveryRecord,
@@ -111,6 +112,18 @@ def list_recent(
     if item_id is not None:
         query = query.where(deliveries.c.item_id == item_id)
     return [_delivery(row) for row in conn.execute(query)]
+
+
+def failed_item_ids(conn: Connection, item_ids: Collection[int], *, sink: str) -> set[int]:
+    """Those of ``item_ids`` with a delivery of ``sink`` that failed for good."""
+    if not item_ids:
+        return set()
+    query = select(deliveries.c.item_id).where(
+        deliveries.c.sink == sink,
+        deliveries.c.status == DELIVERY_FAILED,
+        deliveries.c.item_id.in_(list(item_ids)),
+    )
+    return {row.item_id for row in conn.execute(query.distinct())}
 
 
 def attempts_of(conn: Connection, delivery_id: int) -> list[AttemptRecord]:

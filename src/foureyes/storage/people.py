@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
+from foureyes.storage import keys
 from foureyes.storage.database import Database, Tx
 from foureyes.storage.records import ProjectRecord
 from foureyes.storage.schema import api_keys, invitations, memberships, projects, sessions, users
@@ -197,8 +198,7 @@ class PeopleStore:
 
     def find_project(self, slug: str) -> ProjectRecord | None:
         with self._db.read() as conn:
-            row = conn.execute(select(projects).where(projects.c.slug == slug)).first()
-        return None if row is None else ProjectRecord(row.id, row.slug, row.name)
+            return keys.find_project(conn, slug)
 
     # ------------------------------------------------------------------ invitations
 

@@ -14,6 +14,10 @@ class ProjectRecord:
     name: str
     # the deadline of a request that names none, in seconds; None: such requests wait (0008)
     expires_after_seconds: int | None = None
+    # ContactChannel objects a request that names no channel goes to (0009)
+    default_channels: tuple[dict[str, Any], ...] = ()
+    # only the project's deciding members may decide through an email link (0009)
+    email_deciders_members_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +68,10 @@ projects = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # the deadline of a request that names none, in seconds after it was made; null: none (0008)
     Column("expires_after_seconds", Integer, nullable=True),
+    # JSON list of ContactChannel objects a request that names no channel goes to; null: none (0009)
+    Column("default_channels", Text, nullable=True),
+    # only foureyes people with a deciding role may decide through an email link (0009)
+    Column("email_deciders_members_only", Boolean, nullable=False, server_default=false()),
 )
 
 api_keys = Table(

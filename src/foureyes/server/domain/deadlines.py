@@ -8,6 +8,7 @@ as ``expired`` (``Decisions.expire``, run by ``server/expiry.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,3 +64,28 @@ def expiry_comment(expires_at: datetime | None) -> str:
     """The comment an expired item carries, for every client and for the LLM."""
     when = "" if expires_at is None else f" ({expires_at.isoformat()})"
     return f"expired: nobody responded before the deadline{when}"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+)([smhd])")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``90``, ``90s``, ``30m``, ``2h``, ``7d`` or ``1h30m``; ValueError if not one."""
+    cleaned = text.strip().lower()
+    if cleaned.isdigit():
+        return int(cleaned)
+    parts = _DURATION.findall(cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"{text!r} is not a duration (for example 90s, 30m, 2h, 7d, 1h30m)")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
+
+
+def duration_text(seconds: int) -> str:
+    """``7200`` as ``2h``, ``5400`` as ``1h30m``: the shape ``parse_duration`` reads."""
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out) or "0s"

@@ -53,10 +53,16 @@ class _ItemEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ItemCreated(_ItemEvent):
+    """``routed_to``: the project's default channels, for a request that names no channel."""
+
     type: ClassVar[str] = "created"
+    routed_to: tuple[Mapping[str, Any], ...] = ()
 
     def data(self) -> dict[str, Any]:
-        return {"run_id": self.record.run_id, "request_digest": self.record.request_digest}
+        data: dict[str, Any] = {"run_id": self.record.run_id, "request_digest": self.record.request_digest}
+        if self.routed_to:
+            data["routed_to"] = [dict(channel) for channel in self.routed_to]
+        return data
 
     def topics(self) -> list[Topic]:
         return [run_topic(self.record.project_id, self.record.run_id), project_topic(self.record.project_id)]
@@ -95,6 +101,30 @@ class ItemEscalated(_ItemEvent):
 
     def data(self) -> dict[str, Any]:
         return dict(self.escalation)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryFailed(_ItemEvent):
+    """A message to a person about this item could not be delivered (the channel is not
+    configured, the address was refused, or the retries ran out)."""
+
+    type: ClassVar[str] = "delivery_failed"
+    sink: str
+    target: str
+    delivery_id: int
+    error: str
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "sink": self.sink,
+            "target": self.target,
+            "delivery_id": self.delivery_id,
+            "error": self.error,
+        }
+
+    def topics(self) -> list[Topic]:
+        # the inbox's pending list and item page show the flag
+        return [project_topic(self.record.project_id)]
 
 
 @dataclass(frozen=True, kw_only=True)

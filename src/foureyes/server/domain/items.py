@@ -167,10 +167,12 @@ class Items:
 
         def create(tx: Tx) -> tuple[ItemRecord, bool]:
             wanted = new
+            project = keys.get_project(tx.conn, project_id)
             if expires_at is None:
-                project = keys.get_project(tx.conn, project_id)
                 fallback = default_deadline(None if project is None else project.expires_after_seconds, now)
                 wanted = dataclasses.replace(new, expires_at=fallback)
+            # A request that names no channel goes to its project's default channels.
+            routed = () if spec.get("channel") or project is None else project.default_channels
             item, created = item_rows.insert(tx.conn, wanted)
             if created and item.expires_at is not None and self.on_deadline is not None:
                 tx.after_commit(functools.partial(self.on_deadline, item.expires_at))
@@ -178,7 +180,12 @@ class Items:
                 self._emitter.emit(
                     tx,
                     ItemCreated(
-                        record=item, project_id=project_id, at=now, actor_key_id=actor_key_id, channel=channel
+                        record=item,
+                        project_id=project_id,
+                        at=now,
+                        actor_key_id=actor_key_id,
+                        channel=channel,
+                        routed_to=routed,
                     ),
                 )
             return item, created

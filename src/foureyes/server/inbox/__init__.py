@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from foureyes.server.domain.errors import DomainError
 from foureyes.server.input_policy import check_request_text
 
-from . import account, items, live, notifications, triage
+from . import account, items, live, notifications, project, triage
 from .render import STATIC, page
 from .security import SecurityHeaders
 from .session import LoginRequired, current, login_url
@@ -49,6 +49,7 @@ def install(app: FastAPI) -> None:
     app.include_router(live.router, prefix=PREFIX, dependencies=checked)
     app.include_router(triage.router, prefix=PREFIX, dependencies=checked)
     app.include_router(notifications.router, prefix=PREFIX, dependencies=checked)
+    app.include_router(project.router, prefix=PREFIX, dependencies=checked)
     # Last: its item routes end in a catch-all path.
     app.include_router(items.router, prefix=PREFIX, dependencies=checked)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.channels.email.sink import email_deliveries
+from foureyes.server.channels.email.sink import email_deliveries, undelivered
 from foureyes.server.channels.slack.sink import slack_deliveries
 from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
@@ -165,6 +165,7 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
     counts = await in_thread(service_of(request).items.pending_counts, [project.id])
     # the VAPID key for the notification switch (pending page only)
     push_key = await in_thread(service_of(request).push.public_key) if pending else None
+    flagged = await in_thread(undelivered, service_of(request).db, [r.item.id for r in rows])
     return page(
         request,
         "pending.html" if pending else "history.html",
@@ -180,6 +181,7 @@ async def _list_page(request: Request, slug: str, reviewer: Reviewer, *, pending
         push_key=push_key,
         done=await _just_decided(request, project),
         done_url=lambda item: item_url(project, item),
+        undelivered=flagged,
         page_after=after,
         first_url=_page_url(request, None),
         next_url=None if next_after is None else _page_url(request, next_after),

@@ -7,7 +7,7 @@ expires. The worker knows sinks only through the ``Sink`` protocol: channels (``
 implement it, and the app passes them in.
 """
 
-from foureyes.server.outbox.sink import Attempt, Sink
+from foureyes.server.outbox.sink import Attempt, FailureReport, Sink
 from foureyes.server.outbox.worker import OutboxWorker, retry_delay
 
-__all__ = ["Attempt", "OutboxWorker", "Sink", "retry_delay"]
+__all__ = ["Attempt", "FailureReport", "OutboxWorker", "Sink", "retry_delay"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy import Connection
 
 from foureyes.server.domain.events import FanOut
-from foureyes.storage import DeliveryRecord
+from foureyes.storage import DeliveryRecord, Tx
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class Attempt:
     retry_after: float | None = None
 
 
+# How a sink that reaches people reports a delivery that failed for good, in the transaction
+# that records it: (tx, delivery, error, when). The composition root wires it to the domain.
+FailureReport = Callable[[Tx, DeliveryRecord, str, datetime], None]
+
+
 class Sink(FanOut, Protocol):
     # the ``sink`` column of its deliveries
     name: str
@@ -35,6 +40,10 @@ class Sink(FanOut, Protocol):
     attempt_timeout_seconds: float
     # attempts in flight at once per target, so a slow target fills its own slots only
     per_target_concurrency: int
+    # its failures mean a person was not told: the worker reports them (``on_failed``)
+    flags_failures: bool
+    # where such a sink reports the deliveries it fails itself, in ``fan_out`` (set by the app)
+    on_failed: FailureReport | None
 
     def paused_targets(self, conn: Connection) -> Collection[str]:
         """Targets whose deliveries wait untouched for now (a disabled endpoint)."""

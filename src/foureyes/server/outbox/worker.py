@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from foureyes._backoff import jittered_delay
-from foureyes.server.outbox.sink import Attempt, Sink
+from foureyes.server.outbox.sink import Attempt, FailureReport, Sink
 from foureyes.storage import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, Database, DeliveryRecord
 from foureyes.storage import outbox as deliveries
 from foureyes.storage.outbox import Route
@@ -87,6 +87,9 @@ class OutboxWorker:
         # attempts in flight per (sink, target), and their tasks
         self._busy: dict[Route, int] = {}
         self._attempts: set[asyncio.Task[None]] = set()
+        # Told, in the recording transaction, of a delivery of a sink that ``flags_failures``
+        # which failed for good (the app wires it to the domain's DeliveryFailures).
+        self.on_failed: FailureReport | None = None
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Send the deliveries due at ``now`` (default: the clock) that have a free slot, and
@@ -204,6 +207,14 @@ class OutboxWorker:
                 outcome=outcome,
                 next_attempt_at=next_at,
             )
+            sink = self.sinks.get(delivery.sink)
+            if (
+                outcome == DELIVERY_FAILED
+                and self.on_failed is not None
+                and sink is not None
+                and sink.flags_failures
+            ):
+                self.on_failed(tx, delivery, attempt.error or "failed", now)
 
     # ------------------------------------------------------------------ the background task
 

@@ -20,8 +20,10 @@ from fastapi.responses import HTMLResponse
 from foureyes.server.channels.email.links import PURPOSE, BadLinkError, LinkClaim, LinkSigner
 from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from foureyes.server.people import DECIDING_ROLES
 from foureyes.storage import ItemRecord
 from foureyes.storage import events as event_log
+from foureyes.storage import keys as key_rows
 
 PREFIX = "/email"
 # HTML pages for a mail recipient, not part of the JSON API (left out of /openapi.json).
@@ -71,10 +73,32 @@ def _open(request: Request, token: str) -> tuple[Any, LinkClaim, ItemRecord]:
     except NotFoundError:
         raise RefusedError(404, "The request this link is for no longer exists.") from None
     with service.db.read() as conn:
-        escalations = [e.data for e in event_log.for_item(conn, item.id) if e.type == "escalated"]
-    if claim.recipient.lower() not in recipients_allowed(item, escalations):
+        history = event_log.for_item(conn, item.id)
+        project = key_rows.get_project(conn, item.project_id)
+    if claim.recipient.lower() not in recipients_allowed(item, history):
         raise RefusedError(403, "This link was not sent to a recipient of this request.")
+    if project is not None and project.email_deciders_members_only and not _member_decider(service, claim):
+        raise RefusedError(
+            403,
+            f"In this project only its members may decide by email, and {claim.recipient} is not a "
+            "reviewer or admin of it. Nothing was changed; ask a member to decide it in the inbox.",
+        )
     return service, claim, item
+
+
+def _member_decider(service: Any, claim: LinkClaim) -> bool:
+    """Whether the recipient is a foureyes person with a deciding role in the project."""
+    try:
+        user = service.people.find_user(claim.recipient)
+    except NotFoundError:
+        return False
+    return service.people.role_in(user.id, claim.project_id) in DECIDING_ROLES
+
+
+def _closed(item: ItemRecord) -> str:
+    if item.state == "expired":
+        return "This request expired: nobody decided it before its deadline. This link no longer works."
+    return "This request was already decided; this link no longer works."
 
 
 @router.get(PREFIX + "/{token}", response_class=HTMLResponse)
@@ -84,7 +108,7 @@ def show(request: Request, token: str) -> HTMLResponse:
     except RefusedError as refused:
         return _page(refused.status, problem=refused.problem)
     if item.completed_at is not None:
-        return _page(409, item=item, problem="This request was already decided; this link no longer works.")
+        return _page(409, item=item, problem=_closed(item))
     query = request.query_params
     preselect = {
         "decision": "reject" if query.get("reject") == "true" else "approve",
@@ -125,7 +149,8 @@ def decide(
                 422, item=item, token=token, recipient=claim.recipient, problem="Choose approve or reject."
             )
     except ConflictError:
-        return _page(409, item=item, problem="This request was already decided; this link no longer works.")
+        now = service.items.get(claim.project_id, claim.kind, claim.call_id)
+        return _page(409, item=now, problem=_closed(now))
     except InvalidInputError as exc:
         preselect = {"decision": decision, "option": option}
         return _page(

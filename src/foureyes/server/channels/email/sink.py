@@ -7,9 +7,11 @@ entry; To and Cc as the channel says, Bcc never shown) with links signed for tha
 and freezes it into one delivery whose target is the address. ``deliver`` hands it to the SMTP
 server for that address alone; a retry sends the same message with the same ``Message-ID``.
 
-Without ``FOUREYES_SMTP_URL`` such a request is still queued, so it is flagged where deliveries
-are shown: its delivery fails at the first attempt, saying email is not configured, and a
-warning is logged.
+A request that names no channel goes to its project's default channels (``routed_to`` of its
+``created`` event). Without ``FOUREYES_SMTP_URL`` each delivery is recorded as failed at once,
+saying email is not configured, and reported (``on_failed``: a ``delivery_failed`` event and a
+warning in the log), so the request is flagged, never dropped silently. A 5xx answer (an
+address refused) fails a delivery at once; anything else is retried until ``retry_max``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import email.policy
 import json
 import logging
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -30,9 +33,18 @@ from foureyes.server.channels.email import smtp
 from foureyes.server.channels.email.links import PURPOSE, LinkClaim, LinkSigner
 from foureyes.server.channels.email.message import Recipient, compose, recipients_of
 from foureyes.server.domain.events import Event, ItemCreated, ItemEscalated
-from foureyes.server.outbox import Attempt
+from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
-from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
+from foureyes.storage import (
+    DELIVERY_FAILED,
+    AttemptRecord,
+    Database,
+    DeliveryRecord,
+    EventRecord,
+    ItemRecord,
+    Tx,
+    outbox,
+)
 from foureyes.storage import keys as key_rows
 
 logger = logging.getLogger(__name__)
@@ -75,18 +87,43 @@ def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[
     }
 
 
-def recipients_allowed(item: ItemRecord, escalations: Collection[Mapping[str, Any]]) -> set[str]:
-    """Every address this request was sent to (created or escalated), lower-cased."""
+def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The email channels among a project's default channels a request was routed to."""
+    found = [channel.get("email") for channel in routed_to if isinstance(channel, Mapping)]
+    return [email for email in found if isinstance(email, Mapping)]
+
+
+def recipients_allowed(item: ItemRecord, events: Collection[EventRecord]) -> set[str]:
+    """Every address this request was sent to (created, routed to the project's defaults, or
+    escalated), lower-cased; ``events`` is the item's change log."""
     found = {r.address.lower() for r in recipients_of(channel_email(item.spec))}
-    for escalation in escalations:
-        found |= {r.address.lower() for r in recipients_of(escalation_channel(item, escalation))}
+    for event in events:
+        if event.type == "created":
+            for channel in routed_emails(event.data.get("routed_to") or []):
+                found |= {r.address.lower() for r in recipients_of(channel)}
+        elif event.type == "escalated":
+            found |= {r.address.lower() for r in recipients_of(escalation_channel(item, event.data))}
     return found
 
 
-def email_deliveries(db: Database, item_id: int) -> list[DeliveryRecord]:
-    """The emails sent (or owed) for one request, oldest first: what its inbox page shows."""
+@dataclass(frozen=True)
+class EmailDelivery:
+    delivery: DeliveryRecord
+    attempts: list[AttemptRecord]
+
+
+def email_deliveries(db: Database, item_id: int) -> list[EmailDelivery]:
+    """The emails sent (or owed) for one request, oldest first, with every attempt: what its
+    inbox page shows."""
     with db.read() as conn:
-        return list(reversed(outbox.list_recent(conn, sink=SINK, item_id=item_id)))
+        found = list(reversed(outbox.list_recent(conn, sink=SINK, item_id=item_id)))
+        return [EmailDelivery(d, outbox.attempts_of(conn, d.id)) for d in found]
+
+
+def undelivered(db: Database, item_ids: Collection[int]) -> set[int]:
+    """Those requests with an email that could not be delivered (the pending list's mark)."""
+    with db.read() as conn:
+        return outbox.failed_item_ids(conn, item_ids, sink=SINK)
 
 
 class EmailSink:
@@ -100,6 +137,9 @@ class EmailSink:
         self.attempt_timeout_seconds = settings.email_timeout_seconds
         self.per_target_concurrency = 2
         self.retry_max = timedelta(seconds=settings.email_retry_max_seconds)
+        # A failed email means a person was not told: flagged (DeliveryFailures.report).
+        self.flags_failures = True
+        self.on_failed: FailureReport | None = None
 
     @property
     def signer(self) -> LinkSigner:
@@ -108,19 +148,35 @@ class EmailSink:
     # ------------------------------------------------------------------ in the change's transaction
 
     def fan_out(self, tx: Tx, event: Event) -> int:
+        note = None
+        channels: list[Mapping[str, Any] | None]
         if isinstance(event, ItemCreated):
-            channel, note = channel_email(event.record.spec), None
+            given = channel_email(event.record.spec)
+            channels = [given] if given is not None else list(routed_emails(event.routed_to))
         elif isinstance(event, ItemEscalated):
-            channel = escalation_channel(event.record, event.escalation)
+            channels = [escalation_channel(event.record, event.escalation)]
             note = str(event.escalation.get("escalation_msg") or "")
         else:
             return 0
-        recipients = recipients_of(channel)
-        if channel is None or not recipients:
-            return 0
-        item = event.record
+        queued, seen = 0, set()
+        for channel in channels:
+            if channel is None:
+                continue
+            recipients = [r for r in recipients_of(channel) if r.address.lower() not in seen]
+            seen |= {r.address.lower() for r in recipients}
+            queued += self._fan_out_channel(tx, event, channel, recipients, note)
+        return queued
+
+    def _fan_out_channel(
+        self, tx: Tx, event: Event, channel: Mapping[str, Any], recipients: list[Recipient], note: str | None
+    ) -> int:
+        item = event.item
+        assert item is not None
         project = key_rows.get_project(tx.conn, item.project_id)
+        # A link never outlives the request's own deadline.
         expires = event.at + timedelta(seconds=self._settings.email_link_max_age_seconds)
+        if item.expires_at is not None:
+            expires = min(expires, item.expires_at)
         for recipient in recipients:
             token = self._signer.sign(
                 LinkClaim(
@@ -152,17 +208,13 @@ class EmailSink:
         message: EmailMessage,
         template_error: str | None,
     ) -> None:
-        if self._smtp is None:
-            logger.warning(
-                "%s %r names email %s, but %s", item.kind, item.call_id, recipient.address, NOT_CONFIGURED
-            )
         payload = {
             "recipient": recipient.address,
             "field": recipient.field,
             "message": message.as_string(policy=email.policy.SMTP),
             "template_error": template_error,
         }
-        outbox.enqueue(
+        delivery_id = outbox.enqueue(
             tx.conn,
             sink=SINK,
             target=recipient.address,
@@ -170,9 +222,22 @@ class EmailSink:
             event_type=f"{item.kind}.{event.type}",
             payload=json.dumps(payload, ensure_ascii=False),
             now=event.at,
-            # not configured: the first attempt fails it for good, and says why
-            expires_at=event.at if self._smtp is None else event.at + self.retry_max,
+            expires_at=event.at + self.retry_max,
         )
+        if self._smtp is None:
+            # Not configured: recorded as failed at once, and flagged (never dropped silently).
+            outbox.record_attempt(
+                tx.conn,
+                delivery_id,
+                attempted_at=event.at,
+                status_code=None,
+                latency_ms=0,
+                error=NOT_CONFIGURED,
+                outcome=DELIVERY_FAILED,
+            )
+            delivery = outbox.get(tx.conn, delivery_id)
+            if delivery is not None and self.on_failed is not None:
+                self.on_failed(tx, delivery, NOT_CONFIGURED, event.at)
 
     # ------------------------------------------------------------------ in the outbox worker
 
@@ -192,8 +257,14 @@ class EmailSink:
                 payload["recipient"],
                 socket_timeout=self.attempt_timeout_seconds,
             )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0] if exc.recipients else None
+            code = None if refused is None else refused.code
+            error = f"address refused: {refused}" if refused is not None else "address refused"
+            return Attempt(code, error[:300], permanent=code is not None and code >= 500)
         except aiosmtplib.SMTPResponseException as exc:
-            return Attempt(exc.code, f"SMTP {exc.code}: {exc.message}"[:300])
+            # 5xx is the server's final answer (an address or message it will never take)
+            return Attempt(exc.code, f"SMTP {exc.code}: {exc.message}"[:300], permanent=exc.code >= 500)
         except (aiosmtplib.SMTPException, OSError) as exc:
             return Attempt(error=f"{type(exc).__name__}: {exc}"[:300])
         return Attempt(250)

@@ -30,7 +30,7 @@ from foureyes.server.channels.slack.blocks import (
     request_blocks,
 )
 from foureyes.server.domain.events import Event, ItemCreated, ItemDecided
-from foureyes.server.outbox import Attempt
+from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
 from foureyes.storage import keys as key_rows
@@ -57,6 +57,9 @@ class SlackSink:
         self.attempt_timeout_seconds = 15.0
         # Slack allows about one message a second per channel
         self.per_target_concurrency = 1
+        # a message the agent asked for that failed means a person was not told: flagged
+        self.flags_failures = True
+        self.on_failed: FailureReport | None = None
 
     # ------------------------------------------------------------------ in the change's transaction
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Mapping
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import Connection
 
-from foureyes.server.domain.events import Event, ItemCreated, ItemDecided
-from foureyes.server.outbox import Attempt
+from foureyes.server.domain.events import DeliveryFailed, Event, ItemCreated, ItemDecided
+from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
 from foureyes.server.wire import render_item
@@ -35,16 +35,24 @@ WEBHOOK_EVENTS = (
     "function_call.completed",
     "human_contact.created",
     "human_contact.completed",
+    # a message to a person about the request could not be delivered (body: + ``delivery``)
+    "function_call.delivery_failed",
+    "human_contact.delivery_failed",
 )
 USER_AGENT = "foureyes-webhooks"
 # The HTTP client's pool: as many connections as the outbox worker has attempts in flight.
 MAX_CONNECTIONS = 64
 
 
-def webhook_envelope(event_type: str, item: ItemRecord, *, is_test: bool = False) -> str:
+def webhook_envelope(
+    event_type: str, item: ItemRecord, *, is_test: bool = False, delivery: Mapping[str, Any] | None = None
+) -> str:
     """The v1beta2 webhook body: ``{type, is_test, event}`` with the item exactly as the API
-    renders it (``spec.state`` included), as JSON text frozen into the outbox."""
-    envelope = {"type": event_type, "is_test": is_test, "event": render_item(item)}
+    renders it (``spec.state`` included), as JSON text frozen into the outbox; a
+    ``delivery_failed`` event adds ``delivery`` (sink, target, delivery_id, error)."""
+    envelope: dict[str, Any] = {"type": event_type, "is_test": is_test, "event": render_item(item)}
+    if delivery is not None:
+        envelope["delivery"] = dict(delivery)
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -54,6 +62,8 @@ def event_type_of(event: Event) -> str | None:
         return f"{event.record.kind}.created"
     if isinstance(event, ItemDecided):
         return f"{event.record.kind}.completed"
+    if isinstance(event, DeliveryFailed):
+        return f"{event.record.kind}.delivery_failed"
     return None
 
 
@@ -101,6 +111,10 @@ class WebhookSink:
         self.attempt_timeout_seconds = settings.webhook_timeout_seconds
         self.per_target_concurrency = settings.webhook_endpoint_concurrency
         self.retry_max = timedelta(seconds=settings.webhook_retry_max_seconds)
+        # a failed webhook is shown in its endpoint's deliveries; reporting it as an event would
+        # send another webhook to the endpoint that just failed
+        self.flags_failures = False
+        self.on_failed: FailureReport | None = None
 
     # ------------------------------------------------------------------ in the change's transaction
 
@@ -112,7 +126,8 @@ class WebhookSink:
         wanted = endpoint_rows.subscribed(tx.conn, item.project_id, event_type)
         if not wanted:
             return 0
-        payload = webhook_envelope(event_type, item)
+        delivery = event.data() if isinstance(event, DeliveryFailed) else None
+        payload = webhook_envelope(event_type, item, delivery=delivery)
         for endpoint_id in wanted:
             self.enqueue(tx, endpoint_id, event_type, payload, item_id=item.id, now=event.at)
         return len(wanted)

@@ -23,7 +23,7 @@ from foureyes.server.channels.webhook.sink import read_capped
 from foureyes.server.channels.webpush import message
 from foureyes.server.channels.webpush.vapid import VapidKey, contact_of, load_or_create
 from foureyes.server.domain.events import Event, ItemCreated, ItemEscalated
-from foureyes.server.outbox import Attempt
+from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
 from foureyes.storage import Database, DeliveryRecord, Tx, outbox
@@ -54,6 +54,9 @@ class WebPushSink:
         self._key: VapidKey | None = None
         self.attempt_timeout_seconds = ATTEMPT_TIMEOUT_SECONDS
         self.per_target_concurrency = 1  # one browser: in order, one at a time
+        # a phone not buzzed is not a request unseen: the inbox shows it anyway, so not flagged
+        self.flags_failures = False
+        self.on_failed: FailureReport | None = None
         self.retry_max = RETRY_MAX
 
     def vapid_key(self) -> VapidKey:

@@ -1,0 +1,134 @@
+"""``foureyes projects``: where a project's requests go and how long they wait, on the database
+directly. ``channels`` are the default channels of a request that names none; ``deadline`` its
+default deadline; ``email-deciders`` who may decide through an email link."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from foureyes.cli._common import DatabaseUrl, admin, fail, out, untrusted
+
+if TYPE_CHECKING:
+    from foureyes.storage import ProjectRecord
+
+app = typer.Typer(
+    help="Project settings: default channels, default deadline, email deciders.", no_args_is_help=True
+)
+channels_app = typer.Typer(help="Where a request that names no channel goes.", no_args_is_help=True)
+deadline_app = typer.Typer(help="The deadline of a request that names none.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+app.add_typer(deadline_app, name="deadline")
+
+Project = Annotated[str, typer.Argument(help="The project's slug.")]
+
+
+def _describe(project: ProjectRecord) -> None:
+    from foureyes.server.domain.deadlines import duration_text
+
+    out.print(f"Project {project.slug}:", highlight=False)
+    if project.default_channels:
+        out.print("  default channels:", highlight=False)
+        for channel in project.default_channels:
+            email = channel.get("email")
+            words = f"email to {email['address']}" if isinstance(email, dict) else json.dumps(channel)
+            out.print("    ", untrusted(words))
+    else:
+        out.print("  default channels: none (a request that names no channel is in the inbox only)")
+    seconds = project.expires_after_seconds
+    out.print(f"  default deadline: {'none' if seconds is None else duration_text(seconds)}", highlight=False)
+    who = "only its reviewers and admins" if project.email_deciders_members_only else "any recipient"
+    out.print(f"  email deciders: {who}", highlight=False)
+
+
+@app.command("show")
+def projects_show(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Show a project's routing and deadline settings."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.get(project))
+
+
+@channels_app.command("set")
+def channels_set(
+    project: Project,
+    email: Annotated[list[str] | None, typer.Option("--email", help="An address (repeat for more).")] = None,
+    json_channels: Annotated[
+        str | None,
+        typer.Option(
+            "--json", help='A JSON list of ContactChannel objects, e.g. [{"email": {"address": "a@x"}}].'
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the default channels (replacing the old ones); the project is created if new."""
+    from foureyes.server.domain.projects import email_channels
+
+    channels = email_channels(email or [])
+    if json_channels is not None:
+        try:
+            given = json.loads(json_channels)
+        except json.JSONDecodeError as exc:
+            raise fail(f"--json is not JSON: {exc}") from None
+        if not isinstance(given, list) or not all(isinstance(c, dict) for c in given):
+            raise fail("--json must be a list of objects")
+        channels += given
+    if not channels:
+        raise fail("name at least one --email (or --json); `clear` removes them")
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_default_channels(project, channels))
+
+
+@channels_app.command("show")
+def channels_show(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Show the default channels (and the other settings)."""
+    projects_show(project, database_url)
+
+
+@channels_app.command("clear")
+def channels_clear(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Remove the default channels: a request that names none is in the inbox only."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_default_channels(project, []))
+
+
+@deadline_app.command("set")
+def deadline_set(
+    project: Project,
+    duration: Annotated[str, typer.Argument(help="e.g. 90s, 30m, 2h, 7d, 1h30m.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give the project's requests that name no deadline this one."""
+    from foureyes.server.domain.deadlines import parse_duration
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_deadline(project, seconds))
+
+
+@deadline_app.command("clear")
+def deadline_clear(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Requests that name no deadline wait indefinitely again."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_deadline(project, None))
+
+
+@app.command("email-deciders")
+def email_deciders(
+    project: Project,
+    members_only: Annotated[
+        bool,
+        typer.Option(
+            "--members-only/--anyone",
+            help="Only the project's reviewers and admins may decide by email, or any recipient.",
+        ),
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Choose who may decide through an email link."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_email_deciders_members_only(project, members_only))

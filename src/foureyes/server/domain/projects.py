@@ -1,0 +1,136 @@
+"""``Projects``: a project's routing and deadline settings.
+
+- **Default channels**: a list of ContactChannel objects (``{"email": {"address": ...}}``; the
+  shape leaves room for ``slack`` and the others) that a request naming no channel is sent to.
+- **Default deadline**: ``expires_after_seconds`` of a request that names no ``expires_at``.
+- **Email deciders**: when restricted to members, only foureyes people with a deciding role in
+  the project may decide through an email link.
+
+Each change is a ``SettingsChanged`` event in the project's change log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from foureyes.models import ContactChannel
+from foureyes.server.domain.deadlines import MAX_DEFAULT_SECONDS
+from foureyes.server.domain.errors import InvalidInputError, NotFoundError
+from foureyes.server.domain.events import Emitter, SettingsChanged
+from foureyes.storage import Database, ProjectRecord
+from foureyes.storage import keys as project_rows
+
+MAX_CHANNELS = 20
+# One address: something@domain, no spaces or list separators (the rest is the SMTP server's).
+_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+
+
+def email_channels(addresses: Sequence[str]) -> list[dict[str, Any]]:
+    """One email ContactChannel per address."""
+    return [{"email": {"address": address.strip()}} for address in addresses if address.strip()]
+
+
+def check_channels(channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The channels as stored (ContactChannel fields only), or InvalidInputError saying why."""
+    if len(channels) > MAX_CHANNELS:
+        raise InvalidInputError(f"at most {MAX_CHANNELS} default channels")
+    checked: list[dict[str, Any]] = []
+    for given in channels:
+        try:
+            channel = ContactChannel.model_validate(given)
+        except ValidationError as exc:
+            raise InvalidInputError(f"not a contact channel: {exc.errors()[0]['msg']}") from None
+        shaped = channel.model_dump(exclude_none=True)
+        if not shaped:
+            raise InvalidInputError("a default channel must name email, slack, sms or whatsapp")
+        address = (shaped.get("email") or {}).get("address")
+        if address is not None and (len(address) > 320 or not _ADDRESS.match(address)):
+            raise InvalidInputError(f"{address!r} is not an email address")
+        checked.append(shaped)
+    return checked
+
+
+class Projects:
+    def __init__(self, db: Database, emitter: Emitter, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._emitter = emitter
+        self._clock = clock
+
+    def get(self, slug: str) -> ProjectRecord:
+        with self._db.read() as conn:
+            project = project_rows.find_project(conn, slug)
+        if project is None:
+            raise NotFoundError(f"project {slug!r} not found")
+        return project
+
+    def _change(
+        self,
+        slug: str,
+        what: str,
+        details: Mapping[str, Any],
+        store: Callable[[Any, int], object],
+        actor_user_id: int | None,
+    ) -> ProjectRecord:
+        now = self._clock()
+        with self._db.write() as tx:
+            project = project_rows.ensure_project(tx.conn, slug, now=now)
+            store(tx.conn, project.id)
+            self._emitter.emit(
+                tx,
+                SettingsChanged(
+                    project_id=project.id,
+                    at=now,
+                    actor_user_id=actor_user_id,
+                    channel="admin" if actor_user_id is None else "inbox",
+                    what=what,
+                    details=details,
+                ),
+            )
+            found = project_rows.get_project(tx.conn, project.id)
+        assert found is not None
+        return found
+
+    def set_default_channels(
+        self, slug: str, channels: Sequence[Mapping[str, Any]], *, actor_user_id: int | None = None
+    ) -> ProjectRecord:
+        """Set the project's default channels (an empty list clears them); created if new."""
+        checked = check_channels(channels)
+        return self._change(
+            slug,
+            "default_channels_set" if checked else "default_channels_cleared",
+            {"channels": checked},
+            lambda conn, pid: project_rows.set_project_channels(conn, pid, checked),
+            actor_user_id,
+        )
+
+    def set_deadline(
+        self, slug: str, seconds: int | None, *, actor_user_id: int | None = None
+    ) -> ProjectRecord:
+        """Set (None: clear) the deadline of the project's requests that name none."""
+        if seconds is not None and not 1 <= seconds <= MAX_DEFAULT_SECONDS:
+            raise InvalidInputError(
+                f"a default deadline must be between 1 second and {MAX_DEFAULT_SECONDS} seconds"
+            )
+        return self._change(
+            slug,
+            "default_deadline_set" if seconds is not None else "default_deadline_cleared",
+            {"expires_after_seconds": seconds},
+            lambda conn, pid: project_rows.set_project_expiry(conn, pid, seconds),
+            actor_user_id,
+        )
+
+    def set_email_deciders_members_only(
+        self, slug: str, members_only: bool, *, actor_user_id: int | None = None
+    ) -> ProjectRecord:
+        return self._change(
+            slug,
+            "email_deciders_set",
+            {"members_only": members_only},
+            lambda conn, pid: project_rows.set_project_email_deciders(conn, pid, members_only),
+            actor_user_id,
+        )

@@ -1,0 +1,103 @@
+"""A service on a fresh database with the email channel configured (or not), its outbox worker
+on a controllable clock with the email and webhook sinks, reporting failures as the app does."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from foureyes.server.channels import sinks_for
+from foureyes.server.outbox import OutboxWorker
+from foureyes.server.push import InProcessNotifier
+from foureyes.server.service import Service
+from foureyes.server.settings import Settings
+from foureyes.storage import Database, DeliveryRecord
+from foureyes.storage import outbox as deliveries
+
+from ..db import ensure_project, events_of
+
+LINK = re.compile(r"^(Approve|Reject|Answer): +(\S+)\r?$", re.MULTILINE)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+@dataclass
+class World:
+    service: Service
+    worker: OutboxWorker
+    clock: Clock
+    project_id: int
+
+    def call(self, call_id: str, **spec: Any) -> None:
+        body = {"run_id": "run-1", "call_id": call_id, "spec": {"fn": "wire", "kwargs": {"usd": 5}, **spec}}
+        self.service.items.create_function_call(self.project_id, body)
+
+    def item_id(self, call_id: str) -> int:
+        return self.service.items.get_function_call(self.project_id, call_id).id
+
+    def emails(self) -> list[DeliveryRecord]:
+        with self.service.db.read() as conn:
+            return list(reversed(deliveries.list_recent(conn, sink="email")))
+
+    def event_types(self, call_id: str) -> list[str]:
+        return [e.type for e in events_of(self.service.db, self.item_id(call_id))]
+
+    def events(self, call_id: str, type_: str) -> list[dict[str, Any]]:
+        return [e.data for e in events_of(self.service.db, self.item_id(call_id)) if e.type == type_]
+
+
+def links_in(delivery: DeliveryRecord) -> dict[str, str]:
+    message = email.message_from_string(json.loads(delivery.payload)["message"], policy=email.policy.default)
+    text = message.get_body(("plain",))
+    assert text is not None
+    return {name.lower(): url for name, url in LINK.findall(text.get_content())}  # type: ignore[attr-defined]
+
+
+async def make_world(database_url: str, clock: Clock, **settings: Any) -> World:
+    config = Settings(database_url=database_url, webhook_allow_private=True, **settings)
+    storage = Database.from_url(config.database_url)
+    storage.migrate()
+    service = Service(storage, InProcessNotifier(), clock=clock, settings=config)
+    project_id = ensure_project(storage, "default", now=clock()).id
+    worker = OutboxWorker(storage, sinks_for(storage, config), clock=clock, rng=lambda: 0.5)
+    worker.on_failed = service.delivery_failures.report
+    return World(service, worker, clock, project_id)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def world(database_url: str, clock: Clock) -> AsyncIterator[World]:
+    """No SMTP server configured."""
+    found = await make_world(database_url, clock)
+    try:
+        yield found
+    finally:
+        await found.worker.stop()
+        found.service.close()

@@ -1,0 +1,80 @@
+"""``foureyes projects`` and ``foureyes deliveries`` on a database, in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from foureyes.cli import app
+from foureyes.server.push import InProcessNotifier
+from foureyes.server.service import Service
+from foureyes.server.settings import Settings
+from foureyes.storage import Database
+
+
+def run(url: str, *args: str) -> tuple[int, str]:
+    done = CliRunner().invoke(app, list(args), env={"FOUREYES_DATABASE_URL": url, "COLUMNS": "250"})
+    if done.exception is not None and not isinstance(done.exception, SystemExit):
+        raise done.exception
+    return done.exit_code, done.stdout + done.stderr
+
+
+def test_projects_channels_deadline_and_email_deciders(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    code, shown = run(
+        url, "projects", "channels", "set", "payments", "--email", "a@x.example", "--email", "b@y.example"
+    )
+    assert code == 0, shown
+    assert "email to a@x.example" in shown
+    assert "email to b@y.example" in shown
+    code, shown = run(url, "projects", "deadline", "set", "payments", "2h")
+    assert code == 0, shown
+    assert "default deadline: 2h" in shown
+    code, shown = run(url, "projects", "email-deciders", "payments", "--members-only")
+    assert "only its reviewers and admins" in shown
+    code, shown = run(url, "projects", "channels", "show", "payments")
+    assert "email to a@x.example" in shown
+    assert "default deadline: 2h" in shown
+
+    code, shown = run(url, "projects", "channels", "set", "payments", "--email", "not-an-address")
+    assert code == 1
+    assert "is not an email address" in shown
+    code, shown = run(url, "projects", "deadline", "set", "payments", "soon")
+    assert code == 1
+    assert "not a duration" in shown
+
+    run(url, "projects", "channels", "clear", "payments")
+    code, shown = run(url, "projects", "deadline", "clear", "payments")
+    assert "default channels: none" in shown
+    assert "default deadline: none" in shown
+    code, shown = run(url, "projects", "show", "nope")
+    assert code == 1
+    assert "not found" in shown
+
+
+def test_deliveries_lists_email_and_its_attempts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    db = Database.from_url(url)
+    db.migrate()
+    service = Service(db, InProcessNotifier(), settings=Settings(database_url=url))
+    try:
+        service.projects.set_default_channels("default", [{"email": {"address": "lead@example.com"}}])
+        project = service.projects.get("default")
+        service.items.create_function_call(
+            project.id, {"run_id": "r", "call_id": "pay-1", "spec": {"fn": "f", "kwargs": {}}}
+        )
+        [delivery] = service.deliveries.recent()
+    finally:
+        service.close()
+    code, shown = run(url, "deliveries")
+    assert code == 0, shown
+    assert "lead@example.com" in shown
+    assert "pay-1" in shown
+    assert "failed" in shown
+    assert "email is not configured" in shown
+    code, shown = run(url, "deliveries", "--sink", "webhook")
+    assert "No deliveries." in shown
+    code, shown = run(url, "deliveries", "attempts", str(delivery.id))
+    assert code == 0, shown
+    assert "email is not configured" in shown
