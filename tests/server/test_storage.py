@@ -44,6 +44,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             *("webhook_endpoints", "deliveries", "delivery_attempts"),
             *("users", "memberships", "invitations", "sessions"),
             "login_throttle",
+            "policies",
         }
         storage.migrate()
         with storage.engine.connect() as conn:

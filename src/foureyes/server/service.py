@@ -6,6 +6,7 @@ the inbox and the CLI::
     service.decisions    approve, reject, answer                   (domain/decisions.py)
     service.bulk         approve or reject many in one transaction (domain/bulk.py)
     service.escalations  record escalations                        (domain/escalation.py)
+    service.policies     rules applied at create time              (domain/policies.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
@@ -34,6 +35,7 @@ from foureyes.server.domain.items import (
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
+from foureyes.server.domain.policies import Policies
 from foureyes.server.people import People
 from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
 from foureyes.server.settings import Settings
@@ -81,6 +83,8 @@ class Service:
         self.items = Items(db, self.emitter, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock)
         self.bulk = BulkDecisions(db, self.items, self.decisions)
+        self.policies = Policies(db, self.emitter, self.decisions, clock)
+        self.items.on_created = self.policies.on_created
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))

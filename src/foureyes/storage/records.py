@@ -45,6 +45,8 @@ class DecisionRecord:
     actor_user_id: int | None = None
     actor_email: str | None = None
     actor_name: str | None = None
+    # the rule that decided automatically (0010)
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,20 @@ class ItemRecord:
     decisions: tuple[DecisionRecord, ...] = ()
     # when it completes as expired if still pending; None: it waits indefinitely (0008)
     expires_at: datetime | None = None
+    # how many distinct people must approve; None: one (0010)
+    required_approvals: int | None = None
+    # the person whose key created it: they may not approve it (0010)
+    creator_user_id: int | None = None
+    # the channels a policy routed it to (0010)
+    routes: tuple[str, ...] = ()
+
+    @property
+    def quorum(self) -> int:
+        return self.required_approvals or 1
+
+    def approvals(self) -> tuple[DecisionRecord, ...]:
+        """The approvals recorded so far (an item needing several keeps them while pending)."""
+        return tuple(d for d in self.decisions if d.verdict == "approved")
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,9 @@ class NewItem:
     actor_key_id: int | None
     channel: str
     expires_at: datetime | None = None
+    required_approvals: int | None = None
+    creator_user_id: int | None = None
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,20 @@ class NewDecision:
     decided_at: datetime
     spec_digest: str
     actor_user_id: int | None = None
+    policy: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    id: int
+    project_id: int
+    name: str
+    position: int
+    expression: str
+    action: str
+    comment: str | None
+    shadow: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,12 @@ items = Table(
     Column("completed_at", UTCDateTime(), nullable=True),
     # when a pending item completes as expired; null: it waits indefinitely (0008)
     Column("expires_at", UTCDateTime(), nullable=True),
+    # how many distinct people must approve; null: one (0010)
+    Column("required_approvals", Integer, nullable=True),
+    # the person whose key created it, who may not approve it; null: an agent key of no one (0010)
+    Column("creator_user_id", Integer, nullable=True),
+    # the channels a policy routed it to, space-separated (0010)
+    Column("routes", String(500), nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -126,6 +132,27 @@ decisions = Table(
     Column("actor_user_id", Integer, ForeignKey("users.id"), nullable=True),
     # who decided when that is no person of the server: an email link's recipient (0007)
     Column("actor_address", String(320), nullable=True),
+    # the rule that decided automatically (0010)
+    Column("policy", String(100), nullable=True),
+)
+
+# A project's rules, evaluated in position order at create time; the first match wins (0010).
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    # CEL, compiled when the rule is added
+    Column("expression", Text, nullable=False),
+    # "approve", "reject", "require:N" or "route:CHANNEL[,CHANNEL]"
+    Column("action", String(200), nullable=False),
+    Column("comment", Text, nullable=True),
+    # a shadow rule records what it would have done and decides nothing
+    Column("shadow", Boolean(name="ck_policies_shadow"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_policies_project_name"),
 )
 
 # Every change, appended by the domain's one event writer (``emit``), in the transaction of the
