@@ -28,11 +28,13 @@ def test_an_approve_rule_answers_the_official_sdks_create_at_once(
     service.policies.add("default", "small-refunds", 'fn == "refund" && args.amount < 100', "approve")
     with served(app) as port:
         call = _hl(port, agent.key).create_function_call(FunctionCallSpec(fn="refund", kwargs={"amount": 20}))
-    assert call.status is not None and call.status.approved is True
+    assert call.status is not None
+    assert call.status.approved is True
     raw = agent.get(f"/function_calls/{call.call_id}").json()["status"]
     assert raw["responded_by"] == {"email": None, "name": "policy:small-refunds", "channel": "policy"}
     item = get_item(service.db, agent.project_id, "function_call", call.call_id)
-    assert item is not None and item.state == "approved"
+    assert item is not None
+    assert item.state == "approved"
     (decision,) = decisions_of(service.db, item.id)
     assert (decision.policy, decision.channel, decision.verdict) == ("small-refunds", "policy", "approved")
     # A decision like a human's: in the history as created, then decided, through the one writer.
@@ -67,7 +69,8 @@ def test_the_first_matching_rule_wins_and_no_match_leaves_it_to_a_human(
     service.policies.add("default", "first", "args.y == 5", "route:email,slack", position=1)
     assert [p.name for p in service.policies.list_policies("default")] == ["first", "big", "any"]
     routed = agent.post("/function_calls", make_function_call()).json()["status"]
-    assert routed["approved"] is None and routed["routes"] == ["email", "slack"]
+    assert routed["approved"] is None
+    assert routed["routes"] == ["email", "slack"]
     service.policies.remove("default", "first")
     assert agent.post("/function_calls", make_function_call("c2")).json()["status"]["comment"] == "too big"
     service.policies.apply("default", [{"name": "only-pay", "when": 'fn == "pay"', "then": "approve"}])
@@ -80,7 +83,8 @@ def test_the_first_matching_rule_wins_and_no_match_leaves_it_to_a_human(
 def test_a_require_rule_raises_the_quorum(service: Service, agent: Caller, make_function_call: Any) -> None:
     service.policies.add("default", "careful", 'agent == "" || kind == "function_call"', "require:3")
     status = agent.post("/function_calls", make_function_call()).json()["status"]
-    assert status["required_approvals"] == 3 and status["approved"] is None
+    assert status["required_approvals"] == 3
+    assert status["approved"] is None
 
 
 def test_a_shadow_rule_decides_nothing_but_is_recorded(
@@ -90,7 +94,8 @@ def test_a_shadow_rule_decides_nothing_but_is_recorded(
     status = agent.post("/function_calls", make_function_call()).json()["status"]
     assert status["approved"] is None
     item = get_item(service.db, agent.project_id, "function_call", "call-1")
-    assert item is not None and item.state == "pending"
+    assert item is not None
+    assert item.state == "pending"
     shadow = [e for e in events_of(service.db, item.id) if e.type == "policy"]
     assert [(e.data, e.channel) for e in shadow] == [
         ({"policy": "would-approve", "action": "approve", "shadow": True}, "policy")

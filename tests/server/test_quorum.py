@@ -11,7 +11,6 @@ from typing import Any
 import humanlayer
 import pytest
 from fastapi import FastAPI
-from humanlayer import FunctionCallSpec
 
 from foureyes.server.service import Service
 
@@ -57,7 +56,8 @@ def test_two_approvals_by_two_people_complete_it_and_the_official_sdk_waits_unti
         assert first.status_code == 200, first.text
         assert first.json()["status"]["approved"] is None
         seen = hl.get_function_call("call-1")
-        assert seen.status is not None and seen.status.approved is None  # the official SDK keeps waiting
+        assert seen.status is not None
+        assert seen.status.approved is None
 
         again = _approve(alice)
         assert again.status_code == 409, again.text
@@ -66,13 +66,15 @@ def test_two_approvals_by_two_people_complete_it_and_the_official_sdk_waits_unti
         second = _approve(bob)
         assert second.status_code == 200, second.text
         seen = hl.get_function_call("call-1")
-        assert seen.status is not None and seen.status.approved is True
+        assert seen.status is not None
+        assert seen.status.approved is True
 
     status = second.json()["status"]
     assert [a["email"] for a in status["approvals"]] == ["alice@example.com", "bob@example.com"]
     assert all(a["at"] for a in status["approvals"])
     item = get_item(service.db, agent.project_id, "function_call", "call-1")
-    assert item is not None and item.state == "approved"
+    assert item is not None
+    assert item.state == "approved"
     assert [d.verdict for d in decisions_of(service.db, item.id)] == ["approved", "approved"]
     # The second try by alice changed nothing; each approval is one event.
     assert [e.type for e in events_of(service.db, item.id)] == ["created", "approval", "decided"]
@@ -143,7 +145,9 @@ def test_the_creator_cannot_approve_their_own_request(
     error = expect_error(refused, 403, "forbidden")
     assert "someone else must approve" in error["message"]
     item = get_item(service.db, alice.project_id, "function_call", "call-1")
-    assert item is not None and item.state == "pending" and decisions_of(service.db, item.id) == []
+    assert item is not None
+    assert item.state == "pending"
+    assert decisions_of(service.db, item.id) == []
     # Another person may; the creator may still withdraw their own request by rejecting it.
     assert _approve(bob).status_code == 200
     bot.post("/function_calls", make_function_call("call-2"))
