@@ -12,10 +12,12 @@ import humanlayer
 import pytest
 from fastapi import FastAPI
 
+from foureyes.cli.review import approval_progress
 from foureyes.server.service import Service
 
 from ..db import decisions_of, events_of, get_item
 from .conftest import Caller
+from .inbox_helpers import Browser, make_person
 from .test_long_poll import served
 
 
@@ -201,3 +203,30 @@ def test_bulk_approval_counts_as_one_approval_each(
     assert again.decided == ()
     assert [s.call_id for s in again.skipped] == ["q-1"]
     assert "already approved" in again.skipped[0].reason
+
+
+def test_the_inbox_shows_how_many_approvals_and_who_is_still_needed(
+    app: FastAPI, service: Service, agent: Caller, alice: Caller, make_function_call: Any
+) -> None:
+    make_person(service, "gil@example.com", "default", "admin", "Gil")
+    browser = Browser(app)
+    browser.sign_in("gil@example.com")
+    agent.post("/function_calls", make_function_call() | {"required_approvals": 2})
+    assert _approve(alice).status_code == 200
+    page = browser.client.get("/inbox/p/default/function_calls/call-1")
+    assert "1 of 2 approvals (alice@example.com); 1 more needed from other people" in page.text
+    done = browser.post("/inbox/p/default/function_calls/call-1", {"action": "approve", "comment": ""})
+    assert done.status_code == 303
+    assert agent.get("/function_calls/call-1").json()["status"]["approved"] is True
+
+    service.policies.add("default", "no-bold", 'fn == "<b>"', "reject", comment="<i>never</i>")
+    admin_page = browser.client.get("/inbox/p/default/people").text
+    assert "no-bold" in admin_page
+    assert "fn == &#34;&lt;b&gt;&#34;" in admin_page
+    assert "&lt;i&gt;never&lt;/i&gt;" in admin_page
+
+
+def test_the_cli_tells_how_many_approvals_a_request_has() -> None:
+    status = {"approved": None, "required_approvals": 3, "approvals": [{"email": "a@example.com"}]}
+    assert approval_progress(status) == "1 of 3 approvals (a@example.com); 2 more needed from other people"
+    assert approval_progress({"approved": True, "required_approvals": 1}) is None

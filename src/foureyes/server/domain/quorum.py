@@ -121,3 +121,16 @@ def decided_event(done: ItemRecord, decision: NewDecision) -> ItemDecided:
 def still_needed(item: ItemRecord) -> int:
     """How many more approvals a pending item needs."""
     return max(item.quorum - len(item.approvals()), 0)
+
+
+def progress(item: ItemRecord) -> str | None:
+    """'1 of 2 approvals (alice@example.com); 1 more needed' for an item needing several."""
+    if item.quorum < 2:
+        return None
+    approvals = item.approvals()
+    who = ", ".join(d.actor_email or d.actor_name or "?" for d in approvals)
+    text = f"{len(approvals)} of {item.quorum} approvals" + (f" ({who})" if who else "")
+    needed = still_needed(item)
+    if item.state == "pending" and needed:
+        text += f"; {needed} more needed from other people"
+    return text

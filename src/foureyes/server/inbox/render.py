@@ -9,6 +9,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from foureyes.server.domain.quorum import progress
 from foureyes.server.inbox import views
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -30,6 +31,7 @@ environment.globals.update(
     verdict_label=views.verdict_label,
     pretty=views.pretty,
     channel_words=views.channel_words,
+    approval_progress=progress,
 )
 
 
