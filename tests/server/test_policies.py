@@ -39,6 +39,8 @@ def test_an_approve_rule_answers_the_official_sdks_create_at_once(
     assert (decision.policy, decision.channel, decision.verdict) == ("small-refunds", "policy", "approved")
     # A decision like a human's: in the history as created, then decided, through the one writer.
     assert [e.type for e in events_of(service.db, item.id)] == ["created", "decided"]
+    assert events_of(service.db, item.id)[1].data["policy"] == "small-refunds"
+    assert events_of(service.db, item.id)[1].channel == "policy"
 
 
 def test_a_reject_rules_comment_reaches_the_agent_through_the_official_sdk(

@@ -77,7 +77,7 @@ class ItemDecided(_ItemEvent):
             "response": decision.response,
             "spec_digest": decision.spec_digest,
             "user_id": decision.actor_user_id,
-        }
+        } | ({} if decision.policy is None else {"policy": decision.policy})
 
     def topics(self) -> list[Topic]:
         item = self.record
