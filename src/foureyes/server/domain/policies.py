@@ -30,6 +30,7 @@ from foureyes.server.domain.rules import (
     Action,
     check_name,
     compile_expression,
+    context,
     matches,
     parse_action,
 )
@@ -195,7 +196,11 @@ class Policies:
             found = self._project(conn, project)
             recent = policy_rows.recent_items(conn, found.id, last)
         return [
-            Trial(item, agent, matches(program, variables_of(item, agent, found.slug, item.requested_at)))
+            Trial(
+                item,
+                agent,
+                matches(program, context(variables_of(item, agent, found.slug, item.requested_at))),
+            )
             for item, agent in recent
         ]
 
@@ -224,7 +229,7 @@ class Policies:
         project = key_rows.get_project(tx.conn, item.project_id)
         agent = None if key is None else key.name or key.prefix
         now = self._clock()
-        variables = variables_of(item, agent, "" if project is None else project.slug, now)
+        variables = context(variables_of(item, agent, "" if project is None else project.slug, now))
         for rule in rules:
             try:
                 program, action = compile_expression(rule.expression), parse_action(rule.action)

@@ -106,9 +106,15 @@ def _compiled(expression: str) -> cel.Program:
     return cel.compile(expression)
 
 
-def matches(program: cel.Program, variables: Mapping[str, Any]) -> bool:
+def context(variables: Mapping[str, Any]) -> cel.Context:
+    """The request's variables converted once for all of a project's rules (converting them is
+    most of a rule's cost: a tenth of it, evaluated 20 times, in bench/README.md)."""
+    return cel.Context(dict(variables))
+
+
+def matches(program: cel.Program, variables: cel.Context) -> bool:
     """Whether the rule matches: only a plain ``true`` does; an evaluation error is no match."""
     try:
-        return program.execute(dict(variables)) is True
+        return program.execute(variables) is True
     except Exception:  # the expression's own failure (a missing key, a type mismatch)
         return False
