@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from foureyes.cli.review import approval_progress
+from foureyes.server.channels.email.links import PURPOSE, LinkClaim, LinkSigner
 from foureyes.server.service import Service
 
 from ..db import decisions_of, events_of, get_item
@@ -230,3 +231,22 @@ def test_the_cli_tells_how_many_approvals_a_request_has() -> None:
     status = {"approved": None, "required_approvals": 3, "approvals": [{"email": "a@example.com"}]}
     assert approval_progress(status) == "1 of 3 approvals (a@example.com); 2 more needed from other people"
     assert approval_progress({"approved": True, "required_approvals": 1}) is None
+
+
+def test_an_email_link_counts_as_its_recipients_approval_and_shows_the_progress(
+    service: Service, client: Any, agent: Caller, alice: Caller, make_function_call: Any
+) -> None:
+    channel = {"email": {"address": "carol@example.com"}}
+    agent.post("/function_calls", make_function_call(channel=channel) | {"required_approvals": 3})
+    assert _approve(alice).status_code == 200
+    claim = LinkClaim(
+        agent.project_id, "function_call", "call-1", "carol@example.com", int(time.time()) + 600
+    )
+    token = LinkSigner(service.db.box.derive(PURPOSE)).sign(claim)
+    shown = client.get(f"/email/{token}")
+    assert "1 of 3 approvals (alice@example.com); 2 more needed from other people" in shown.text
+    done = client.post(f"/email/{token}", data={"decision": "approve"})
+    assert done.status_code == 200, done.text
+    assert "Recorded: <strong>your approval</strong>" in done.text
+    assert "2 of 3 approvals (alice@example.com, carol@example.com); 1 more needed" in done.text
+    assert client.post(f"/email/{token}", data={"decision": "approve"}).status_code == 409
