@@ -47,6 +47,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             *("server_keys", "push_subscriptions"),
             "slack_interactions",
             "signing_keys",
+            "policies",
         }
         storage.migrate()
         with storage.engine.connect() as conn:

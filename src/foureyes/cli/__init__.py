@@ -1,7 +1,7 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
 Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users``, ``projects``,
-``deliveries``, ``receipts`` in their own modules) work on the database directly. Reviewer
+``deliveries``, ``receipts``, ``policies`` in their own modules) work on the database directly. Reviewer
 commands (``pending``, ``approve``, ``reject``, ``answer``, ``watch``, in ``review.py``) talk to a
 running server over HTTP with a ``respond``-scoped key, through the same API and service path as
 every other channel. The Claude Code and MCP commands come from
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from foureyes.cli import deliveries, keys, projects, receipts, review, users, webhooks
+from foureyes.cli import deliveries, keys, policies, projects, receipts, review, users, webhooks
 from foureyes.cli._common import untrusted
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
@@ -32,6 +32,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(receipts.app, name="receipts")
 app.add_typer(projects.app, name="projects")
 app.add_typer(deliveries.app, name="deliveries")
+app.add_typer(policies.app, name="policies")
 for command in (review.pending, review.approve, review.reject, review.answer, review.watch):
     app.command()(command)
 # `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...` live

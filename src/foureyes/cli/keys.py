@@ -29,12 +29,16 @@ def keys_create(
         str, typer.Option(help="Comma-separated scopes: agent (create/get/escalate), respond (decide).")
     ] = "agent",
     name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(help="The person (address) the key acts for: they may not approve what it creates."),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key. It is shown once, as the last line of stdout, and stored hashed."""
     scope_list = _parse_scopes(scopes)
     with admin(database_url) as (service, _):
-        created = service.keys.create_api_key(project=project, scopes=scope_list, name=name)
+        created = service.keys.create_api_key(project=project, scopes=scope_list, name=name, owner=owner)
     err.print(
         f"Created key {created.prefix}… for project [bold]{created.project}[/] "
         f"with scopes {', '.join(created.scopes)}. It is shown only once:",

@@ -118,10 +118,25 @@ def _table(
     for column in ("call id", what, "run", "requested"):
         table.add_column(column, overflow="fold")
     for item in items:
-        table.add_row(
-            untrusted(item["call_id"]), describe(item["spec"]), untrusted(item["run_id"]), _age(item)
-        )
+        described = describe(item["spec"])
+        progress = approval_progress(item.get("status") or {})
+        if progress:
+            described.append_text(Text(f"\n{progress}", style="yellow"))
+        table.add_row(untrusted(item["call_id"]), described, untrusted(item["run_id"]), _age(item))
     return table
+
+
+def approval_progress(status: dict[str, Any]) -> str | None:
+    """'1 of 2 approvals (alice@example.com); 1 more needed' for a request needing several."""
+    required = status.get("required_approvals")
+    if not isinstance(required, int) or required < 2:
+        return None
+    approvals = status.get("approvals") or []
+    who = ", ".join(str(a.get("email") or a.get("name") or "?") for a in approvals)
+    text = f"{len(approvals)} of {required} approvals" + (f" ({who})" if who else "")
+    if status.get("approved") is None:
+        text += f"; {max(required - len(approvals), 0)} more needed from other people"
+    return text
 
 
 def _age(item: dict[str, Any]) -> str:
@@ -169,8 +184,9 @@ def json_object(text: str, what: str) -> dict[str, Any]:
 
 
 def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], done: str) -> None:
-    reviewer.request("POST", f"/agent/{kind}/{_path_id(call_id)}/respond", body)
-    out.print(Text.assemble(f"{done} ", untrusted(call_id), "."))
+    answer = reviewer.request("POST", f"/agent/{kind}/{_path_id(call_id)}/respond", body)
+    progress = approval_progress(answer.get("status") or {})
+    out.print(Text.assemble(f"{done} ", untrusted(call_id), "." if progress is None else f": {progress}."))
 
 
 def approve(

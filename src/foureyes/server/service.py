@@ -7,6 +7,7 @@ the inbox and the CLI::
     service.receipts     signing keys, the JWKS, each decision's receipt (domain/receipts.py)
     service.bulk         approve or reject many in one transaction (domain/bulk.py)
     service.escalations  record escalations                        (domain/escalation.py)
+    service.policies     rules applied at create time              (domain/policies.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
@@ -40,6 +41,7 @@ from foureyes.server.domain.items import (
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
+from foureyes.server.domain.policies import Policies
 from foureyes.server.domain.projects import Projects
 from foureyes.server.domain.receipts import Receipts
 from foureyes.server.outbox import Sink
@@ -91,6 +93,8 @@ class Service:
         self.receipts = Receipts(db, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)
         self.bulk = BulkDecisions(db, self.items, self.decisions)
+        self.policies = Policies(db, self.emitter, self.decisions, clock)
+        self.items.on_created = self.policies.on_created
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))

@@ -62,12 +62,21 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
         status["edited_kwargs"] = decision.edited_kwargs
     if decision is not None and decision.receipt is not None:
         status["receipt"] = decision.receipt
+    if item.quorum > 1:
+        # Who approved so far; approved stays null until the last of them.
+        status["required_approvals"] = item.quorum
+        status["approvals"] = [{**responded_by(d), "at": _iso(d.decided_at)} for d in item.approvals()]
+    if item.routes:
+        status["routes"] = list(item.routes)
     # What storage holds from before the input limits may not render: that part becomes a placeholder.
     spec = renderable(item.spec)
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}
 
 
 def responded_by(decision: DecisionRecord) -> dict[str, Any]:
+    if decision.policy is not None:
+        # An automatic decision names its rule.
+        return {"email": None, "name": f"policy:{decision.policy}", "channel": decision.channel}
     return {"email": decision.actor_email, "name": decision.actor_name, "channel": decision.channel}
 
 

@@ -6,6 +6,7 @@ and one repository module per table group, each a set of functions taking a conn
 - ``events``: the change log
 - ``endpoints``: webhook endpoints (secrets sealed)
 - ``outbox``: deliveries of every sink and their attempts
+- ``policies``: each project's rules
 - ``people``, ``inbox``, ``access``, ``throttle``: reviewers, the inbox's lists, grants, sign-in
 """
 
@@ -22,6 +23,7 @@ from foureyes.storage.records import (
     ItemRecord,
     NewDecision,
     NewItem,
+    PolicyRecord,
     ProjectRecord,
     WebhookEndpointRecord,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "ItemRecord",
     "NewDecision",
     "NewItem",
+    "PolicyRecord",
     "ProjectRecord",
     "Tx",
     "WebhookEndpointRecord",

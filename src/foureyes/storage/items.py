@@ -53,6 +53,7 @@ def decision_from_row(row: Row[Any]) -> DecisionRecord:
         actor_name=row.actor_name,
         edited_kwargs=None if row.edited_kwargs is None else json.loads(row.edited_kwargs),
         receipt=row.receipt,
+        policy=row.policy,
     )
 
 
@@ -73,7 +74,15 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         expires_at=row.expires_at,
         slack_message_ts=getattr(row, "slack_message_ts", None),
         allow_edit=bool(row.allow_edit),
+        required_approvals=row.required_approvals,
+        creator_user_id=row.creator_user_id,
+        routes=tuple((row.routes or "").split()),
     )
+
+
+def _has_decisions(row: Row[Any]) -> bool:
+    """A completed item has its decisions; a pending one only the approvals of a quorum."""
+    return bool(row.state != PENDING or (row.required_approvals or 1) > 1)
 
 
 def decisions_of(conn: Connection, item_id: int) -> list[DecisionRecord]:
@@ -85,7 +94,7 @@ def get(conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecor
     row = conn.execute(_SELECT_ITEM, {"project_id": project_id, "kind": kind, "call_id": call_id}).first()
     if row is None:
         return None
-    found = tuple(decisions_of(conn, row.id)) if row.state != PENDING else ()
+    found = tuple(decisions_of(conn, row.id)) if _has_decisions(row) else ()
     return item_record(row, found)
 
 
@@ -108,7 +117,10 @@ def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
     # The item's own columns, as given; the actor and channel belong to its created event.
     stored = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
     del stored["actor_key_id"], stored["channel"]
-    result = conn.execute(items.insert(), {**stored, "spec": dumps(new.spec), "state": PENDING})
+    routes = " ".join(new.routes) or None
+    result = conn.execute(
+        items.insert(), {**stored, "spec": dumps(new.spec), "state": PENDING, "routes": routes}
+    )
     (item_id,) = result.inserted_primary_key or (None,)
     assert isinstance(item_id, int)
     record = ItemRecord(id=item_id, **stored, state=PENDING, completed_at=None)
@@ -134,7 +146,16 @@ def complete(
     )
     if result.rowcount != 1:
         return None
-    given = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
+    written = _insert_decision(conn, item, decision, actor_email, actor_name)
+    return dataclasses.replace(
+        item, state=state, completed_at=decision.decided_at, decisions=(*item.decisions, written)
+    )
+
+
+def _insert_decision(
+    conn: Connection, item: ItemRecord, decision: NewDecision, actor_email: str | None, actor_name: str | None
+) -> DecisionRecord:
+    given = dataclasses.asdict(decision)
     address = actor_email if decision.actor_user_id is None else None
     # JSON in its column, as a mapping in the record
     edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
@@ -142,10 +163,34 @@ def complete(
     inserted = conn.execute(decisions.insert().values(item_id=item.id, **columns, actor_address=address))
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
-    written = DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)
-    return dataclasses.replace(
-        item, state=state, completed_at=decision.decided_at, decisions=(*item.decisions, written)
+    return DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)
+
+
+def add_approval(
+    conn: Connection,
+    item: ItemRecord,
+    decision: NewDecision,
+    *,
+    actor_email: str | None = None,
+    actor_name: str | None = None,
+) -> ItemRecord:
+    """Record one approval of an item that needs more: it stays pending. The caller holds the
+    item (``lock_if_pending``) and has checked the approver is new."""
+    written = _insert_decision(conn, item, decision, actor_email, actor_name)
+    return dataclasses.replace(item, decisions=(*item.decisions, written))
+
+
+def set_quorum_and_routes(
+    conn: Connection, item: ItemRecord, required: int | None, routes: tuple[str, ...]
+) -> ItemRecord:
+    """What a policy decided about a new item short of deciding it: the approvals it needs, the
+    channels it goes to."""
+    conn.execute(
+        items.update()
+        .where(items.c.id == item.id)
+        .values(required_approvals=required, routes=" ".join(routes) or None)
     )
+    return dataclasses.replace(item, required_approvals=required, routes=routes)
 
 
 def lock_if_pending(conn: Connection, item_id: int) -> bool:
@@ -166,7 +211,9 @@ def list_pending(
     rows = conn.execute(
         select(items).where(*where).order_by(items.c.requested_at, items.c.id).limit(limit).offset(offset)
     ).all()
-    return [item_record(row) for row in rows], int(total)
+    return [
+        item_record(row, tuple(decisions_of(conn, row.id)) if _has_decisions(row) else ()) for row in rows
+    ], int(total)
 
 
 def list_run(conn: Connection, project_id: int, run_id: str, limit: int) -> list[ItemRecord]:
@@ -178,7 +225,7 @@ def list_run(conn: Connection, project_id: int, run_id: str, limit: int) -> list
         .limit(limit)
     ).all()
     return [
-        item_record(row, tuple(decisions_of(conn, row.id)) if row.state != PENDING else ()) for row in rows
+        item_record(row, tuple(decisions_of(conn, row.id)) if _has_decisions(row) else ()) for row in rows
     ]
 
 

@@ -53,6 +53,8 @@ class DecisionRecord:
     edited_kwargs: dict[str, Any] | None = None
     # the decision's signed receipt, a compact JWS (0011)
     receipt: str | None = None
+    # the rule that decided automatically (0010)
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,20 @@ class ItemRecord:
     slack_message_ts: str | None = None
     # whether a reviewer may edit the arguments before approving (0011)
     allow_edit: bool = False
+    # how many distinct people must approve; None: one (0010)
+    required_approvals: int | None = None
+    # the person whose key created it: they may not approve it (0010)
+    creator_user_id: int | None = None
+    # the channels a policy routed it to (0010)
+    routes: tuple[str, ...] = ()
+
+    @property
+    def quorum(self) -> int:
+        return self.required_approvals or 1
+
+    def approvals(self) -> tuple[DecisionRecord, ...]:
+        """The approvals recorded so far (an item needing several keeps them while pending)."""
+        return tuple(d for d in self.decisions if d.verdict == "approved")
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,9 @@ class NewItem:
     channel: str
     expires_at: datetime | None = None
     allow_edit: bool = False
+    required_approvals: int | None = None
+    creator_user_id: int | None = None
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,7 @@ class NewDecision:
     actor_user_id: int | None = None
     edited_kwargs: dict[str, Any] | None = None
     receipt: str | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,19 @@ class SigningKeyRecord:
     private_key: bytes
     created_at: datetime
     retired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    id: int
+    project_id: int
+    name: str
+    position: int
+    expression: str
+    action: str
+    comment: str | None
+    shadow: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)

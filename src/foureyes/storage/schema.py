@@ -114,6 +114,12 @@ items = Table(
     # whether a reviewer may edit the arguments before approving (create-body extension
     # allow_edit); null counts as false (0011)
     Column("allow_edit", Boolean(name="ck_items_allow_edit"), nullable=True),
+    # how many distinct people must approve; null: one (0010)
+    Column("required_approvals", Integer, nullable=True),
+    # the person whose key created it, who may not approve it; null: an agent key of no one (0010)
+    Column("creator_user_id", Integer, nullable=True),
+    # the channels a policy routed it to, space-separated (0010)
+    Column("routes", String(500), nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -141,6 +147,8 @@ decisions = Table(
     Column("edited_kwargs", Text, nullable=True),
     # the signed receipt of this decision: a compact JWS (foureyes._receipts) (0011)
     Column("receipt", Text, nullable=True),
+    # the rule that decided automatically (0010)
+    Column("policy", String(100), nullable=True),
 )
 
 # The Ed25519 keys that sign decision receipts (0011). The newest key not retired signs; every
@@ -158,6 +166,25 @@ signing_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # set once a newer key signs; the key still verifies the receipts it signed
     Column("retired_at", UTCDateTime(), nullable=True),
+)
+
+# A project's rules, evaluated in position order at create time; the first match wins (0010).
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    # CEL, compiled when the rule is added
+    Column("expression", Text, nullable=False),
+    # "approve", "reject", "require:N" or "route:CHANNEL[,CHANNEL]"
+    Column("action", String(200), nullable=False),
+    Column("comment", Text, nullable=True),
+    # a shadow rule records what it would have done and decides nothing
+    Column("shadow", Boolean(name="ck_policies_shadow"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_policies_project_name"),
 )
 
 # Every change, appended by the domain's one event writer (``emit``), in the transaction of the

@@ -173,7 +173,13 @@ async def _create(
     item = await as_principal(
         request,
         credentials,
-        lambda p: create(p.project_id, parse_json_object(raw, depth), actor_key_id=p.key_id, channel=CHANNEL),
+        lambda p: create(
+            p.project_id,
+            parse_json_object(raw, depth),
+            actor_key_id=p.key_id,
+            channel=CHANNEL,
+            actor_user_id=p.user_id,
+        ),
     )
     return JSONResponse(render_item(item))
 

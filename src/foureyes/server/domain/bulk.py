@@ -3,7 +3,8 @@
 Every item is decided in ONE unit of work, and each exactly as a single decision would be: its
 decision row, its ``ItemDecided`` event (so each waiter wakes and each webhook is queued). The
 ones that are missing or already decided (before or while we write) are skipped and reported,
-not an error: a reviewer's selection may be a little stale.
+not an error: a reviewer's selection may be a little stale. A request that needs several
+approvals counts this one and may stay pending (it is in ``decided`` with its new approvals).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from foureyes._protocol import ItemState
 from foureyes.server.domain.decisions import Decisions
-from foureyes.server.domain.errors import NotFoundError, ValidationFailedError
+from foureyes.server.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from foureyes.server.domain.items import FUNCTION_CALL, Items
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
 
@@ -84,10 +85,23 @@ class BulkDecisions:
             todo.append((item, decision))
         actor = self._decisions.actor(actor_user_id)
 
+        refused: list[Skipped] = []
+
         def decide_all(tx: Tx) -> list[tuple[ItemRecord, ItemRecord | None]]:
-            return [(item, self._decisions.record(tx, item, d.verdict, d, actor)) for item, d in todo]
+            refused.clear()
+            done = []
+            for item, d in todo:
+                # Each as one decision would be: an approval of a request needing several may
+                # leave it pending; one's own request, or a second approval by the same person,
+                # is refused (before anything of it is written) and reported.
+                try:
+                    done.append((item, self._decisions.record(tx, item, d.verdict, d, actor)))
+                except (ConflictError, ForbiddenError) as exc:
+                    refused.append(Skipped(item.call_id, exc.message))
+            return done
 
         done = self._db.write_grouped(decide_all) if todo else []
+        skipped += refused
         decided = tuple(record for _, record in done if record is not None)
         # Decided by someone else between our read and our write.
         skipped += [Skipped(item.call_id, "decided meanwhile") for item, record in done if record is None]

@@ -19,6 +19,7 @@ from foureyes.server.domain.edits import checked_edit
 from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemDecided
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
+from foureyes.server.domain.quorum import check_not_creator, record_approval
 from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
@@ -233,13 +234,23 @@ class Decisions:
     ) -> ItemRecord | None:
         """Record ``decision`` in ``tx`` and emit ``ItemDecided``: the item as completed, or None
         (nothing written) when it was no longer pending. ``actor_email``: who decided when that
-        is not a person of the server (the recipient of an email link). The decision is signed
-        here, so every one is stored with its receipt."""
+        is not a person of the server (the recipient of an email link). An approval of an item
+        that needs several may leave it pending (``quorum.record_approval``). The decision that
+        completes an item is signed here, so each is stored with its receipt; an approval that
+        leaves its item pending has none (no outcome to vouch for yet)."""
         email = actor_email if actor is None else actor.email
         name = None if actor is None else actor.display_name
-        receipt = self.receipts.sign(tx, item, decision, email, name)
-        decision = dataclasses.replace(decision, receipt=receipt)
-        done = item_rows.complete(tx.conn, item, state, decision, actor_email=email, actor_name=name)
+
+        def signed(decision: NewDecision) -> NewDecision:
+            return dataclasses.replace(decision, receipt=self.receipts.sign(tx, item, decision, email, name))
+
+        if state == ItemState.APPROVED and decision.policy is None:
+            check_not_creator(item, decision.actor_user_id, self._creator_address(item), email)
+            if item.quorum > 1:
+                return record_approval(
+                    tx, self._emitter, item, decision, actor_email=email, actor_name=name, sign=signed
+                )
+        done = item_rows.complete(tx.conn, item, state, signed(decision), actor_email=email, actor_name=name)
         if done is not None:
             self._emitter.emit(
                 tx,
@@ -254,6 +265,10 @@ class Decisions:
             )
         return done
 
+    def _creator_address(self, item: ItemRecord) -> str | None:
+        creator = None if item.creator_user_id is None else self._people.get_user(item.creator_user_id)
+        return None if creator is None else creator.email
+
     def _complete(
         self, item: ItemRecord, state: str, decision: NewDecision, actor_email: str | None = None
     ) -> ItemRecord:
@@ -266,7 +281,9 @@ class Decisions:
             "%s %r %s via %s by key %s user %s",
             describe(item.kind),
             item.call_id,
-            state,
+            state
+            if done.state != ItemState.PENDING
+            else f"approved ({len(done.approvals())} of {done.quorum})",
             decision.channel,
             decision.actor_key_id,
             decision.actor_user_id,

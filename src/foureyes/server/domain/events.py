@@ -83,7 +83,7 @@ class ItemDecided(_ItemEvent):
             "response": decision.response,
             "spec_digest": decision.spec_digest,
             "user_id": decision.actor_user_id,
-        }
+        } | ({} if decision.policy is None else {"policy": decision.policy})
 
     def topics(self) -> list[Topic]:
         item = self.record
@@ -92,6 +92,41 @@ class ItemDecided(_ItemEvent):
             run_topic(item.project_id, item.run_id),
             project_topic(item.project_id),
         ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemApproved(_ItemEvent):
+    """One approval of an item that needs several: it is still pending, its last decision is
+    this approval."""
+
+    type: ClassVar[str] = "approval"
+
+    def data(self) -> dict[str, Any]:
+        decision = self.record.decisions[-1]
+        return {
+            "user_id": decision.actor_user_id,
+            "approvals": len(self.record.approvals()),
+            "required": self.record.quorum,
+            "spec_digest": decision.spec_digest,
+        }
+
+    def topics(self) -> list[Topic]:
+        item = self.record
+        return [item_topic(item.project_id, item.kind, item.call_id), project_topic(item.project_id)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyMatched(_ItemEvent):
+    """A rule matched a new item: what it did (require, route), or, for a shadow rule, what it
+    would have done. An approve or reject is an ``ItemDecided`` of its own."""
+
+    type: ClassVar[str] = "policy"
+    policy: str
+    action: str
+    shadow: bool
+
+    def data(self) -> dict[str, Any]:
+        return {"policy": self.policy, "action": self.action, "shadow": self.shadow}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ from foureyes.server.domain.errors import (
     validation_failed,
 )
 from foureyes.server.domain.events import Emitter, ItemCreated
+from foureyes.server.domain.quorum import requested_quorum
 from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, keys
 from foureyes.storage import items as item_rows
 from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
@@ -98,6 +99,9 @@ class Items:
         self._inbox = InboxStore(db)
         # Told of every new deadline after its commit (the expiry task; any thread).
         self.on_deadline: Callable[[datetime], None] | None = None
+        # Given every new item in its create transaction, after ItemCreated: the policies, which
+        # may decide it, raise its quorum or route it; returns the item as it then is.
+        self.on_created: Callable[[Tx, ItemRecord, int | None], ItemRecord] | None = None
 
     def now(self) -> datetime:
         return self._clock()
@@ -111,13 +115,17 @@ class Items:
         *,
         actor_key_id: int | None = None,
         channel: str = "api",
+        actor_user_id: int | None = None,
     ) -> ItemRecord:
-        """Store a function call from its JSON (a ``FunctionCall``). Idempotent per call id."""
+        """Store a function call from its JSON (a ``FunctionCall``). Idempotent per call id.
+        ``actor_user_id``: the person who owns the creating key (they may not approve it)."""
         _validate(FunctionCall, payload)
         spec = payload["spec"]
         _check_unique_options(spec, "reject_options")
         spec_digest = canonical_digest({"fn": spec["fn"], "kwargs": spec["kwargs"]})
-        return self._create(project_id, FUNCTION_CALL, payload, spec_digest, actor_key_id, channel)
+        return self._create(
+            project_id, FUNCTION_CALL, payload, spec_digest, actor_key_id, channel, actor_user_id
+        )
 
     def create_human_contact(
         self,
@@ -126,13 +134,16 @@ class Items:
         *,
         actor_key_id: int | None = None,
         channel: str = "api",
+        actor_user_id: int | None = None,
     ) -> ItemRecord:
         """Store a question from its JSON (a ``HumanContact``). Idempotent per call id."""
         _validate(HumanContact, payload)
         spec = payload["spec"]
         _check_unique_options(spec, "response_options")
         spec_digest = canonical_digest({"msg": spec["msg"], "subject": spec.get("subject")})
-        return self._create(project_id, HUMAN_CONTACT, payload, spec_digest, actor_key_id, channel)
+        return self._create(
+            project_id, HUMAN_CONTACT, payload, spec_digest, actor_key_id, channel, actor_user_id
+        )
 
     def _create(
         self,
@@ -142,6 +153,7 @@ class Items:
         spec_digest: str,
         actor_key_id: int | None,
         channel: str,
+        actor_user_id: int | None,
     ) -> ItemRecord:
         call_id = payload["call_id"]
         spec = dict(payload["spec"])
@@ -150,6 +162,7 @@ class Items:
         expires_at = requested_deadline(payload, now)
         # only a function call's arguments can be edited
         allow_edit = requested_allow_edit(payload) if kind == FUNCTION_CALL else False
+        required = requested_quorum(payload) if kind == FUNCTION_CALL else None
         new = NewItem(
             project_id=project_id,
             kind=kind,
@@ -163,6 +176,8 @@ class Items:
             channel=channel,
             expires_at=expires_at,
             allow_edit=allow_edit,
+            required_approvals=required,
+            creator_user_id=actor_user_id,
         )
 
         def create(tx: Tx) -> tuple[ItemRecord, bool]:
@@ -188,6 +203,8 @@ class Items:
                         routed_to=routed,
                     ),
                 )
+                if self.on_created is not None:
+                    item = self.on_created(tx, item, actor_key_id)
             return item, created
 
         try:

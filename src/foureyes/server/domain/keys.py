@@ -75,9 +75,15 @@ class Keys:
         return key, plaintext
 
     def create_api_key(
-        self, project: str = "default", scopes: Sequence[str] = (auth.AGENT,), name: str | None = None
+        self,
+        project: str = "default",
+        scopes: Sequence[str] = (auth.AGENT,),
+        name: str | None = None,
+        owner: str | None = None,
     ) -> CreatedKey:
-        """A new key for ``project`` (created if missing); InvalidParameterError on a bad slug or scope."""
+        """A new key for ``project`` (created if missing); InvalidParameterError on a bad slug or scope.
+        ``owner``: the address of the person the key acts for (a member of the project): what it
+        creates, they may not approve; it works only while they keep a role there."""
         if not auth.PROJECT_SLUG.match(project):
             raise InvalidParameterError(
                 f"invalid project name {project!r}: use letters, digits, '.', '_' or '-' (at most 100)"
@@ -86,9 +92,12 @@ class Keys:
         unknown = sorted(set(wanted) - set(auth.SCOPES))
         if not wanted or unknown:
             raise InvalidParameterError(f"scopes must be a non-empty subset of {', '.join(auth.SCOPES)}")
+        owner_id = None if owner is None else self._people.find_user(owner).id
         with self._db.write() as tx:
             record = key_rows.ensure_project(tx.conn, project, now=self._clock())
-            key, plaintext = self._insert(tx, record, name, wanted, None)
+            if owner_id is not None and self._people.role_in(owner_id, record.id) is None:
+                raise InvalidParameterError(f"{owner} has no role in project {project!r}")
+            key, plaintext = self._insert(tx, record, name, wanted, owner_id)
         logger.info("API key %s created for project %r with scopes %s", key.prefix, project, ",".join(wanted))
         return CreatedKey(key.id, key.prefix, plaintext, record.slug, wanted, name)
 

@@ -281,6 +281,7 @@ async def _people_page(
     if role != ADMIN:
         raise ForbiddenError("only the project's admins manage its people")
     members = await in_thread(people.members_of, project.id)
+    rules = await in_thread(service_of(request).policies.list_for, project.id)
     return page(
         request,
         "people.html",
@@ -291,6 +292,7 @@ async def _people_page(
         role=role,
         roles=ROLES,
         members=members,
+        policies=rules,
         **context,
     )
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from foureyes.server.api._common import service_of
+from foureyes.server.domain.quorum import progress
 from foureyes.server.inbox import views
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -32,6 +33,7 @@ environment.globals.update(
     channel_words=views.channel_words,
     age=views.age,
     deadline=views.deadline,
+    approval_progress=progress,
 )
 
 

@@ -50,6 +50,8 @@ def when(value: datetime | None) -> str:
 
 
 def who(decision: DecisionRecord) -> str:
+    if decision.policy is not None:
+        return f"policy:{decision.policy}"
     if decision.actor_email:
         name = decision.actor_name or decision.actor_email
         return f"{name} <{decision.actor_email}>" if name != decision.actor_email else name

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from foureyes.server.channels.email.links import PURPOSE, BadLinkError, LinkClaim, LinkSigner
 from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from foureyes.server.domain.quorum import progress
 from foureyes.server.people import DECIDING_ROLES
 from foureyes.storage import ItemRecord
 from foureyes.storage import events as event_log
@@ -33,6 +34,7 @@ _env = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+_env.globals["approval_progress"] = progress
 HEADERS = {
     "cache-control": "no-store",
     "referrer-policy": "no-referrer",
@@ -156,4 +158,6 @@ def decide(
         return _page(
             422, item=item, token=token, recipient=claim.recipient, preselect=preselect, problem=str(exc)
         )
-    return _page(200, item=done, done=done.state, recipient=claim.recipient)
+    # An approval of a request that needs several leaves it pending: what was recorded is yours.
+    recorded = "your approval" if done.state == "pending" else done.state
+    return _page(200, item=done, done=recorded, recipient=claim.recipient)
