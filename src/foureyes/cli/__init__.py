@@ -11,10 +11,14 @@ package but the entry point.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from foureyes.cli import keys, review, users, webhooks
-from foureyes.cli._common import untrusted
+from foureyes.cli._common import set_config_option, untrusted
+from foureyes.cli.doctor import doctor
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
 
@@ -25,7 +29,44 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _version() -> str:
+    try:
+        return version("foureyes")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"foureyes {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The foureyes.toml to read [default: $FOUREYES_CONFIG, else foureyes.toml in "
+            "this folder or the nearest parent that has one].",
+            show_default=False,
+        ),
+    ] = None,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """foureyes: human approval for AI agents' function calls."""
+    set_config_option(config)
+
+
 app.command()(serve)
+app.command()(doctor)
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")

@@ -19,17 +19,18 @@ from rich.table import Table
 from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError, api_error_for
-from foureyes.cli._common import fail, out, untrusted
+from foureyes.cli._common import configured_api_base, fail, out, untrusted
 
 DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
 
 ApiBase = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--api-base",
         envvar=["FOUREYES_API_BASE", "HUMANLAYER_API_BASE"],
-        help="Base URL of the server's HumanLayer-compatible API.",
-        show_default=True,
+        help="Base URL of the server's HumanLayer-compatible API [default: from foureyes.toml "
+        f"(public_url, else host and port), else {DEFAULT_API_BASE}].",
+        show_default=False,
     ),
 ]
 ApiKey = Annotated[
@@ -50,13 +51,13 @@ _TO_DECIDE = "approvals are decided with: foureyes approve ID / foureyes reject 
 class Reviewer:
     """A small HTTP client for the reviewer commands, speaking the same API as the SDK."""
 
-    def __init__(self, api_base: str, api_key: str | None) -> None:
+    def __init__(self, api_base: str | None, api_key: str | None) -> None:
         if not api_key:
             raise fail(
                 "no API key: pass --api-key or set FOUREYES_REVIEWER_KEY to a key with the 'respond' "
                 "scope (create one with: foureyes keys create --scopes respond)"
             )
-        self.api_base = api_base.rstrip("/")
+        self.api_base = (api_base or configured_api_base(DEFAULT_API_BASE)).rstrip("/")
         self.http = httpx.Client(headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def _path_id(call_id: str) -> str:
     return quote(call_id, safe="")
 
 
-def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+def pending(api_base: ApiBase = None, api_key: ApiKey = None) -> None:
     """List the approvals and questions waiting for a human."""
     reviewer = Reviewer(api_base, api_key)
 
@@ -166,7 +167,7 @@ def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], 
 def approve(
     call_id: CallId,
     comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Approve a function call: the agent runs it."""
@@ -181,7 +182,7 @@ def reject(
     option: Annotated[
         str | None, typer.Option(help="The name of one of the request's reject options.")
     ] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Reject a function call with a comment for the agent."""
@@ -198,7 +199,7 @@ def answer(
         str | None, typer.Argument(metavar="TEXT", help="The answer (optional when --option is given).")
     ] = None,
     option: Annotated[str | None, typer.Option(help="The name of one of the question's options.")] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Answer a question an agent asked."""
@@ -209,7 +210,7 @@ def answer(
     _run(lambda: _respond(reviewer, "human_contacts", call_id, body, "Answered"), _TO_DECIDE)
 
 
-def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+def watch(api_base: ApiBase = None, api_key: ApiKey = None) -> None:
     """A live inbox in the terminal: see requests as they arrive and decide them by keyboard."""
     # The terminal inbox (termios, Rich Live) is loaded only by the command that uses it.
     from foureyes import watch as inbox

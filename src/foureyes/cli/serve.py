@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from foureyes.cli._common import err
+from foureyes.cli._common import err, load_settings
 
 
 def serve(
@@ -33,16 +33,27 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="Log level of the server.")] = "info",
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FOUREYES_LOG_FORMAT",
+            help="text (readable lines) or json (one object a line); both carry the request id "
+            "[default: text].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the foureyes server."""
     import uvicorn
 
     from foureyes.server.app import create_app, uvicorn_config
-    from foureyes.server.settings import Settings
+    from foureyes.server.logs import TextFormatter
 
     # The server's own loggers (one INFO line per state change) are shown here, at the edge:
-    # library code never installs handlers.
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # library code never installs handlers. The JSON format, when chosen, replaces this one.
+    handler = logging.StreamHandler()
+    handler.setFormatter(TextFormatter())
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     overrides: dict[str, Any] = {
         k: v
         for k, v in {
@@ -50,10 +61,11 @@ def serve(
             "port": port,
             "database_url": database_url,
             "forwarded_allow_ips": forwarded_allow_ips,
+            "log_format": log_format,
         }.items()
         if v is not None
     }
-    settings = Settings.from_env(**overrides)
+    settings = load_settings(None, overrides, create=True)
     err.print(
         f"foureyes serving on [bold]http://{settings.host}:{settings.port}[/] "
         f"(API base http://{settings.host}:{settings.port}/humanlayer/v1), "
