@@ -11,10 +11,18 @@ package but the entry point.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-import typer
+try:
+    import rich  # noqa: F401 (the commands use it; checked here to say which extra is missing)
+    import typer
+except ModuleNotFoundError as missing:  # `pip install foureyes` is the SDK alone
+    raise SystemExit(
+        f"error: the foureyes command needs {missing.name}, which the SDK alone does not install: "
+        "pip install 'foureyes[cli]' for the reviewer commands, 'foureyes[server]' for everything"
+    ) from None
 
 from foureyes.cli import keys, review, users, webhooks
 from foureyes.cli._common import set_config_option, untrusted
@@ -79,5 +87,19 @@ app.add_typer(hook_app, name="hook")
 app.add_typer(claude_app, name="claude")
 
 
+# Installed by the server extra only: a server-side command run without them says which extra.
+SERVER_ONLY = frozenset({"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2"})
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] not in SERVER_ONLY:
+            raise
+        print(
+            f"error: this command needs the server ({missing.name} is not installed): "
+            "pip install 'foureyes[server]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
