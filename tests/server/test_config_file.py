@@ -149,3 +149,11 @@ def test_version() -> None:
     assert code == 0
     assert output.startswith("foureyes ")
     assert output.split()[1][0].isdigit()
+
+
+def test_help_texts_keep_their_square_brackets() -> None:
+    """Rich markup used to eat "[default: ...]" (printing "Interface to listen on .")."""
+    result = CliRunner().invoke(cli, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert "Interface to listen on [default: 127.0.0.1]." in result.output
+    result = CliRunner().invoke(cli, ["--help"], env={"COLUMNS": "200"})
+    assert "[default: $FOUREYES_CONFIG" in result.output

@@ -59,7 +59,7 @@ def _root(
         typer.Option(
             "--config",
             metavar="FILE",
-            help="The foureyes.toml to read [default: $FOUREYES_CONFIG, else foureyes.toml in "
+            help="The foureyes.toml to read \\[default: $FOUREYES_CONFIG, else foureyes.toml in "
             "this folder or the nearest parent that has one].",
             show_default=False,
         ),

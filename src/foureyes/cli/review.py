@@ -28,7 +28,7 @@ ApiBase = Annotated[
     typer.Option(
         "--api-base",
         envvar=["FOUREYES_API_BASE", "HUMANLAYER_API_BASE"],
-        help="Base URL of the server's HumanLayer-compatible API [default: from foureyes.toml "
+        help="Base URL of the server's HumanLayer-compatible API \\[default: from foureyes.toml "
         f"(public_url, else host and port), else {DEFAULT_API_BASE}].",
         show_default=False,
     ),

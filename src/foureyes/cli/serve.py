@@ -13,13 +13,13 @@ from foureyes.cli._common import err, load_settings
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 7444].")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on \\[default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on \\[default: 7444].")] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             envvar="FOUREYES_DATABASE_URL",
-            help="SQLAlchemy URL of the database [default: sqlite:///.foureyes/foureyes.db].",
+            help="SQLAlchemy URL of the database \\[default: sqlite:///.foureyes/foureyes.db].",
             show_default=False,
         ),
     ] = None,
@@ -28,7 +28,7 @@ def serve(
         typer.Option(
             envvar="FOUREYES_FORWARDED_ALLOW_IPS",
             help="Comma-separated addresses of reverse proxies whose X-Forwarded-For is believed "
-            "('*' for any) [default: none: the client address is the connection's peer].",
+            "('*' for any) \\[default: none: the client address is the connection's peer].",
             show_default=False,
         ),
     ] = None,
@@ -38,7 +38,7 @@ def serve(
         typer.Option(
             envvar="FOUREYES_LOG_FORMAT",
             help="text (readable lines) or json (one object a line); both carry the request id "
-            "[default: text].",
+            "\\[default: text].",
             show_default=False,
         ),
     ] = None,
