@@ -8,8 +8,9 @@ import socket
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from foureyes.cli._common import err, load_settings
+from foureyes.cli._common import config_file, err, load_settings
 
 
 def serve(
@@ -66,10 +67,12 @@ def serve(
         if v is not None
     }
     settings = load_settings(None, overrides, create=True)
+    config = config_file().path
     err.print(
         f"foureyes serving on [bold]http://{settings.host}:{settings.port}[/] "
         f"(API base http://{settings.host}:{settings.port}/humanlayer/v1), "
-        f"database {redact(settings.database_url)}",
+        f"database {redact(settings.database_url)}"
+        + (f", configuration {escape(str(config))}" if config else ""),
         highlight=False,
     )
     app = create_app(settings)
