@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from foureyes.server.push import InProcessNotifier, PostgresNotifier, project_topic, run_topic
+from foureyes.server.push.registry import LONG_POLL
 from foureyes.server.service import Service
 
 API = "/humanlayer/v1"
@@ -198,6 +199,13 @@ def served(app: FastAPI) -> Iterator[int]:
         thread.join(timeout=10)
 
 
+def _waiters_metric(port: int) -> float:
+    """``foureyes_waiters{kind="long-poll"}`` as /metrics reports it (to a loopback client)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    (line,) = [x for x in text.splitlines() if x.startswith('foureyes_waiters{kind="long-poll"}')]
+    return float(line.split()[-1])
+
+
 def _until(condition: Any) -> None:
     """Poll ``condition`` (a hang guard of 10 s, not a timing assertion)."""
     deadline = time.monotonic() + 10
@@ -224,12 +232,18 @@ def test_an_abandoned_long_poll_stops_when_the_client_hangs_up(
             client.sendall(request.encode())
             clients.append(client)
         _until(lambda: notifier.subscriber_count() == standing + 3)
+        assert service.subscribers.count(LONG_POLL) == 3
+        assert _waiters_metric(port) == 3
         clients.pop().close()
         _until(lambda: notifier.subscriber_count() == standing + 2)
+        assert service.subscribers.count(LONG_POLL) == 2
         for client in clients:
             client.close()
-        # Each waiter is gone long before its 50 s `wait` ends.
+        # Each waiter is gone long before its 50 s `wait` ends: from the push registry (and so
+        # from /metrics) as well as from the notifier.
         _until(lambda: notifier.subscriber_count() == standing + 0)
+        _until(lambda: service.subscribers.count(LONG_POLL) == 0)
+        assert _waiters_metric(port) == 0
         # The server still answers, and a wait that nobody abandons still gets its decision.
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=agent.headers) as http:
             threading.Timer(

@@ -91,3 +91,59 @@ def test_log_format_is_text_or_json() -> None:
     with pytest.raises(ValueError, match="log_format"):
         Settings(log_format="xml")
     assert Settings.from_env({"FOUREYES_LOG_FORMAT": "json"}).log_format == "json"
+
+
+def test_text_logs_show_the_request_id(database_url: str, make_function_call: Any) -> None:
+    """The text format `foureyes serve` installs (and gives uvicorn's loggers) tags each line."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.TextFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        app = create_app(Settings(database_url=database_url, **FAST_HASHING))
+        with TestClient(app) as client:
+            key = app.state.service.keys.create_api_key(scopes=["agent"]).plaintext
+            created = client.post(
+                f"{API}/function_calls",
+                json=make_function_call("logged"),
+                headers={"Authorization": f"Bearer {key}", "X-Request-ID": "req-text-1"},
+            )
+            assert created.status_code == 200, created.text
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    lines = stream.getvalue().splitlines()
+    tagged = [line for line in lines if "[req req-text-1]: " in line]
+    assert tagged, lines
+    assert all(" foureyes." in line for line in tagged)
+    assert any("[req " not in line for line in lines)  # records outside a request have no tag
+    config = logs.uvicorn_log_config(Settings(log_format="text"))
+    assert config["formatters"]["chosen"]["()"] is logs.TextFormatter
+
+
+def test_serve_takes_log_format_from_its_option(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from foureyes.cli import app as cli
+
+    started: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: started.append(self.config))
+    monkeypatch.delenv("FOUREYES_LOG_FORMAT", raising=False)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    # serve sets the format on the root logger's handlers (here pytest's): put them back after.
+    root = logging.getLogger()
+    for handler in root.handlers:
+        monkeypatch.setattr(handler, "formatter", handler.formatter)
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    result = CliRunner().invoke(cli, ["serve", "--database-url", url, "--log-format", "json"])
+    assert result.exit_code == 0, result.output
+    (config,) = started
+    assert isinstance(config.log_config, dict)
+    assert config.log_config["formatters"]["chosen"]["()"] is logs.JsonFormatter
+    refused = CliRunner().invoke(cli, ["serve", "--database-url", url, "--log-format", "xml"])
+    assert refused.exit_code == 1
+    assert "log_format must be text or json" in refused.output

@@ -84,7 +84,7 @@ def test_registry_matches_the_dataclass() -> None:
 def test_every_setting_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for spec in SETTINGS:
-        row = next((line for line in text.splitlines() if f"`{spec.name}`" in line), None)
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{spec.name}` |")), None)
         assert row is not None, f"{spec.name} is missing from docs/configuration.md"
         assert f"`{spec.env}`" in row, f"{spec.env} is missing from the row of {spec.name}"
         assert f"`{spec.default:g}`" in row if isinstance(spec.default, float) else f"`{spec.default}`" in row

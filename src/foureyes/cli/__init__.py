@@ -11,10 +11,22 @@ is in ``_common.py``. Nothing imports this package but the entry point.
 
 from __future__ import annotations
 
-import typer
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+try:
+    import rich  # noqa: F401 (the commands use it; checked here to say which extra is missing)
+    import typer
+except ModuleNotFoundError as missing:  # `pip install foureyes` is the SDK alone
+    raise SystemExit(
+        f"error: the foureyes command needs {missing.name}, which the SDK alone does not install: "
+        "pip install 'foureyes[cli]' for the reviewer commands, 'foureyes[server]' for everything"
+    ) from None
 
 from foureyes.cli import deliveries, keys, policies, projects, receipts, review, users, webhooks
-from foureyes.cli._common import untrusted
+from foureyes.cli._common import set_config_option, untrusted
+from foureyes.cli.doctor import doctor
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
 
@@ -25,7 +37,44 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _version() -> str:
+    try:
+        return version("foureyes")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"foureyes {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The foureyes.toml to read \\[default: $FOUREYES_CONFIG, else foureyes.toml in "
+            "this folder or the nearest parent that has one].",
+            show_default=False,
+        ),
+    ] = None,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """foureyes: human approval for AI agents' function calls."""
+    set_config_option(config)
+
+
 app.command()(serve)
+app.command()(doctor)
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
@@ -42,5 +91,19 @@ app.add_typer(hook_app, name="hook")
 app.add_typer(claude_app, name="claude")
 
 
+# Installed by the server extra only: a server-side command run without them says which extra.
+SERVER_ONLY = frozenset({"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "jinja2"})
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] not in SERVER_ONLY:
+            raise
+        print(
+            f"error: this command needs the server ({missing.name} is not installed): "
+            "pip install 'foureyes[server]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None

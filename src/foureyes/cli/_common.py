@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from foureyes.server.config_file import ConfigFile
     from foureyes.server.service import Service
     from foureyes.server.settings import Settings
 
@@ -49,12 +51,81 @@ def when(value: Any) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def load_settings(database_url: str | None) -> Settings:
-    """The server's settings from the environment, with ``--database-url`` taking precedence."""
+# Set by the root command's ``--config`` (``foureyes --config FILE keys list``).
+_config_option: dict[str, str | None] = {"path": None}
+
+
+def set_config_option(path: str | None) -> None:
+    _config_option["path"] = path
+
+
+def config_option() -> str | None:
+    return _config_option["path"]
+
+
+def config_file() -> ConfigFile:
+    """The configuration file in effect (``ConfigFile(None)`` when there is none); a broken one
+    is one red line and exit 1."""
+    from foureyes.server.config_file import ConfigError, load_config
+
+    try:
+        return load_config(_config_option["path"])
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def load_settings(
+    database_url: str | None = None, overrides: dict[str, Any] | None = None, *, create: bool = False
+) -> Settings:
+    """The server's settings: defaults, then ``foureyes.toml``, then the environment, then
+    options (``--database-url`` and ``overrides``).
+
+    Unless ``create`` (only ``foureyes serve``), a database nobody configured (no option, no
+    environment variable, no configuration file) must already exist at the default path: a
+    command run from the wrong folder says so instead of starting an empty database there.
+    """
     from foureyes.server.settings import Settings
 
-    overrides = {"database_url": database_url} if database_url else {}
-    return Settings.from_env(**overrides)
+    config = config_file()
+    values = dict(overrides or {})
+    if database_url:
+        values["database_url"] = database_url
+    try:
+        settings = Settings.from_env(None, config.values, **values)
+    except ValueError as exc:
+        where = f" (configuration file {config.path})" if config.path else ""
+        raise fail(f"{exc}{where}") from None
+    configured = "database_url" in values or "database_url" in config.values
+    if not create and not configured:
+        missing = missing_default_database(settings.database_url)
+        if missing is not None:
+            raise fail(
+                f"no foureyes database at {missing}; run `foureyes serve` here first, or pass "
+                "--database-url, or point to a foureyes.toml with --config or FOUREYES_CONFIG "
+                "(none was found in this folder or its parents)"
+            )
+    return settings
+
+
+def missing_default_database(url: str) -> Path | None:
+    """The SQLite file ``url`` names when it does not exist, else None."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url[len("sqlite:///") :].partition("?")[0]).absolute()
+    return None if path.exists() else path
+
+
+def configured_api_base(default: str) -> str:
+    """The reviewer commands' API base from ``foureyes.toml`` (its ``public_url``, else its host
+    and port), else ``default``."""
+    values = config_file().values
+    if values.get("public_url"):
+        return f"{str(values['public_url']).rstrip('/')}/humanlayer/v1"
+    if "host" in values or "port" in values:
+        host = str(values.get("host", "127.0.0.1"))
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)  # noqa: S104
+        return f"http://{host}:{values.get('port', 7444)}/humanlayer/v1"
+    return default
 
 
 @contextmanager

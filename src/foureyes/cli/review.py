@@ -19,17 +19,18 @@ from rich.table import Table
 from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError, api_error_for
-from foureyes.cli._common import fail, out, untrusted
+from foureyes.cli._common import configured_api_base, fail, out, untrusted
 
 DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
 
 ApiBase = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--api-base",
         envvar=["FOUREYES_API_BASE", "HUMANLAYER_API_BASE"],
-        help="Base URL of the server's HumanLayer-compatible API.",
-        show_default=True,
+        help="Base URL of the server's HumanLayer-compatible API \\[default: from foureyes.toml "
+        f"(public_url, else host and port), else {DEFAULT_API_BASE}].",
+        show_default=False,
     ),
 ]
 ApiKey = Annotated[
@@ -50,13 +51,13 @@ _TO_DECIDE = "approvals are decided with: foureyes approve ID / foureyes reject 
 class Reviewer:
     """A small HTTP client for the reviewer commands, speaking the same API as the SDK."""
 
-    def __init__(self, api_base: str, api_key: str | None) -> None:
+    def __init__(self, api_base: str | None, api_key: str | None) -> None:
         if not api_key:
             raise fail(
                 "no API key: pass --api-key or set FOUREYES_REVIEWER_KEY to a key with the 'respond' "
                 "scope (create one with: foureyes keys create --scopes respond)"
             )
-        self.api_base = api_base.rstrip("/")
+        self.api_base = (api_base or configured_api_base(DEFAULT_API_BASE)).rstrip("/")
         self.http = httpx.Client(headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -155,7 +156,7 @@ def _path_id(call_id: str) -> str:
     return quote(call_id, safe="")
 
 
-def pending(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+def pending(api_base: ApiBase = None, api_key: ApiKey = None) -> None:
     """List the approvals and questions waiting for a human."""
     reviewer = Reviewer(api_base, api_key)
 
@@ -200,7 +201,7 @@ def approve(
             help="Approve these arguments instead (a JSON object), where the request allows edits.",
         ),
     ] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Approve a function call: the agent runs it (with --args: with the arguments you give)."""
@@ -217,7 +218,7 @@ def reject(
     option: Annotated[
         str | None, typer.Option(help="The name of one of the request's reject options.")
     ] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Reject a function call with a comment for the agent."""
@@ -234,7 +235,7 @@ def answer(
         str | None, typer.Argument(metavar="TEXT", help="The answer (optional when --option is given).")
     ] = None,
     option: Annotated[str | None, typer.Option(help="The name of one of the question's options.")] = None,
-    api_base: ApiBase = DEFAULT_API_BASE,
+    api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
     """Answer a question an agent asked."""
@@ -245,7 +246,7 @@ def answer(
     _run(lambda: _respond(reviewer, "human_contacts", call_id, body, "Answered"), _TO_DECIDE)
 
 
-def watch(api_base: ApiBase = DEFAULT_API_BASE, api_key: ApiKey = None) -> None:
+def watch(api_base: ApiBase = None, api_key: ApiKey = None) -> None:
     """A live inbox in the terminal: see requests as they arrive and decide them by keyboard."""
     # The terminal inbox (termios, Rich Live) is loaded only by the command that uses it.
     from foureyes import watch as inbox

@@ -20,7 +20,7 @@ def webhooks_add(
     project: Annotated[str, typer.Option(help="Project whose events are sent (created if new).")] = "default",
     events: Annotated[
         str | None,
-        typer.Option(help="Comma-separated event types [default: all six: function_call.created, ...]."),
+        typer.Option(help="Comma-separated event types \\[default: all six: function_call.created, ...]."),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -93,7 +93,7 @@ def webhooks_rotate_secret(
         float | None,
         typer.Option(
             help="Seconds the old secret keeps signing too "
-            "[default: FOUREYES_WEBHOOK_ROTATION_OVERLAP_SECONDS, 86400].",
+            "\\[default: FOUREYES_WEBHOOK_ROTATION_OVERLAP_SECONDS, 86400].",
             show_default=False,
         ),
     ] = None,

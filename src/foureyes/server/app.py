@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import Depends, FastAPI
-from uvicorn.config import LOGGING_CONFIG
 
 from foureyes.server import inbox, logs
 from foureyes.server.api import humanlayer, receipts, ws
@@ -148,7 +147,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
         port=settings.port,
         log_level=log_level,
         timeout_graceful_shutdown=5,
-        log_config=logs.uvicorn_log_config(settings) or LOGGING_CONFIG,
+        log_config=logs.uvicorn_log_config(settings),
         proxy_headers=bool(trusted),
         # Always given: left out, uvicorn reads $FORWARDED_ALLOW_IPS, else trusts 127.0.0.1.
         forwarded_allow_ips=trusted or [],

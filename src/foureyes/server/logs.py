@@ -42,6 +42,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line per record, the request id in brackets when the record has one:
+    ``2026-12-03 07:10:00,123 INFO    foureyes.server.domain.items [req 3f9c...]: created ...``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s%(request_tag)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        record.request_tag = f" [req {request_id}]" if request_id else ""
+        return super().format(record)
+
+
 def apply(settings: Settings) -> None:
     """Give the root logger's handlers (set up by whoever runs the server) the request id, and
     the JSON format when chosen. Without handlers (the app embedded elsewhere) nothing changes."""
@@ -52,19 +65,18 @@ def apply(settings: Settings) -> None:
             handler.setFormatter(JsonFormatter())
 
 
-def uvicorn_log_config(settings: Settings) -> dict[str, Any] | None:
-    """uvicorn's loggers in JSON too; None keeps uvicorn's own text configuration."""
-    if settings.log_format != "json":
-        return None
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """uvicorn's loggers (startup and access lines) in the chosen format, request id included."""
+    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {"json": {"()": JsonFormatter}},
+        "formatters": {"chosen": {"()": formatter}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
-                "formatter": "json",
+                "formatter": "chosen",
                 "filters": ["request_id"],
                 "stream": "ext://sys.stderr",
             },

@@ -355,8 +355,15 @@ class Settings:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Settings:
-        """Defaults, then environment variables, then ``overrides`` (e.g. CLI options)."""
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        file_values: Mapping[str, Any] | None = None,
+        /,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults, then the configuration file's ``file_values`` (``config_file``), then
+        environment variables, then ``overrides`` (e.g. CLI options)."""
         environ = os.environ if environ is None else environ
         known = {spec.name for spec in SETTINGS}
         unknown = sorted(set(overrides) - known)
@@ -368,6 +375,8 @@ class Settings:
                 values[spec.name] = overrides[spec.name]
             elif spec.env and environ.get(spec.env, "") != "":
                 values[spec.name] = parse_env_value(spec, environ[spec.env])
+            elif file_values and spec.name in file_values:
+                values[spec.name] = file_values[spec.name]
         return cls(**values)
 
 

@@ -60,6 +60,32 @@ def _head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(_migrations_config()).get_heads())
 
 
+def _engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite.create_sqlite_engine(parsed)
+    if backend in ("postgresql", "postgres"):
+        return _postgres.create_postgres_engine(parsed)
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def inspect_database(
+    url: str, query: Callable[[Connection], T]
+) -> tuple[frozenset[str], frozenset[str], T | None]:
+    """For ``foureyes doctor``: the migrations a database is at, the newest ones shipped, and
+    ``query``'s answer (None unless the schema is current), without migrating the database or
+    touching the secret key file."""
+    engine = _engine_for(url)
+    try:
+        with engine.connect() as conn:
+            current = frozenset(MigrationContext.configure(conn).get_current_heads())
+            answer = query(conn) if current == _head_revisions() else None
+        return current, _head_revisions(), answer
+    finally:
+        engine.dispose()
+
+
 class Tx:
     """One write in progress: its connection, and what to do once it is committed."""
 
@@ -156,14 +182,7 @@ class Database:
     def from_url(cls, url: str, *, secret_key_file: str | Path | None = None) -> Database:
         """``secret_key_file``: the key that seals webhook secrets; by default beside a SQLite
         database, else ``.foureyes/secret.key`` (created on first use)."""
-        parsed = make_url(url)
-        backend = parsed.get_backend_name()
-        if backend == "sqlite":
-            engine = _sqlite.create_sqlite_engine(parsed)
-        elif backend in ("postgresql", "postgres"):
-            engine = _postgres.create_postgres_engine(parsed)
-        else:
-            raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
+        engine = _engine_for(url)
         try:
             return cls(engine, SecretBox.from_file(Path(secret_key_file)) if secret_key_file else None)
         except BaseException:
