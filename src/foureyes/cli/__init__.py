@@ -1,6 +1,6 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
-Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users`` in their own
+Server-side commands (``serve`` in ``serve.py``; ``keys``, ``webhooks``, ``users``, ``audit`` in their own
 modules) work on the database directly. Reviewer commands (``pending``, ``approve``, ``reject``,
 ``answer``, ``watch``, in ``review.py``) talk to a running server over HTTP with a
 ``respond``-scoped key, through the same API and service path as every other channel. The Claude
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from foureyes.cli import keys, review, users, webhooks
+from foureyes.cli import audit, keys, review, users, webhooks
 from foureyes.cli._common import untrusted
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
@@ -29,6 +29,7 @@ app.command()(serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
 for command in (review.pending, review.approve, review.reject, review.answer, review.watch):
     app.command()(command)
 # `foureyes mcp`, `foureyes mcp proxy`, `foureyes hook claude-code`, `foureyes claude ...` live

@@ -105,6 +105,19 @@ class Settings:
         "Longest the expiry task sleeps before looking for requests whose deadline passed; it "
         "also wakes at the next deadline it knows of.",
     )
+    audit_checkpoint_interval_seconds: float = _setting(
+        60.0,
+        "FOUREYES_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+        "How often the server signs a checkpoint of the audit log, when the log grew since the "
+        "last one (`foureyes audit checkpoint` signs one at once).",
+    )
+    audit_origin: str = _setting(
+        "",
+        "FOUREYES_AUDIT_ORIGIN",
+        "The audit log's name in its signed checkpoints (the C2SP origin line), fixed when the "
+        "signing key is made on first use. Empty means the host of FOUREYES_PUBLIC_URL followed "
+        "by /audit, or `foureyes/audit` without one.",
+    )
     webhook_retry_max_seconds: float = _setting(
         259_200.0,
         "FOUREYES_WEBHOOK_RETRY_MAX_SECONDS",
@@ -286,6 +299,7 @@ class Settings:
             "webhook_timeout_seconds",
             "webhook_poll_interval_seconds",
             "expiry_poll_interval_seconds",
+            "audit_checkpoint_interval_seconds",
             "ws_heartbeat_seconds",
             "body_timeout_seconds",
             "revocation_recheck_seconds",

@@ -289,3 +289,54 @@ login_throttle = Table(
     # when the row is forgotten (and pruned): a while after the last failure or the lock's end
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# ---------------------------------------------------------------- the audit log (migration 0012)
+
+# One row per change, the leaves of a Merkle tree (RFC 6962): ``seq`` is the dense index from 0,
+# ``entry`` the canonical JSON that is hashed, ``leaf_hash`` its leaf hash (hex). ``kind``,
+# ``project_id``, ``call_id`` and ``created_at`` repeat what the entry says, for finding rows.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("project_id", Integer, nullable=True),
+    Column("call_id", String(256), nullable=True, index=True),
+    Column("entry", Text, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),
+)
+
+# One row (id 1): the log's size. Appending updates it first, so writers queue on its row lock
+# and every index is handed out once, in commit order.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", Integer, nullable=False),
+)
+
+# Ed25519 keys that sign checkpoints; ``name`` is the key name of the signed note (the log's
+# origin), ``public_key`` base64, ``private_key`` sealed (sealing.py).
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Signed checkpoints: the tree's size and root (hex) and the whole C2SP note as signed.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_size", Integer, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("key_id", Integer, ForeignKey("audit_keys.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("tree_size", "key_id", name="uq_audit_checkpoints_tree_size"),
+)
