@@ -253,6 +253,17 @@ class Database:
             yield conn
 
     @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one moment throughout, for readers that hold many
+        tables against each other while writers go on (``audit verify``). On PostgreSQL it is
+        REPEATABLE READ; on SQLite a read transaction in WAL mode is a snapshot already."""
+        with self._engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         with self._engine.connect() as conn:
             conn.execution_options(**{_sqlite.WRITE_OPTION: True})

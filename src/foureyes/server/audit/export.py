@@ -22,7 +22,7 @@ def export(db: Database, *, since: datetime | None = None, format: str = "jsonl"
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if format == "csv":
         yield _csv_line(CSV_COLUMNS)
-    with db.read() as conn:
+    with db.snapshot() as conn:
         for entry in rows.since(conn, since):
             if format == "jsonl":
                 yield entry.entry + "\n"

@@ -48,7 +48,7 @@ def verifier_key(name: str, public_key: bytes) -> str:
 def parse_verifier_key(vkey: str) -> tuple[str, bytes]:
     """The name and public key of ``name+hexid+base64``; NoteError if malformed or inconsistent."""
     try:
-        name, hex_id, encoded = vkey.strip().split("+")
+        name, hex_id, encoded = vkey.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
         raise NoteError("a verifier key reads name+keyid+base64") from None

@@ -18,7 +18,7 @@ from foureyes.storage import audit as rows
 
 
 def prove(db: Database, call_id: str, project_id: int | None = None) -> dict[str, Any]:
-    with db.read() as conn:
+    with db.snapshot() as conn:
         checkpoint = rows.latest_checkpoint(conn)
         found = rows.for_call(conn, call_id, project_id)
         if checkpoint is None:

@@ -89,7 +89,7 @@ def verify(db: Database, *, pinned_key: str | None = None) -> Report:
     report = Report()
     pinned = None if pinned_key is None else note.parse_verifier_key(pinned_key)
     seen = _Seen()
-    with db.read() as conn:
+    with db.snapshot() as conn:
         keys = rows.keys(conn)
         report.verifier_keys = [
             note.verifier_key(k.name, base64.b64decode(k.public_key)) for k in keys.values()
@@ -169,8 +169,9 @@ def _check_checkpoint(
         report.add(max(size - 1, 0), f"checkpoint of {size} entries does not verify: {exc}")
         return good
     if root.hex() != checkpoint.root_hash:
+        # Filed under the last entry it covers: an entry found changed within it names itself.
         report.add(
-            good,
+            size - 1,
             f"checkpoint of {size} entries does not match the log: an entry from {good} to {size - 1} "
             "was changed or replaced",
         )
