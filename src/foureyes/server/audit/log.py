@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from foureyes.server.audit import merkle, note
 from foureyes.server.domain.events import Event, SettingsChanged
-from foureyes.storage import Database, Tx
+from foureyes.storage import Database, ItemRecord, Tx
 from foureyes.storage import audit as rows
 from foureyes.storage.audit import AuditEntryRecord, AuditKeyRecord, CheckpointRecord
 from foureyes.storage.schema import api_keys, decisions, items, users
@@ -83,6 +83,15 @@ def _from_event(event: Event) -> Pending:
     actor = {"key_id": event.actor_key_id, "user_id": event.actor_user_id, "channel": event.channel}
     call_id = None if item is None else item.call_id
     return Pending(kind, event.at, event.project_id, call_id, actor, data)
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    index: int
+    time: str
+    what: str
+    by: str
+    leaf_hash: str
 
 
 class AuditLog:
@@ -159,6 +168,34 @@ class AuditLog:
             leaf_hash=merkle.leaf_hash(encoded).hex(),
         )
         rows.insert(tx.conn, record)
+
+    def entries_of(self, item: ItemRecord) -> list[ShownEntry]:
+        """The item's entries, oldest first, as the inbox shows them."""
+        with self._db.read() as conn:
+            found = rows.for_call(conn, item.call_id, item.project_id)
+        shown = []
+        for record in found:
+            entry = json.loads(record.entry)
+            data, actor = entry["data"], entry["actor"]
+            if data.get("item", {}).get("kind", item.kind) != item.kind:
+                continue  # the other kind's request under the same call id
+            what = record.kind
+            if "decision" in data:
+                what = f"{record.kind}: {data['decision']['verdict']}"
+            elif record.kind == "delivery_attempt":
+                what = f"{data['event_type']} to {actor['channel']} {data['target']}: {data['outcome']}"
+            by = ", ".join(
+                f"{label} {actor[key]}"
+                for key, label in (("user_id", "user"), ("key_id", "key"))
+                if actor.get(key)
+            )
+            by = (
+                f"{by} via {actor['channel']}"
+                if by and actor.get("channel")
+                else by or (actor.get("channel") or "")
+            )
+            shown.append(ShownEntry(record.seq, entry["time"], what, by, record.leaf_hash))
+        return shown
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -194,6 +194,7 @@ async def _item_page(
     service = service_of(request)
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
+    audit = await in_thread(service.audit.entries_of, item)
     return page(
         request,
         "item.html",
@@ -210,6 +211,7 @@ async def _item_page(
         arguments=views.arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         contact_channel=item.spec.get("channel"),
         emails=emails,
+        audit=audit,
         age=views.age(item.requested_at, service.now()),
         message=message,
         url=item_url(project, item),
