@@ -246,16 +246,8 @@ class People:
                 expires_at=now + timedelta(seconds=self._settings.invitation_max_age_seconds),
                 revoke_unused_of_kind=kind == SETUP,
             )
-            self._changed(
-                tx,
-                record.id,
-                "invitation_created",
-                "cli",
-                invitation=invitation,
-                email=email,
-                role=role,
-                kind=kind,
-            )
+            details = {"invitation": invitation, "email": email, "role": role, "kind": kind}
+            self._changed(tx, record.id, "invitation_created", "cli", **details)
         logger.info("%s link created for project %r, role %s", kind, record.slug, role)
         return f"{self._settings.base_url}/inbox/invite/{token}"
 

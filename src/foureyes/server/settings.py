@@ -108,15 +108,13 @@ class Settings:
     audit_checkpoint_interval_seconds: float = _setting(
         60.0,
         "FOUREYES_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
-        "How often the server signs a checkpoint of the audit log, when the log grew since the "
-        "last one (`foureyes audit checkpoint` signs one at once).",
+        "How often the server signs a checkpoint of the audit log, when the log grew.",
     )
     audit_origin: str = _setting(
         "",
         "FOUREYES_AUDIT_ORIGIN",
-        "The audit log's name in its signed checkpoints (the C2SP origin line), fixed when the "
-        "signing key is made on first use. Empty means the host of FOUREYES_PUBLIC_URL followed "
-        "by /audit, or `foureyes/audit` without one.",
+        "The audit log's name in its checkpoints, fixed when its key is made. Empty: the host "
+        "of FOUREYES_PUBLIC_URL and /audit, else foureyes/audit.",
     )
     webhook_retry_max_seconds: float = _setting(
         259_200.0,
