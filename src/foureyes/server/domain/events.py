@@ -1,9 +1,10 @@
 """Domain events and ``Emitter``, the one writer of change records.
 
 An event says what happened, with the record as it was written. ``Emitter.emit(tx, event)``
-appends it to the change log (``events``, with its project and actor), lets every registered
-sink fan it out into outbox rows in the same transaction, and queues the push topics that wake
-waiters for after the commit. Nothing else writes events, outbox rows or topics.
+appends it to the change log (``events``, with its project and actor), hands it to the audit
+log's recorder (``server/audit``: appended at the end of the same transaction), lets every
+registered sink fan it out into outbox rows in the same transaction, and queues the push topics
+that wake waiters for after the commit. Nothing else writes events, outbox rows or topics.
 """
 
 from __future__ import annotations
