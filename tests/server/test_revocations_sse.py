@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from foureyes.server.inbox.security import SESSION_COOKIE
-from foureyes.server.passwords import change_password
+from foureyes.server.password_change import change_password
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 

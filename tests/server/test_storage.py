@@ -48,6 +48,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             "slack_interactions",
             "signing_keys",
             "policies",
+            *("audit_log", "audit_head", "audit_keys", "audit_checkpoints"),
         }
         storage.migrate()
         with storage.engine.connect() as conn:

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 from foureyes.server import inbox, logs
 from foureyes.server.api import humanlayer, receipts, ws
+from foureyes.server.audit.task import CheckpointTask
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.email import pages as email_pages
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
             service.db,
             sinks_for(service.db, settings),
             poll_interval_seconds=settings.webhook_poll_interval_seconds,
+            audit=service.audit,
         )
         worker.on_failed = service.delivery_failures.report
         worker.start()
@@ -75,6 +77,11 @@ def create_app(settings: Settings) -> FastAPI:
         )
         expiry.start()
         service.items.on_deadline = expiry.wake_for
+        # A signed checkpoint of the audit log whenever it grew, every interval.
+        checkpoints = CheckpointTask(
+            service.audit, interval_seconds=settings.audit_checkpoint_interval_seconds
+        )
+        checkpoints.start()
         # Ends live subscribers whose key or access is revoked (through any replica).
         revocations = asyncio.create_task(service.revocations.run(), name="foureyes-revocations")
         try:
@@ -86,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
             await service.subscribers.close_all()
             service.items.on_deadline = None
             await expiry.stop()
+            await checkpoints.stop()
             service.on_outbox = None
             await worker.stop()
             service.close()

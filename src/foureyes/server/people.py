@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from foureyes.server import auth
@@ -30,6 +29,7 @@ from foureyes.server.domain.errors import (
     UnauthorizedError,
 )
 from foureyes.server.domain.events import Emitter, SettingsChanged
+from foureyes.server.passwords import check_password, password_hasher
 from foureyes.server.settings import Settings
 from foureyes.server.throttle import LoginThrottle
 from foureyes.storage import Database, ProjectRecord, Tx
@@ -54,18 +54,7 @@ INVITE = "invite"
 SETUP = "setup"
 SETUP_PROJECT = "default"
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-def password_hasher(settings: Settings) -> PasswordHasher:
-    """argon2id; the defaults are argon2-cffi's (RFC 9106's low-memory profile)."""
-    return PasswordHasher(
-        time_cost=settings.password_hash_time_cost,
-        memory_cost=settings.password_hash_memory_kib,
-        parallelism=settings.password_hash_parallelism,
-    )
 
 
 def hash_secret(token: str) -> str:
@@ -83,13 +72,6 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}")
     return role
-
-
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidParameterError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidParameterError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True)
@@ -139,7 +121,7 @@ class People:
         with self._db.write() as tx:
             return key_rows.ensure_project(tx.conn, slug, now=now)
 
-    def _changed(self, tx: Tx, project_id: int, what: str, channel: str, **details: object) -> None:
+    def _changed(self, tx: Tx, project_id: int | None, what: str, channel: str, **details: object) -> None:
         self._emitter.emit(
             tx,
             SettingsChanged(
@@ -154,6 +136,12 @@ class People:
             self.store.set_role(tx, user_id, project, role, now=self._clock())
             self._changed(tx, project.id, "role_granted", channel, user_id=user_id, role=role, **details)
 
+    def _insert_user(self, email: str, name: str, password_hash: str | None, channel: str) -> UserRecord:
+        with self._db.write() as tx:
+            user = self.store.insert_user(tx, email, name, password_hash, now=self._clock())
+            self._changed(tx, None, "user_created", channel, user_id=user.id, email=email)
+        return user
+
     # ------------------------------------------------------------------ users and roles
 
     def add_user(
@@ -167,7 +155,7 @@ class People:
         record = self._ensure_project(_checked_slug(project), now)
         user = self.store.find_user(address)
         if user is None:
-            user = self.store.insert_user(address, display_name or address.split("@")[0], None, now=now)
+            user = self._insert_user(address, display_name or address.split("@")[0], None, "cli")
             logger.info("user %d (%s) created", user.id, address)
         self._set_role(user.id, record, role, "cli")
         logger.info("user %d is %s in project %r", user.id, role, record.slug)
@@ -183,7 +171,9 @@ class People:
             raise InvalidParameterError(
                 f"{user.email} has no role in any project; give them one with users add"
             )
-        self.store.clear_password(user.id)
+        with self._db.write() as tx:
+            self.store.clear_password(tx, user.id)
+            self._changed(tx, memberships[0].project_id, "password_reset", "cli", user_id=user.id)
         logger.info("password of user %d reset; sessions ended", user.id)
         self._on_revoked()
         first = memberships[0]
@@ -244,16 +234,20 @@ class People:
         now = self._clock()
         record = self._ensure_project(_checked_slug(project), now)
         token = secrets.token_urlsafe(32)
-        self.store.insert_invitation(
-            token_hash=hash_secret(token),
-            email=email,
-            project=record,
-            role=role,
-            kind=kind,
-            now=now,
-            expires_at=now + timedelta(seconds=self._settings.invitation_max_age_seconds),
-            revoke_unused_of_kind=kind == SETUP,
-        )
+        with self._db.write() as tx:
+            invitation = self.store.insert_invitation(
+                tx,
+                token_hash=hash_secret(token),
+                email=email,
+                project=record,
+                role=role,
+                kind=kind,
+                now=now,
+                expires_at=now + timedelta(seconds=self._settings.invitation_max_age_seconds),
+                revoke_unused_of_kind=kind == SETUP,
+            )
+            details = {"invitation": invitation, "email": email, "role": role, "kind": kind}
+            self._changed(tx, record.id, "invitation_created", "cli", **details)
         logger.info("%s link created for project %r, role %s", kind, record.slug, role)
         return f"{self._settings.base_url}/inbox/invite/{token}"
 
@@ -287,7 +281,7 @@ class People:
         password_hash = self.hasher.hash(password)
         if user is None:
             try:
-                user = self.store.insert_user(address, name[:200], password_hash, now=self._clock())
+                user = self._insert_user(address, name[:200], password_hash, "inbox")
             except DuplicateEmailError:
                 raise InvitationError("an account with this address was created meanwhile") from None
         else:

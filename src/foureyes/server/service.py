@@ -14,6 +14,7 @@ the inbox and the CLI::
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
     service.projects     default channels, deadline, email deciders (domain/projects.py)
     service.deliveries   every channel's deliveries, and flagging the failed (domain/deliveries.py)
+    service.audit        the tamper-evident log and its checkpoints (audit/log.py)
 
 The domain methods are synchronous (SQLAlchemy is); the HTTP layer calls them from worker
 threads. Failures are raised as the typed errors of ``foureyes.server.domain.errors``.
@@ -24,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from foureyes.server.audit import AuditLog
+from foureyes.server.audit.log import default_origin
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
@@ -87,7 +90,9 @@ class Service:
         )
         # The fan-out half of every channel: the outbox worker the app runs has its own sinks.
         self.sinks = sinks_for(db, settings)
-        self.emitter = Emitter(self._publish, self.sinks)
+        # Every change is appended to the tamper-evident log in its own transaction (audit/).
+        self.audit = AuditLog(db, clock, origin=settings.audit_origin or default_origin(settings.public_url))
+        self.emitter = Emitter(self._publish, self.sinks, audit=self.audit)
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.items = Items(db, self.emitter, clock)
         self.receipts = Receipts(db, clock)

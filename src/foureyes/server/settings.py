@@ -94,6 +94,17 @@ class Settings:
         "Longest the expiry task sleeps before looking for requests whose deadline passed; it "
         "also wakes at the next deadline it knows of.",
     )
+    audit_checkpoint_interval_seconds: float = setting(
+        60.0,
+        "FOUREYES_AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+        "How often the server signs a checkpoint of the audit log, when the log grew.",
+    )
+    audit_origin: str = setting(
+        "",
+        "FOUREYES_AUDIT_ORIGIN",
+        "The audit log's name in its checkpoints, fixed when its key is made. Empty: the host "
+        "of FOUREYES_PUBLIC_URL and /audit, else foureyes/audit.",
+    )
     webhook_retry_max_seconds: float = setting(
         259_200.0,
         "FOUREYES_WEBHOOK_RETRY_MAX_SECONDS",
@@ -297,6 +308,7 @@ class Settings:
             "webhook_timeout_seconds",
             "webhook_poll_interval_seconds",
             "expiry_poll_interval_seconds",
+            "audit_checkpoint_interval_seconds",
             "ws_heartbeat_seconds",
             "body_timeout_seconds",
             "revocation_recheck_seconds",

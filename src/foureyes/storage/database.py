@@ -91,10 +91,20 @@ class Tx:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._before: list[Callable[[], None]] = []
         self._after: list[Callable[[], None]] = []
 
     def execute(self, statement: Any, parameters: Any = None) -> CursorResult[Any]:
         return self.conn.execute(statement, parameters)
+
+    def before_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` in this transaction after the rest of its work (the audit log appends
+        here, so its lock is the last one a transaction takes and is held only to the commit)."""
+        self._before.append(hook)
+
+    def _finish(self) -> None:
+        while self._before:
+            self._before.pop(0)()
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once this transaction is committed (never if it is rolled back)."""
@@ -228,6 +238,7 @@ class Database:
         with self._write_lock or nullcontext(), self._transaction() as conn:
             tx = Tx(conn)
             yield tx
+            tx._finish()
         tx._committed()
 
     def write_grouped(self, work: Callable[[Tx], T]) -> T:
@@ -241,7 +252,9 @@ class Database:
         def piece(conn: Connection) -> T:
             tx = Tx(conn)
             txs[:] = [tx]
-            return work(tx)
+            result = work(tx)
+            tx._finish()
+            return result
 
         result = self._group.run(piece)
         for tx in txs:
@@ -257,6 +270,17 @@ class Database:
                 # ROLLBACK round trips around each read.
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction that sees one moment throughout, for readers that hold many
+        tables against each other while writers go on (``audit verify``). On PostgreSQL it is
+        REPEATABLE READ; on SQLite a read transaction in WAL mode is a snapshot already."""
+        with self._engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:

@@ -277,3 +277,13 @@ def record_attempt(
         )
     )
     conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+
+
+def project_of(conn: Connection, delivery: DeliveryRecord) -> int | None:
+    """The project of the delivery's item (None for a delivery of no item, a test event)."""
+    if delivery.item_id is None:
+        return None
+    found = conn.execute(
+        select(items.c.project_id).where(items.c.id == delivery.item_id)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

@@ -77,16 +77,17 @@ class PeopleStore:
             return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
     def insert_user(
-        self, email: str, display_name: str, password_hash: str | None, *, now: datetime
+        self, tx: Tx, email: str, display_name: str, password_hash: str | None, *, now: datetime
     ) -> UserRecord:
+        """In the caller's transaction, which records the change; DuplicateEmailError (the
+        transaction is then unusable on PostgreSQL: let it roll back)."""
         try:
-            with self._db.write() as conn:
-                result = conn.execute(
-                    users.insert().values(
-                        email=email, display_name=display_name, password_hash=password_hash, created_at=now
-                    )
+            result = tx.execute(
+                users.insert().values(
+                    email=email, display_name=display_name, password_hash=password_hash, created_at=now
                 )
-                (user_id,) = result.inserted_primary_key or (None,)
+            )
+            (user_id,) = result.inserted_primary_key or (None,)
         except IntegrityError:
             raise DuplicateEmailError(email) from None
         assert isinstance(user_id, int)
@@ -124,11 +125,10 @@ class PeopleStore:
                 )
             )
 
-    def clear_password(self, user_id: int) -> None:
+    def clear_password(self, tx: Tx, user_id: int) -> None:
         """No password and no session any more: the person can only come back through a link."""
-        with self._db.write() as conn:
-            conn.execute(users.update().where(users.c.id == user_id).values(password_hash=None))
-            conn.execute(sessions.delete().where(sessions.c.user_id == user_id))
+        tx.execute(users.update().where(users.c.id == user_id).values(password_hash=None))
+        tx.execute(sessions.delete().where(sessions.c.user_id == user_id))
 
     # ------------------------------------------------------------------ memberships
 
@@ -204,6 +204,7 @@ class PeopleStore:
 
     def insert_invitation(
         self,
+        tx: Tx,
         *,
         token_hash: str,
         email: str | None,
@@ -213,26 +214,29 @@ class PeopleStore:
         now: datetime,
         expires_at: datetime,
         revoke_unused_of_kind: bool = False,
-    ) -> None:
-        with self._db.write() as conn:
-            if revoke_unused_of_kind:
-                # A new setup link replaces older ones: only the last one printed works.
-                conn.execute(
-                    invitations.update()
-                    .where(invitations.c.kind == kind, invitations.c.used_at.is_(None))
-                    .values(expires_at=now)
-                )
-            conn.execute(
-                invitations.insert().values(
-                    token_hash=token_hash,
-                    email=email,
-                    project_id=project.id,
-                    role=role,
-                    kind=kind,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
+    ) -> int:
+        """The new invitation's id, inserted in the caller's transaction."""
+        if revoke_unused_of_kind:
+            # A new setup link replaces older ones: only the last one printed works.
+            tx.execute(
+                invitations.update()
+                .where(invitations.c.kind == kind, invitations.c.used_at.is_(None))
+                .values(expires_at=now)
             )
+        result = tx.execute(
+            invitations.insert().values(
+                token_hash=token_hash,
+                email=email,
+                project_id=project.id,
+                role=role,
+                kind=kind,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        (invitation_id,) = result.inserted_primary_key or (None,)
+        assert isinstance(invitation_id, int)
+        return invitation_id
 
     def find_invitation(self, token_hash: str) -> InvitationRecord | None:
         query = (

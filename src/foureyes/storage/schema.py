@@ -8,55 +8,30 @@ queried inside.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
-# Stable constraint names, so later migrations can alter them on every backend.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from foureyes.storage import trust_schema
+from foureyes.storage.schema_base import UTCDateTime, metadata
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out. SQLite drops the offset, so naive values read back are UTC."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+# The keys the server signs with, and the tamper-evident log, are declared in trust_schema.py
+# (same metadata) and named here too, so every table is found in this module.
+signing_keys = trust_schema.signing_keys
+server_keys = trust_schema.server_keys
+audit_log = trust_schema.audit_log
+audit_head = trust_schema.audit_head
+audit_keys = trust_schema.audit_keys
+audit_checkpoints = trust_schema.audit_checkpoints
 
 
 projects = Table(
@@ -151,22 +126,6 @@ decisions = Table(
     Column("policy", String(100), nullable=True),
 )
 
-# The Ed25519 keys that sign decision receipts (0011). The newest key not retired signs; every
-# key stays listed in the JWKS so that old receipts still verify after a rotation.
-signing_keys = Table(
-    "signing_keys",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    # the RFC 7638 thumbprint of the public key: a receipt's kid
-    Column("kid", String(64), nullable=False, unique=True),
-    # the 32-byte public key, base64url
-    Column("public_key", String(64), nullable=False),
-    # the 32-byte private key, base64url, sealed with the key file's key (sealing.py)
-    Column("private_key", Text, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    # set once a newer key signs; the key still verifies the receipts it signed
-    Column("retired_at", UTCDateTime(), nullable=True),
-)
 
 # A project's rules, evaluated in position order at create time; the first match wins (0010).
 policies = Table(
@@ -352,16 +311,6 @@ login_throttle = Table(
 
 # ---------------------------------------------------------------- Web Push (migration 0014)
 
-# Keys the server makes for itself on first start, one row per name ("vapid": the key that signs
-# its Web Push requests). The private half is sealed like the webhook secrets.
-server_keys = Table(
-    "server_keys",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("public_key", Text, nullable=False),
-    Column("sealed_private_key", Text, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
 
 # A browser's push subscription, turned on by one person for one project. One browser (one
 # endpoint) belongs to one person at a time: the last to turn it on.

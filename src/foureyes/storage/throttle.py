@@ -18,7 +18,8 @@ from sqlalchemy import Connection, String, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from foureyes.storage.database import Database
-from foureyes.storage.schema import UTCDateTime, login_throttle
+from foureyes.storage.schema import login_throttle
+from foureyes.storage.schema_base import UTCDateTime
 
 
 @dataclass(frozen=True)

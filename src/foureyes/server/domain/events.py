@@ -1,9 +1,10 @@
 """Domain events and ``Emitter``, the one writer of change records.
 
 An event says what happened, with the record as it was written. ``Emitter.emit(tx, event)``
-appends it to the change log (``events``, with its project and actor), lets every registered
-sink fan it out into outbox rows in the same transaction, and queues the push topics that wake
-waiters for after the commit. Nothing else writes events, outbox rows or topics.
+appends it to the change log (``events``, with its project and actor), hands it to the audit
+log's recorder (``server/audit``: appended at the end of the same transaction), lets every
+registered sink fan it out into outbox rows in the same transaction, and queues the push topics
+that wake waiters for after the commit. Nothing else writes events, outbox rows or topics.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from foureyes.server.push.topics import Topic, item_topic, project_topic, run_topic
-from foureyes.storage import ItemRecord, Tx
+from foureyes.storage import DecisionRecord, ItemRecord, Tx
 from foureyes.storage import events as event_log
 
 
@@ -36,6 +37,10 @@ class Event:
 
     def data(self) -> dict[str, Any]:
         return {}
+
+    def audit_data(self) -> dict[str, Any]:
+        """What the audit log keeps of this change (``data`` unless an event says more)."""
+        return self.data()
 
     def topics(self) -> list[Topic]:
         """The push topics whose waiters must look again once this is committed."""
@@ -64,6 +69,11 @@ class ItemCreated(_ItemEvent):
             data["routed_to"] = [dict(channel) for channel in self.routed_to]
         return data
 
+    def audit_data(self) -> dict[str, Any]:
+        item = self.record
+        expires = None if item.expires_at is None else item.expires_at.isoformat()
+        return {**self.data(), "spec_digest": item.spec_digest, "expires_at": expires}
+
     def topics(self) -> list[Topic]:
         return [run_topic(self.record.project_id, self.record.run_id), project_topic(self.record.project_id)]
 
@@ -84,6 +94,9 @@ class ItemDecided(_ItemEvent):
             "spec_digest": decision.spec_digest,
             "user_id": decision.actor_user_id,
         } | ({} if decision.policy is None else {"policy": decision.policy})
+
+    def audit_data(self) -> dict[str, Any]:
+        return {"state": self.record.state, "decision": decision_fields(self.record.decisions[-1])}
 
     def topics(self) -> list[Topic]:
         item = self.record
@@ -109,6 +122,9 @@ class ItemApproved(_ItemEvent):
             "required": self.record.quorum,
             "spec_digest": decision.spec_digest,
         }
+
+    def audit_data(self) -> dict[str, Any]:
+        return {"state": self.record.state, "decision": decision_fields(self.record.decisions[-1])}
 
     def topics(self) -> list[Topic]:
         item = self.record
@@ -175,12 +191,39 @@ class SettingsChanged(Event):
         return dict(self.details)
 
 
+def decision_fields(decision: DecisionRecord) -> dict[str, Any]:
+    """A decision as its row holds it: what the audit log keeps and ``audit verify`` compares
+    with the row. Every event that records a decision carries this under ``decision``."""
+    return {
+        "id": decision.id,
+        "verdict": decision.verdict,
+        "comment": decision.comment,
+        "option_name": decision.option_name,
+        "response": decision.response,
+        "actor_key_id": decision.actor_key_id,
+        "actor_user_id": decision.actor_user_id,
+        "actor_address": decision.actor_email if decision.actor_user_id is None else None,
+        "channel": decision.channel,
+        "decided_at": decision.decided_at.isoformat(),
+        "spec_digest": decision.spec_digest,
+        "policy": decision.policy,
+        "edited_kwargs": decision.edited_kwargs,
+        "receipt": decision.receipt,
+    }
+
+
 class FanOut(Protocol):
     """The half of a sink the domain sees: turning an event into outbox rows."""
 
     def fan_out(self, tx: Tx, event: Event) -> int:
         """Queue this sink's deliveries of ``event`` in ``tx``; how many were queued."""
         ...
+
+
+class Recorder(Protocol):
+    """The audit log, as the domain sees it: every event is recorded in its transaction."""
+
+    def record(self, tx: Tx, event: Event) -> None: ...
 
 
 class Emitter:
@@ -190,9 +233,12 @@ class Emitter:
         sinks: Sequence[FanOut] = (),
         *,
         on_queued: Callable[[], None] | None = None,
+        audit: Recorder | None = None,
     ) -> None:
         self._publish = publish
         self.sinks = list(sinks)
+        # Appends every event to the tamper-evident log, in the event's transaction.
+        self.audit = audit
         # Wakes the outbox worker after a commit that queued deliveries. Set by the app.
         self.on_queued = on_queued
         # Told of every event once it is committed (the metrics count decisions this way).
@@ -211,6 +257,8 @@ class Emitter:
             channel=event.channel,
             at=event.at,
         )
+        if self.audit is not None:
+            self.audit.record(tx, event)
         queued = sum(sink.fan_out(tx, event) for sink in self.sinks)
         for topic in event.topics():
             tx.after_commit(functools.partial(self._publish, topic))

@@ -63,6 +63,17 @@ def canonical_digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def spec_digest_of(kind: str, spec: Mapping[str, Any]) -> str:
+    """The digest a decision binds to: the function and its arguments, or the question."""
+    if kind == FUNCTION_CALL:
+        return canonical_digest({"fn": spec["fn"], "kwargs": spec["kwargs"]})
+    return canonical_digest({"msg": spec["msg"], "subject": spec.get("subject")})
+
+
+def request_digest_of(run_id: str, spec: Mapping[str, Any]) -> str:
+    return canonical_digest({"run_id": run_id, "spec": spec})
+
+
 def describe(kind: str) -> str:
     """``function call`` or ``human contact``, for messages."""
     return kind.replace("_", " ")
@@ -122,7 +133,7 @@ class Items:
         _validate(FunctionCall, payload)
         spec = payload["spec"]
         _check_unique_options(spec, "reject_options")
-        spec_digest = canonical_digest({"fn": spec["fn"], "kwargs": spec["kwargs"]})
+        spec_digest = spec_digest_of(FUNCTION_CALL, spec)
         return self._create(
             project_id, FUNCTION_CALL, payload, spec_digest, actor_key_id, channel, actor_user_id
         )
@@ -140,7 +151,7 @@ class Items:
         _validate(HumanContact, payload)
         spec = payload["spec"]
         _check_unique_options(spec, "response_options")
-        spec_digest = canonical_digest({"msg": spec["msg"], "subject": spec.get("subject")})
+        spec_digest = spec_digest_of(HUMAN_CONTACT, spec)
         return self._create(
             project_id, HUMAN_CONTACT, payload, spec_digest, actor_key_id, channel, actor_user_id
         )
@@ -157,7 +168,7 @@ class Items:
     ) -> ItemRecord:
         call_id = payload["call_id"]
         spec = dict(payload["spec"])
-        request_digest = canonical_digest({"run_id": payload["run_id"], "spec": spec})
+        request_digest = request_digest_of(payload["run_id"], spec)
         now = self._clock()
         expires_at = requested_deadline(payload, now)
         # only a function call's arguments can be edited

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from foureyes.server import passwords
+from foureyes.server import password_change
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.domain.errors import (
     ForbiddenError,
@@ -189,7 +189,7 @@ async def change_password(
     try:
         await in_thread(
             functools.partial(
-                passwords.change_password,
+                password_change.change_password,
                 service.people,
                 service.revocations.announce,
                 user_id=reviewer.user.id,

@@ -213,6 +213,7 @@ async def _item_page(
     emails = await in_thread(email_deliveries, service.db, item.id)
     slack = await in_thread(slack_deliveries, service.db, item.id)
     filters = Filters.from_request(request)
+    audit = await in_thread(service.audit.entries_of, item)
     return page(
         request,
         "item.html",
@@ -232,6 +233,7 @@ async def _item_page(
         contact_channel=item.spec.get("channel"),
         emails=emails,
         slack=slack,
+        audit=audit,
         message=message,
         url=item_url(project, item) + filters.query(),
         list_url=f"/inbox/p/{project.slug}{filters.query()}",

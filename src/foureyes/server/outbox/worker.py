@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from foureyes._backoff import jittered_delay
+from foureyes.server.audit.log import AuditLog
 from foureyes.server.outbox.sink import Attempt, FailureReport, Sink
 from foureyes.storage import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, Database, DeliveryRecord
 from foureyes.storage import outbox as deliveries
@@ -75,8 +76,11 @@ class OutboxWorker:
         poll_interval_seconds: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
         rng: Callable[[], float] = random.random,
+        audit: AuditLog | None = None,
     ) -> None:
         self.db = db
+        # Every attempt's result is appended to the audit log with the attempt's own row.
+        self._audit = audit
         self.sinks = {sink.name: sink for sink in sinks}
         self._poll = poll_interval_seconds
         self._clock = clock
@@ -215,6 +219,25 @@ class OutboxWorker:
                 and sink.flags_failures
             ):
                 self.on_failed(tx, delivery, attempt.error or "failed", now)
+            if self._audit is not None:
+                project_id = deliveries.project_of(tx.conn, delivery)
+                self._audit.append(
+                    tx,
+                    "delivery_attempt",
+                    project_id=project_id,
+                    call_id=delivery.call_id,
+                    actor={"key_id": None, "user_id": None, "channel": delivery.sink},
+                    data={
+                        "delivery_id": delivery.id,
+                        "message_id": delivery.message_id,
+                        "event_type": delivery.event_type,
+                        "target": delivery.target,
+                        "attempt": delivery.attempts + 1,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                        "outcome": outcome,
+                    },
+                )
 
     # ------------------------------------------------------------------ the background task
 

@@ -171,10 +171,12 @@ class Webhooks:
 
     def redeliver(self, delivery_id: int) -> DeliveryRecord:
         """Send a delivery again (same webhook id and body), retried afresh."""
-        self._delivery(delivery_id)
+        delivery = self._delivery(delivery_id)
+        endpoint = self.get_webhook(int(delivery.target))
         now = self._clock()
         with self._db.write() as tx:
             outbox.requeue(tx.conn, delivery_id, now=now, expires_at=now + self._sink.retry_max)
+            self._changed(tx, endpoint, "delivery_requeued", delivery_id=delivery_id)
             tx.after_commit(self._emitter.wake_outbox)
         logger.info("webhook delivery %d queued again", delivery_id)
         return self._delivery(delivery_id)
@@ -188,5 +190,6 @@ class Webhooks:
         payload = webhook_envelope(event_type, item, is_test=True)
         with self._db.write() as tx:
             delivery_id = self._sink.enqueue(tx, endpoint_id, event_type, payload, item_id=None, now=now)
+            self._changed(tx, endpoint, "test_event_queued", delivery_id=delivery_id)
             tx.after_commit(self._emitter.wake_outbox)
         return self._delivery(delivery_id)
