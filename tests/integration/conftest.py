@@ -26,6 +26,10 @@ from foureyes.server.settings import Settings
 
 from ..fast_hashing import FAST_HASHING_ENV
 
+# How long a server may take to answer /healthz after its start: a bound, not a measurement;
+# generous, because a loaded 2-core machine takes seconds just to import it.
+START_TIMEOUT_SECONDS = 120
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -89,7 +93,7 @@ class LiveServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited at start:\n{self.log.read_text()}")
@@ -99,7 +103,7 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"server did not start in 30 s:\n{self.log.read_text()}")
+        raise RuntimeError(f"server did not start in {START_TIMEOUT_SECONDS} s:\n{self.log.read_text()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flushing; only what was committed survives."""

@@ -16,12 +16,23 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import cel
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from foureyes.server.domain.errors import InvalidParameterError
 from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
+
+if TYPE_CHECKING:
+    import cel
+
+
+def _cel() -> ModuleType:
+    """The CEL package, imported on first use: its ``__init__`` also loads its own command line
+    (prompt_toolkit, typer, rich), which would cost every server and CLI start seconds."""
+    import cel
+
+    return cel
+
 
 MAX_EXPRESSION_LENGTH = 1000
 MAX_COMMENT_LENGTH = 2000
@@ -103,13 +114,15 @@ def compile_expression(expression: str) -> cel.Program:
 
 @functools.lru_cache(maxsize=512)
 def _compiled(expression: str) -> cel.Program:
-    return cel.compile(expression)
+    program: cel.Program = _cel().compile(expression)
+    return program
 
 
 def context(variables: Mapping[str, Any]) -> cel.Context:
     """The request's variables converted once for all of a project's rules (converting them is
     most of a rule's cost: a tenth of it, evaluated 20 times, in bench/README.md)."""
-    return cel.Context(dict(variables))
+    found: cel.Context = _cel().Context(dict(variables))
+    return found
 
 
 def matches(program: cel.Program, variables: cel.Context) -> bool:
