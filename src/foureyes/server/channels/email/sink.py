@@ -7,11 +7,13 @@ entry; To and Cc as the channel says, Bcc never shown) with links signed for tha
 and freezes it into one delivery whose target is the address. ``deliver`` hands it to the SMTP
 server for that address alone; a retry sends the same message with the same ``Message-ID``.
 
-A request that names no channel goes to its project's default channels (``routed_to`` of its
-``created`` event). Without ``FOUREYES_SMTP_URL`` each delivery is recorded as failed at once,
-saying email is not configured, and reported (``on_failed``: a ``delivery_failed`` event and a
-warning in the log), so the request is flagged, never dropped silently. A 5xx answer (an
-address refused) fails a delivery at once; anything else is retried until ``retry_max``.
+The ``routed_to`` channels of the ``created`` event (a policy's route targets, else the
+project's default channels for a request that names no channel) get the same message, each
+address once. A request a policy decides as it is created (``settled``) sends no email at all.
+Without ``FOUREYES_SMTP_URL`` each delivery is recorded as failed at once, saying email is not
+configured, and reported (``on_failed``: a ``delivery_failed`` event and a warning in the log),
+so the request is flagged, never dropped silently. A 5xx answer (an address refused) fails a
+delivery at once; anything else is retried until ``retry_max``.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[
 
 
 def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The email channels among a project's default channels a request was routed to."""
+    """The email channels among those a request was routed to (a route, the project's defaults)."""
     found = [channel.get("email") for channel in routed_to if isinstance(channel, Mapping)]
     return [email for email in found if isinstance(email, Mapping)]
 
@@ -151,8 +153,9 @@ class EmailSink:
         note = None
         channels: list[Mapping[str, Any] | None]
         if isinstance(event, ItemCreated):
-            given = channel_email(event.record.spec)
-            channels = [given] if given is not None else list(routed_emails(event.routed_to))
+            if event.settled:
+                return 0  # a policy decides it in this transaction: there is nothing to ask
+            channels = [channel_email(event.record.spec), *routed_emails(event.routed_to)]
         elif isinstance(event, ItemEscalated):
             channels = [escalation_channel(event.record, event.escalation)]
             note = str(event.escalation.get("escalation_msg") or "")
