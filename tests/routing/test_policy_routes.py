@@ -237,3 +237,27 @@ async def test_at_most_one_default_slack_channel(world: World) -> None:
         world.service.projects.set_default_channels(
             "default", [DEFAULT_SLACK, {"slack": {"channel_or_user_id": "C0TWO"}}]
         )
+
+
+async def test_an_escalation_reaches_the_emails_a_request_was_routed_to(
+    world: World, mailbox: tuple[int, Mailbox]
+) -> None:
+    world.service.projects.set_default_channels("default", [LEAD])
+    world.service.policies.add("default", "to-sec", "fn == 'deploy'", "route:email:sec@example.com")
+    world.call("by-default")
+    body = {"run_id": "run-1", "call_id": "by-route", "spec": {"fn": "deploy", "kwargs": {}}}
+    world.service.items.create_function_call(world.project_id, body)
+    extra = {"escalation_msg": "still waiting", "additional_recipients": [{"address": "cto@example.com"}]}
+    world.service.escalations.escalate_function_call(world.project_id, "by-default", extra)
+    world.service.escalations.escalate_function_call(
+        world.project_id, "by-route", {"escalation_msg": "hurry"}
+    )
+    await drain(world)
+
+    escalated = [(d.call_id, d.target) for d in rows(world, "email") if d.event_type.endswith("escalated")]
+    assert sorted(escalated) == [
+        ("by-default", "cto@example.com"),
+        ("by-default", "lead@example.com"),
+        ("by-route", "sec@example.com"),
+    ]
+    assert recipients(mailbox[1]).count("sec@example.com") == 2

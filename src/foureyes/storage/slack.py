@@ -3,9 +3,7 @@ payloads already handled (so one presented again is refused)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,17 +45,6 @@ def item_by_id(conn: Connection, item_id: int) -> ItemRecord | None:
     """The item with its decisions, by its row id."""
     row = conn.execute(select(items).where(items.c.id == item_id)).first()
     return None if row is None else item_rows.item_record(row, tuple(item_rows.decisions_of(conn, item_id)))
-
-
-def created_data(conn: Connection, item_id: int) -> dict[str, Any]:
-    """The data of the item's ``created`` event (its ``routed_to``, whether it was ``settled``)."""
-    row = conn.execute(
-        select(events.c.data).where(and_(events.c.item_id == item_id, events.c.type == "created")).limit(1)
-    ).first()
-    if row is None or not row[0]:
-        return {}
-    found = json.loads(row[0]) if isinstance(row[0], str) else row[0]
-    return found if isinstance(found, dict) else {}
 
 
 def agent_of(conn: Connection, item_id: int) -> str | None:

@@ -47,6 +47,7 @@ from foureyes.storage import (
     Tx,
     outbox,
 )
+from foureyes.storage import events as event_rows
 from foureyes.storage import keys as key_rows
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ def channel_email(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
-def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[str, Any] | None:
+def escalation_channel(
+    item: ItemRecord, escalation: Mapping[str, Any], original: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The email channel an escalation goes to: the override channel's address if given, else
-    the original one, with the additional recipients of the original channel, the escalation
-    and the override channel merged (each address once, first mention wins)."""
-    original = channel_email(item.spec) or {}
+    the original one (the request's, or ``original``), with the additional recipients of the
+    original channel, the escalation and the override channel merged (each address once, first
+    mention wins)."""
+    original = original or channel_email(item.spec) or {}
     override = channel_email(escalation) or {}
     address = override.get("address") or original.get("address")
     if not address:
@@ -95,16 +99,31 @@ def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str,
     return [email for email in found if isinstance(email, Mapping)]
 
 
+def escalation_channels(
+    item: ItemRecord, escalation: Mapping[str, Any], routed_to: Collection[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Where an escalation is emailed: its own or the request's channel; for a request that
+    named no email (routed by a policy or to the project's defaults), each email it was routed to."""
+    given = escalation_channel(item, escalation)
+    if given is not None or channel_email(item.spec) is not None:
+        return [] if given is None else [given]
+    found = [escalation_channel(item, escalation, routed) for routed in routed_emails(routed_to)]
+    return [channel for channel in found if channel is not None]
+
+
 def recipients_allowed(item: ItemRecord, events: Collection[EventRecord]) -> set[str]:
     """Every address this request was sent to (created, routed to the project's defaults, or
     escalated), lower-cased; ``events`` is the item's change log."""
     found = {r.address.lower() for r in recipients_of(channel_email(item.spec))}
+    routed: list[Mapping[str, Any]] = []
     for event in events:
         if event.type == "created":
-            for channel in routed_emails(event.data.get("routed_to") or []):
+            routed = list(event.data.get("routed_to") or [])
+            for channel in routed_emails(routed):
                 found |= {r.address.lower() for r in recipients_of(channel)}
         elif event.type == "escalated":
-            found |= {r.address.lower() for r in recipients_of(escalation_channel(item, event.data))}
+            for channel in escalation_channels(item, event.data, routed):
+                found |= {r.address.lower() for r in recipients_of(channel)}
     return found
 
 
@@ -157,7 +176,8 @@ class EmailSink:
                 return 0  # a policy decides it in this transaction: there is nothing to ask
             channels = [channel_email(event.record.spec), *routed_emails(event.routed_to)]
         elif isinstance(event, ItemEscalated):
-            channels = [escalation_channel(event.record, event.escalation)]
+            routed = event_rows.created_data(tx.conn, event.record.id).get("routed_to") or []
+            channels = list(escalation_channels(event.record, event.escalation, routed))
             note = str(event.escalation.get("escalation_msg") or "")
         else:
             return 0

@@ -36,6 +36,7 @@ from foureyes.server.domain.events import Event, ItemCreated, ItemDecided
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
+from foureyes.storage import events as event_rows
 from foureyes.storage import keys as key_rows
 from foureyes.storage import slack as slack_rows
 
@@ -82,7 +83,7 @@ class SlackSink:
         if isinstance(event, ItemCreated):
             slack, settled = target_of(item.spec, event.routed_to), event.settled
         else:
-            created = slack_rows.created_data(tx.conn, item.id)
+            created = event_rows.created_data(tx.conn, item.id)
             slack = target_of(item.spec, created.get("routed_to") or ())
             settled = bool(created.get("settled"))
         if slack is None or (settled and isinstance(event, ItemCreated)):
