@@ -10,7 +10,7 @@ from foureyes.cli import app
 from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
-from foureyes.storage import Database
+from foureyes.storage import Database, keys
 
 
 def run(url: str, *args: str) -> tuple[int, str]:
@@ -51,6 +51,25 @@ def test_projects_channels_deadline_and_email_deciders(tmp_path: Path) -> None:
     code, shown = run(url, "projects", "show", "nope")
     assert code == 1
     assert "not found" in shown
+
+
+def test_a_slack_default_channel_from_the_cli(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    code, shown = run(url, "projects", "channels", "set", "ops", "--slack", "C123", "--email", "a@x.example")
+    assert code == 0, shown
+    assert "Slack to C123" in shown
+    assert "email to a@x.example" in shown
+    db = Database.from_url(url)
+    try:
+        with db.read() as conn:
+            project = keys.find_project(conn, "ops")
+    finally:
+        db.close()
+    assert project is not None
+    assert project.default_channels == (
+        {"email": {"address": "a@x.example"}},
+        {"slack": {"channel_or_user_id": "C123"}},
+    )
 
 
 def test_deliveries_lists_email_and_its_attempts(tmp_path: Path) -> None:

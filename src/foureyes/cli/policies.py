@@ -42,7 +42,11 @@ def policies_add(
         str, typer.Option("--when", help="A CEL expression, e.g. 'fn == \"refund\" && args.amount < 100'.")
     ],
     then: Annotated[
-        str, typer.Option("--then", help="approve, reject, require:N or route:CHANNEL[,CHANNEL].")
+        str,
+        typer.Option(
+            "--then",
+            help="approve, reject, require:N or route:TARGET[,TARGET] (email:ADDR, slack:ID, defaults ...).",
+        ),
     ],
     project: Project = "default",
     comment: Annotated[str | None, typer.Option(help="What the agent is told (a reject's reason).")] = None,

@@ -32,8 +32,13 @@ def _describe(project: ProjectRecord) -> None:
     if project.default_channels:
         out.print("  default channels:", highlight=False)
         for channel in project.default_channels:
-            email = channel.get("email")
-            words = f"email to {email['address']}" if isinstance(email, dict) else json.dumps(channel)
+            email, slack = channel.get("email"), channel.get("slack")
+            if isinstance(email, dict):
+                words = f"email to {email['address']}"
+            elif isinstance(slack, dict):
+                words = f"Slack to {slack['channel_or_user_id']}"
+            else:
+                words = json.dumps(channel)
             out.print("    ", untrusted(words))
     else:
         out.print("  default channels: none (a request that names no channel is in the inbox only)")
@@ -54,6 +59,9 @@ def projects_show(project: Project, database_url: DatabaseUrl = None) -> None:
 def channels_set(
     project: Project,
     email: Annotated[list[str] | None, typer.Option("--email", help="An address (repeat for more).")] = None,
+    slack: Annotated[
+        str | None, typer.Option("--slack", help="A Slack channel (C...) or user (U...) id to post to.")
+    ] = None,
     json_channels: Annotated[
         str | None,
         typer.Option(
@@ -66,6 +74,8 @@ def channels_set(
     from foureyes.server.domain.projects import email_channels
 
     channels = email_channels(email or [])
+    if slack:
+        channels.append({"slack": {"channel_or_user_id": slack.strip()}})
     if json_channels is not None:
         try:
             given = json.loads(json_channels)
@@ -75,7 +85,7 @@ def channels_set(
             raise fail("--json must be a list of objects")
         channels += given
     if not channels:
-        raise fail("name at least one --email (or --json); `clear` removes them")
+        raise fail("name at least one --email or --slack (or --json); `clear` removes them")
     with admin(database_url) as (service, _):
         _describe(service.projects.set_default_channels(project, channels))
 

@@ -99,7 +99,7 @@ class Service:
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)
         self.bulk = BulkDecisions(db, self.items, self.decisions)
         self.policies = Policies(db, self.emitter, self.decisions, clock)
-        self.items.on_created = self.policies.on_created
+        self.items.policy = self.policies
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))

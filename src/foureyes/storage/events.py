@@ -65,6 +65,15 @@ def for_item(conn: Connection, item_id: int) -> list[EventRecord]:
     return [_event(row) for row in rows]
 
 
+def created_data(conn: Connection, item_id: int) -> dict[str, Any]:
+    """The data of an item's ``created`` event (where it was ``routed_to``, whether ``settled``)."""
+    row = conn.execute(
+        select(events.c.data).where((events.c.item_id == item_id) & (events.c.type == "created")).limit(1)
+    ).first()
+    found = json.loads(row.data) if row is not None and row.data else {}
+    return found if isinstance(found, dict) else {}
+
+
 def for_project(conn: Connection, project_id: int, *, limit: int = 100) -> list[EventRecord]:
     """The newest changes of a project first, items and settings alike."""
     rows = conn.execute(

@@ -137,7 +137,7 @@ policies = Table(
     Column("position", Integer, nullable=False),
     # CEL, compiled when the rule is added
     Column("expression", Text, nullable=False),
-    # "approve", "reject", "require:N" or "route:CHANNEL[,CHANNEL]"
+    # "approve", "reject", "require:N" or "route:TARGET[,TARGET]" (server/domain/routes.py)
     Column("action", String(200), nullable=False),
     Column("comment", Text, nullable=True),
     # a shadow rule records what it would have done and decides nothing

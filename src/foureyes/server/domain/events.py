@@ -58,15 +58,20 @@ class _ItemEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ItemCreated(_ItemEvent):
-    """``routed_to``: the project's default channels, for a request that names no channel."""
+    """``routed_to``: the channels besides the agent's own it goes to (a policy's route, else the
+    project's default channels for a request that names no channel). ``settled``: a policy
+    decides it in this same transaction, so no one is asked to (an ``ItemDecided`` follows)."""
 
     type: ClassVar[str] = "created"
     routed_to: tuple[Mapping[str, Any], ...] = ()
+    settled: bool = False
 
     def data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"run_id": self.record.run_id, "request_digest": self.record.request_digest}
         if self.routed_to:
             data["routed_to"] = [dict(channel) for channel in self.routed_to]
+        if self.settled:
+            data["settled"] = True
         return data
 
     def audit_data(self) -> dict[str, Any]:

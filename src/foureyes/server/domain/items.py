@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from foureyes.server.domain.errors import (
 )
 from foureyes.server.domain.events import Emitter, ItemCreated
 from foureyes.server.domain.quorum import requested_quorum
+from foureyes.server.domain.routes import resolve
 from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, keys
 from foureyes.storage import items as item_rows
 from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
@@ -102,6 +103,27 @@ def _check_unique_options(spec: Mapping[str, Any], field: str) -> None:
         )
 
 
+class Verdict(Protocol):
+    """What the policies say of a new item, before it is announced: the route targets of the
+    rule that acts (``routes.py``), and whether that rule decides it at once."""
+
+    @property
+    def routes(self) -> tuple[str, ...]: ...
+
+    @property
+    def decides(self) -> bool: ...
+
+
+class CreatePolicy(Protocol):
+    """The policies, as the create transaction sees them: ``evaluate`` (before ItemCreated, so
+    the channels know where the request goes and whether anyone must decide it), then ``act``
+    (after it: the matches are recorded, the item decided, its quorum raised or routes kept)."""
+
+    def evaluate(self, tx: Tx, item: ItemRecord, actor_key_id: int | None) -> Verdict: ...
+
+    def act(self, tx: Tx, item: ItemRecord, verdict: Any) -> ItemRecord: ...
+
+
 class Items:
     def __init__(self, db: Database, emitter: Emitter, clock: Callable[[], datetime]) -> None:
         self._db = db
@@ -110,9 +132,9 @@ class Items:
         self._inbox = InboxStore(db)
         # Told of every new deadline after its commit (the expiry task; any thread).
         self.on_deadline: Callable[[datetime], None] | None = None
-        # Given every new item in its create transaction, after ItemCreated: the policies, which
-        # may decide it, raise its quorum or route it; returns the item as it then is.
-        self.on_created: Callable[[Tx, ItemRecord, int | None], ItemRecord] | None = None
+        # Given every new item in its create transaction: the policies, which may decide it, raise
+        # its quorum or route it.
+        self.policy: CreatePolicy | None = None
 
     def now(self) -> datetime:
         return self._clock()
@@ -197,12 +219,18 @@ class Items:
             if expires_at is None:
                 fallback = default_deadline(None if project is None else project.expires_after_seconds, now)
                 wanted = dataclasses.replace(new, expires_at=fallback)
-            # A request that names no channel goes to its project's default channels.
-            routed = () if spec.get("channel") or project is None else project.default_channels
             item, created = item_rows.insert(tx.conn, wanted)
             if created and item.expires_at is not None and self.on_deadline is not None:
                 tx.after_commit(functools.partial(self.on_deadline, item.expires_at))
             if created:
+                verdict = None if self.policy is None else self.policy.evaluate(tx, item, actor_key_id)
+                defaults = () if project is None else project.default_channels
+                # A routed request goes to its route's targets (besides the agent's own channel);
+                # one that names no channel to its project's default channels.
+                if verdict is not None and verdict.routes:
+                    routed = resolve(verdict.routes, defaults)
+                else:
+                    routed = () if spec.get("channel") else defaults
                 self._emitter.emit(
                     tx,
                     ItemCreated(
@@ -212,10 +240,11 @@ class Items:
                         actor_key_id=actor_key_id,
                         channel=channel,
                         routed_to=routed,
+                        settled=verdict is not None and verdict.decides,
                     ),
                 )
-                if self.on_created is not None:
-                    item = self.on_created(tx, item, actor_key_id)
+                if self.policy is not None:
+                    item = self.policy.act(tx, item, verdict)
             return item, created
 
         try:

@@ -4,7 +4,7 @@ request in its create transaction.
 The first rule (by position) whose expression matches acts: ``approve`` and ``reject`` decide
 the request at once through the one decision path (a decision row attributed to the rule,
 channel ``policy``, and ``ItemDecided``), so the agent reads the answer in the create response;
-``require:N`` raises the approvals it needs; ``route:...`` records the channels it goes to. No
+``require:N`` raises the approvals it needs; ``route:...`` sends it to its targets (routes.py). No
 match: a human decides. A shadow rule never acts: when it matches, a ``policy`` event records
 what it would have done, and evaluation goes on. See ``rules.py`` for the expressions.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from foureyes._protocol import ItemState
@@ -45,7 +45,30 @@ CHANNEL = "policy"
 # Rules are evaluated in turn on every create: their number bounds the cost.
 MAX_RULES = 50
 MAX_TEST_ITEMS = 1000
+_NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a verdict with no match
 _RULE_FIELDS = {"name", "when", "then", "comment", "shadow"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The rules that matched a new item, in order: shadows, then the one that acts (if any)."""
+
+    matched: tuple[tuple[PolicyRecord, Action], ...] = ()
+    at: datetime = _NEVER
+
+    @property
+    def acting(self) -> Action | None:
+        last = self.matched[-1] if self.matched else None
+        return None if last is None or last[0].shadow else last[1]
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        acting = self.acting
+        return acting.channels if acting is not None and acting.kind == ROUTE else ()
+
+    @property
+    def decides(self) -> bool:
+        return self.acting is not None and self.acting.decides
 
 
 @dataclass(frozen=True)
@@ -220,16 +243,18 @@ class Policies:
 
     # ------------------------------------------------------------------ at create time
 
-    def on_created(self, tx: Tx, item: ItemRecord, actor_key_id: int | None) -> ItemRecord:
-        """Apply the project's rules to a new item, in its create transaction."""
+    def evaluate(self, tx: Tx, item: ItemRecord, actor_key_id: int | None) -> Verdict:
+        """Which of the project's rules match a new item (before it is announced): the shadow
+        ones, and the first that acts."""
         rules = policy_rows.list_policies(tx.conn, item.project_id)
         if not rules:
-            return item
+            return Verdict()
         key = None if actor_key_id is None else key_rows.get_key(tx.conn, actor_key_id)
         project = key_rows.get_project(tx.conn, item.project_id)
         agent = None if key is None else key.name or key.prefix
         now = self._clock()
         variables = context(variables_of(item, agent, "" if project is None else project.slug, now))
+        matched: list[tuple[PolicyRecord, Action]] = []
         for rule in rules:
             try:
                 program, action = compile_expression(rule.expression), parse_action(rule.action)
@@ -237,11 +262,19 @@ class Policies:
                 continue
             if not matches(program, variables) or (item.kind != FUNCTION_CALL and action.kind != ROUTE):
                 continue
-            self._emit_match(tx, item, rule, action, now)
-            if rule.shadow:
-                continue
-            logger.info("policy %r matched %r: %s", rule.name, item.call_id, action)
-            return self._act(tx, item, rule, action, now)
+            matched.append((rule, action))
+            if not rule.shadow:
+                break
+        return Verdict(tuple(matched), now)
+
+    def act(self, tx: Tx, item: ItemRecord, verdict: Verdict) -> ItemRecord:
+        """Record the matches of ``evaluate`` and do what the acting rule says, in the item's
+        create transaction (after its ``created`` event)."""
+        for rule, action in verdict.matched:
+            self._emit_match(tx, item, rule, action, verdict.at)
+            if not rule.shadow:
+                logger.info("policy %r matched %r: %s", rule.name, item.call_id, action)
+                return self._act(tx, item, rule, action, verdict.at)
         return item
 
     def _emit_match(

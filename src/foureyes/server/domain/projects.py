@@ -1,7 +1,8 @@
 """``Projects``: a project's routing and deadline settings.
 
-- **Default channels**: a list of ContactChannel objects (``{"email": {"address": ...}}``; the
-  shape leaves room for ``slack`` and the others) that a request naming no channel is sent to.
+- **Default channels**: a list of ContactChannel objects (``{"email": {"address": ...}}``,
+  ``{"slack": {"channel_or_user_id": ...}}``: at most one Slack channel) that a request naming no
+  channel is sent to (and that a policy's ``route:`` may name: routes.py).
 - **Default deadline**: ``expires_after_seconds`` of a request that names no ``expires_at``.
 - **Email deciders**: when restricted to members, only foureyes people with a deciding role in
   the project may decide through an email link.
@@ -27,7 +28,7 @@ from foureyes.storage import keys as project_rows
 
 MAX_CHANNELS = 20
 # One address: something@domain, no spaces or list separators (the rest is the SMTP server's).
-_ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 
 def email_channels(addresses: Sequence[str]) -> list[dict[str, Any]]:
@@ -49,9 +50,11 @@ def check_channels(channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         if not shaped:
             raise InvalidInputError("a default channel must name email, slack, sms or whatsapp")
         address = (shaped.get("email") or {}).get("address")
-        if address is not None and (len(address) > 320 or not _ADDRESS.match(address)):
+        if address is not None and (len(address) > 320 or not ADDRESS.match(address)):
             raise InvalidInputError(f"{address!r} is not an email address")
         checked.append(shaped)
+    if sum("slack" in channel for channel in checked) > 1:
+        raise InvalidInputError("a request has one Slack message: at most one default Slack channel")
     return checked
 
 

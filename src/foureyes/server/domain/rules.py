@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from foureyes.server.domain.errors import InvalidParameterError
 from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
+from foureyes.server.domain.routes import check_targets
 
 if TYPE_CHECKING:
     import cel
@@ -43,13 +44,12 @@ REQUIRE = "require"
 ROUTE = "route"
 VARIABLES = ("fn", "args", "agent", "run_id", "project", "now", "kind")
 _POSITION = re.compile(r"<input>:(\d+):(\d+)")
-_CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 @dataclass(frozen=True)
 class Action:
     """What a matching rule does: ``approve``, ``reject``, ``require`` (``approvals`` people) or
-    ``route`` (to ``channels``)."""
+    ``route`` (to ``channels``, the targets of routes.py)."""
 
     kind: str
     approvals: int | None = None
@@ -68,19 +68,17 @@ class Action:
 
 
 def parse_action(text: str) -> Action:
-    """``approve``, ``reject``, ``require:N`` or ``route:CHANNEL[,CHANNEL...]``."""
+    """``approve``, ``reject``, ``require:N`` or ``route:TARGET[,TARGET...]``."""
     head, _, rest = text.strip().partition(":")
     if head in (APPROVE, REJECT) and not rest:
         return Action(head)
     if head == REQUIRE and rest.isdigit() and 1 <= int(rest) <= MAX_REQUIRED_APPROVALS:
         return Action(REQUIRE, approvals=int(rest))
-    if head == ROUTE:
-        channels = tuple(dict.fromkeys(c.strip() for c in rest.split(",") if c.strip()))
-        if channels and all(_CHANNEL.match(c) for c in channels):
-            return Action(ROUTE, channels=channels)
+    if head == ROUTE and rest.strip():
+        return Action(ROUTE, channels=check_targets(rest.split(",")))
     raise InvalidParameterError(
         f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}) "
-        "or route:CHANNEL[,CHANNEL]"
+        "or route:TARGET[,TARGET] (docs/policies.md)"
     )
 
 

@@ -7,11 +7,13 @@ entry; To and Cc as the channel says, Bcc never shown) with links signed for tha
 and freezes it into one delivery whose target is the address. ``deliver`` hands it to the SMTP
 server for that address alone; a retry sends the same message with the same ``Message-ID``.
 
-A request that names no channel goes to its project's default channels (``routed_to`` of its
-``created`` event). Without ``FOUREYES_SMTP_URL`` each delivery is recorded as failed at once,
-saying email is not configured, and reported (``on_failed``: a ``delivery_failed`` event and a
-warning in the log), so the request is flagged, never dropped silently. A 5xx answer (an
-address refused) fails a delivery at once; anything else is retried until ``retry_max``.
+The ``routed_to`` channels of the ``created`` event (a policy's route targets, else the
+project's default channels for a request that names no channel) get the same message, each
+address once. A request a policy decides as it is created (``settled``) sends no email at all.
+Without ``FOUREYES_SMTP_URL`` each delivery is recorded as failed at once, saying email is not
+configured, and reported (``on_failed``: a ``delivery_failed`` event and a warning in the log),
+so the request is flagged, never dropped silently. A 5xx answer (an address refused) fails a
+delivery at once; anything else is retried until ``retry_max``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from foureyes.storage import (
     Tx,
     outbox,
 )
+from foureyes.storage import events as event_rows
 from foureyes.storage import keys as key_rows
 
 logger = logging.getLogger(__name__)
@@ -59,11 +62,14 @@ def channel_email(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
-def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[str, Any] | None:
+def escalation_channel(
+    item: ItemRecord, escalation: Mapping[str, Any], original: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The email channel an escalation goes to: the override channel's address if given, else
-    the original one, with the additional recipients of the original channel, the escalation
-    and the override channel merged (each address once, first mention wins)."""
-    original = channel_email(item.spec) or {}
+    the original one (the request's, or ``original``), with the additional recipients of the
+    original channel, the escalation and the override channel merged (each address once, first
+    mention wins)."""
+    original = original or channel_email(item.spec) or {}
     override = channel_email(escalation) or {}
     address = override.get("address") or original.get("address")
     if not address:
@@ -88,21 +94,36 @@ def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[
 
 
 def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The email channels among a project's default channels a request was routed to."""
+    """The email channels among those a request was routed to (a route, the project's defaults)."""
     found = [channel.get("email") for channel in routed_to if isinstance(channel, Mapping)]
     return [email for email in found if isinstance(email, Mapping)]
+
+
+def escalation_channels(
+    item: ItemRecord, escalation: Mapping[str, Any], routed_to: Collection[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Where an escalation is emailed: its own or the request's channel; for a request that
+    named no email (routed by a policy or to the project's defaults), each email it was routed to."""
+    given = escalation_channel(item, escalation)
+    if given is not None or channel_email(item.spec) is not None:
+        return [] if given is None else [given]
+    found = [escalation_channel(item, escalation, routed) for routed in routed_emails(routed_to)]
+    return [channel for channel in found if channel is not None]
 
 
 def recipients_allowed(item: ItemRecord, events: Collection[EventRecord]) -> set[str]:
     """Every address this request was sent to (created, routed to the project's defaults, or
     escalated), lower-cased; ``events`` is the item's change log."""
     found = {r.address.lower() for r in recipients_of(channel_email(item.spec))}
+    routed: list[Mapping[str, Any]] = []
     for event in events:
         if event.type == "created":
-            for channel in routed_emails(event.data.get("routed_to") or []):
+            routed = list(event.data.get("routed_to") or [])
+            for channel in routed_emails(routed):
                 found |= {r.address.lower() for r in recipients_of(channel)}
         elif event.type == "escalated":
-            found |= {r.address.lower() for r in recipients_of(escalation_channel(item, event.data))}
+            for channel in escalation_channels(item, event.data, routed):
+                found |= {r.address.lower() for r in recipients_of(channel)}
     return found
 
 
@@ -151,10 +172,12 @@ class EmailSink:
         note = None
         channels: list[Mapping[str, Any] | None]
         if isinstance(event, ItemCreated):
-            given = channel_email(event.record.spec)
-            channels = [given] if given is not None else list(routed_emails(event.routed_to))
+            if event.settled:
+                return 0  # a policy decides it in this transaction: there is nothing to ask
+            channels = [channel_email(event.record.spec), *routed_emails(event.routed_to)]
         elif isinstance(event, ItemEscalated):
-            channels = [escalation_channel(event.record, event.escalation)]
+            routed = event_rows.created_data(tx.conn, event.record.id).get("routed_to") or []
+            channels = list(escalation_channels(event.record, event.escalation, routed))
             note = str(event.escalation.get("escalation_msg") or "")
         else:
             return 0

@@ -1,11 +1,14 @@
 """``SlackSink``: the Slack channel's half of the outbox.
 
 ``fan_out`` runs in the transaction of a change. A request created whose ``spec.channel.slack``
-names a channel (or a user) is frozen into one ``chat.postMessage`` delivery: its blocks with
-the buttons, and the ``thread_ts`` it asked for. When the request completes (decided through any
-channel, or expired), a ``chat.update`` delivery follows, showing the outcome without buttons.
-Both have the channel as their target, so the outbox keeps them in order: the update goes out
-only after the post, and reads the message's ``ts`` (recorded by the post) when it is sent.
+names a channel (or a user), else the first Slack channel it was routed to (a policy's route,
+the project's default channels: ``target_of``), is frozen into one ``chat.postMessage``
+delivery: its blocks with the buttons, and the ``thread_ts`` it asked for. When the request
+completes (decided through any channel, or expired), a ``chat.update`` delivery follows,
+showing the outcome without buttons. Both have the channel as their target, so the outbox keeps
+them in order: the update goes out only after the post, and reads the message's ``ts``
+(recorded by the post) when it is sent. A request a policy decides as it is created asks no
+one: its one post shows the outcome, without buttons.
 
 The token is read from the request at delivery time (its ``bot_token``, else the server's), so
 it is stored nowhere but where the agent put it.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +36,7 @@ from foureyes.server.domain.events import Event, ItemCreated, ItemDecided
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
+from foureyes.storage import events as event_rows
 from foureyes.storage import keys as key_rows
 from foureyes.storage import slack as slack_rows
 
@@ -40,6 +44,15 @@ SINK = "slack"
 POST = "chat.postMessage"
 UPDATE = "chat.update"
 RETRY_MAX = timedelta(days=1)
+
+
+def target_of(spec: Mapping[str, Any], routed_to: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """Where a request's one Slack message goes: the agent's own Slack channel, else the first
+    Slack channel it was routed to (a policy's route, the project's defaults)."""
+    own = api.channel_slack(spec)
+    if own is not None:
+        return own
+    return next((found for c in routed_to if (found := api.channel_slack({"channel": c}))), None)
 
 
 def slack_deliveries(db: Database, item_id: int) -> list[DeliveryRecord]:
@@ -67,21 +80,29 @@ class SlackSink:
         if not isinstance(event, (ItemCreated, ItemDecided)):
             return 0
         item = event.record
-        slack = api.channel_slack(item.spec)
-        if slack is None:
-            return 0
+        if isinstance(event, ItemCreated):
+            slack, settled = target_of(item.spec, event.routed_to), event.settled
+        else:
+            created = event_rows.created_data(tx.conn, item.id)
+            slack = target_of(item.spec, created.get("routed_to") or ())
+            settled = bool(created.get("settled"))
+        if slack is None or (settled and isinstance(event, ItemCreated)):
+            return 0  # nowhere to post, or decided by a policy at once: its outcome is posted
         project = key_rows.get_project(tx.conn, item.project_id)
         slug = "" if project is None else project.slug
         link = inbox_link(self._settings.base_url, slug, item)
         agent = slack_rows.agent_of(tx.conn, item.id)
         payload: dict[str, Any]
-        if isinstance(event, ItemCreated):
+        if isinstance(event, ItemCreated) or settled:
             payload = {
                 "method": POST,
                 "channel": str(slack["channel_or_user_id"]),
                 "text": fallback_text(item),
                 "blocks": request_blocks(item, agent=agent, project=slug, link=link),
             }
+            if settled:  # no one was asked: the message says what the policy decided
+                payload["text"] = f"{fallback_text(item)}: {outcome_line(item, link)}"[:3000]
+                payload["blocks"] = decided_blocks(item, agent=agent, project=slug, link=link)
             if slack.get("thread_ts"):
                 payload["thread_ts"] = str(slack["thread_ts"])
         else:

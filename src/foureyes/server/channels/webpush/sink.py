@@ -1,6 +1,7 @@
 """``WebPushSink``: the Web Push channel's half of the outbox.
 
-``fan_out`` runs in the transaction of a change: for a request created or escalated it freezes
+``fan_out`` runs in the transaction of a change: for a request created (unless a policy decides
+it in that same transaction) or escalated it freezes
 one notification (``message``) into one delivery per subscription of the project whose person
 is still a member of it; the target is the subscription's id. ``deliver`` encrypts it for that
 browser (``aes128gcm``, RFC 8188/8291, by pywebpush), signs the request with the server's VAPID
@@ -70,6 +71,8 @@ class WebPushSink:
     def fan_out(self, tx: Tx, event: Event) -> int:
         if not isinstance(event, ItemCreated | ItemEscalated):
             return 0
+        if isinstance(event, ItemCreated) and event.settled:
+            return 0  # decided by a policy as it was created: no one is asked
         item = event.record
         wanted = push_rows.recipients(tx.conn, item.project_id)
         project = key_rows.get_project(tx.conn, item.project_id) if wanted else None
