@@ -40,7 +40,21 @@ def _form_values(project: ProjectRecord) -> dict[str, object]:
         "other_channels": [c for c in project.default_channels if not isinstance(c.get("email"), dict)],
         "deadline": "" if seconds is None else duration_text(seconds),
         "members_only": project.email_deciders_members_only,
+        "escalation_steps": [
+            {
+                "after": duration_text(int(step["after_seconds"])),
+                "to": [channel_words(c) for c in step["channels"]],
+            }
+            for step in project.escalation_steps
+        ],
     }
+
+
+def channel_words(channel: dict[str, object]) -> str:
+    email = channel.get("email")
+    if isinstance(email, dict):
+        return f"email to {email.get('address')}"
+    return " ".join(sorted(channel)) or "a channel"
 
 
 async def _settings_page(

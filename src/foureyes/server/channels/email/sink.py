@@ -87,6 +87,15 @@ def escalation_channel(item: ItemRecord, escalation: Mapping[str, Any]) -> dict[
     }
 
 
+def escalation_channels(item: ItemRecord, escalation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The email channels an escalation goes to: a chain step's own (its ``channels``), else
+    the one ``escalate_email_*`` merges (``escalation_channel``)."""
+    if "step" in escalation:
+        return routed_emails(escalation.get("channels") or [])
+    found = escalation_channel(item, escalation)
+    return [] if found is None else [found]
+
+
 def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The email channels among a project's default channels a request was routed to."""
     found = [channel.get("email") for channel in routed_to if isinstance(channel, Mapping)]
@@ -102,7 +111,8 @@ def recipients_allowed(item: ItemRecord, events: Collection[EventRecord]) -> set
             for channel in routed_emails(event.data.get("routed_to") or []):
                 found |= {r.address.lower() for r in recipients_of(channel)}
         elif event.type == "escalated":
-            found |= {r.address.lower() for r in recipients_of(escalation_channel(item, event.data))}
+            for channel in escalation_channels(item, event.data):
+                found |= {r.address.lower() for r in recipients_of(channel)}
     return found
 
 
@@ -154,7 +164,7 @@ class EmailSink:
             given = channel_email(event.record.spec)
             channels = [given] if given is not None else list(routed_emails(event.routed_to))
         elif isinstance(event, ItemEscalated):
-            channels = [escalation_channel(event.record, event.escalation)]
+            channels = list(escalation_channels(event.record, event.escalation))
             note = str(event.escalation.get("escalation_msg") or "")
         else:
             return 0
