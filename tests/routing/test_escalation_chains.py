@@ -4,6 +4,7 @@ of two; and never for a request already decided."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ from foureyes.storage import escalations as chain_rows
 
 from ..email_channel.smtp_server import Mailbox, parts, start_smtp
 from ..integration.conftest import free_port
+from ..webhooks.receiver import running_receiver
 from .conftest import Clock, World, make_mail_world
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -176,3 +178,18 @@ async def test_steps_are_kept_in_order_and_checked(mail_world: World) -> None:
     with pytest.raises(InvalidInputError):
         projects.add_escalation_step("default", 60, [{"email": {"address": "not an address"}}])
     assert projects.clear_escalation_steps("default").escalation_steps == ()
+
+
+async def test_a_step_reaches_a_webhook_as_escalated(mail_world: World) -> None:
+    world = mail_world
+    with running_receiver() as receiver:
+        world.service.webhooks.add_webhook("default", receiver.url, allow_private=True)
+        world.call("hooked")
+        task_of(world.service, world.clock).run_once(world.clock.advance(minutes=10))
+        while await world.worker.run_once(world.clock.now):
+            pass
+        bodies = [json.loads(r.body) for r in receiver.snapshot()]
+    assert [b["type"] for b in bodies] == ["function_call.created", "function_call.escalated"]
+    assert bodies[1]["event"]["call_id"] == "hooked"
+    assert bodies[1]["escalation"]["step"] == 1
+    assert bodies[1]["escalation"]["channels"] == [{"email": {"address": ONCALL}}]
