@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from foureyes.server.domain.events import Emitter, ItemEscalated
 from foureyes.server.domain.items import describe
 from foureyes.storage import Database, ItemRecord, ProjectRecord
 from foureyes.storage import escalations as chain_rows
+from foureyes.storage import events as event_rows
 from foureyes.storage import keys as project_rows
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,34 @@ def with_step(steps: Sequence[Mapping[str, Any]], step: Mapping[str, Any]) -> li
         raise InvalidInputError(f"at most {MAX_STEPS} escalation steps")
     merged = [dict(s) for s in steps] + [dict(step)]
     return sorted(merged, key=lambda s: int(s["after_seconds"]))
+
+
+@dataclass(frozen=True)
+class FiredStep:
+    number: int
+    after_seconds: int
+    at: datetime
+    channels: list[dict[str, Any]]
+
+    @property
+    def after(self) -> str:
+        return duration_text(self.after_seconds)
+
+
+def fired_steps(db: Database, item_id: int) -> list[FiredStep]:
+    """The chain steps an item has had, in order: what its inbox page shows."""
+    with db.read() as conn:
+        found = event_rows.for_item(conn, item_id)
+    return [
+        FiredStep(
+            int(e.data["step"]),
+            int(e.data["after_seconds"]),
+            e.created_at,
+            list(e.data.get("channels") or []),
+        )
+        for e in found
+        if e.type == ItemEscalated.type and "step" in e.data
+    ]
 
 
 def step_note(number: int, total: int, after_seconds: int) -> str:

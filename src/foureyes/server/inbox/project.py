@@ -17,6 +17,7 @@ from foureyes.storage import ProjectRecord
 
 from .render import page
 from .session import Reviewer, check_form, signed_in
+from .views import channel_words
 
 router = APIRouter()
 
@@ -43,18 +44,11 @@ def _form_values(project: ProjectRecord) -> dict[str, object]:
         "escalation_steps": [
             {
                 "after": duration_text(int(step["after_seconds"])),
-                "to": [channel_words(c) for c in step["channels"]],
+                "to": [w for c in step["channels"] for w in channel_words(c)],
             }
             for step in project.escalation_steps
         ],
     }
-
-
-def channel_words(channel: dict[str, object]) -> str:
-    email = channel.get("email")
-    if isinstance(email, dict):
-        return f"email to {email.get('address')}"
-    return " ".join(sorted(channel)) or "a channel"
 
 
 async def _settings_page(
