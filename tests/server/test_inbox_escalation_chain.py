@@ -3,11 +3,14 @@ steps it has had."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
+from foureyes.server.domain.chains import fired_steps
 from foureyes.server.expiry import ExpiryTask
 from foureyes.server.service import Service
 
@@ -40,3 +43,16 @@ def test_the_chain_on_the_settings_page_and_the_fired_step_on_the_item(
     assert "step 1 (after 10m) fired" in page
     assert "email to oncall@example.com" in page
     assert "step 2" not in page
+
+
+@pytest.mark.slow
+def test_the_running_server_fires_a_step_on_its_own(client: Any, service: Service, agent: Caller) -> None:
+    service.projects.add_escalation_step("default", 1, [{"email": {"address": "oncall@example.com"}}])
+    assert agent.post("/function_calls", function_call("on-its-own")).status_code == 200
+    item_id = service.items.get_function_call(agent.project_id, "on-its-own").id
+    deadline = time.monotonic() + 20
+    fired: list[Any] = []
+    while time.monotonic() < deadline and not fired:
+        fired = fired_steps(service.db, item_id)
+        time.sleep(0.1)
+    assert [(step.number, step.after_seconds) for step in fired] == [(1, 1)]
