@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import InvalidInputError
 from foureyes.server.expiry import ExpiryTask
 from foureyes.server.push import InProcessNotifier
@@ -19,6 +20,7 @@ from foureyes.server.service import Service
 from foureyes.storage import Database
 from foureyes.storage import escalations as chain_rows
 
+from ..db import events_of
 from ..email_channel.smtp_server import Mailbox, parts, start_smtp
 from ..integration.conftest import free_port
 from ..webhooks.receiver import running_receiver
@@ -99,8 +101,10 @@ async def test_each_step_fires_once_after_its_delay_and_reaches_smtp(
     assert [(e["step"], e["after_seconds"]) for e in escalated] == [(1, 600), (2, 3600)]
     assert escalated[0]["channels"] == [{"email": {"address": ONCALL}}]
     assert steps_done(world, "wire-1") == 2
-    # every recipient of a step may decide through its link
     assert [d.target for d in world.emails()] == [ONCALL, LEAD]
+    # every recipient of a step may decide through its link
+    item = world.service.items.get_function_call(world.project_id, "wire-1")
+    assert recipients_allowed(item, events_of(world.service.db, item.id)) == {ONCALL, LEAD}
 
 
 async def test_a_request_that_waited_past_both_delays_gets_both_steps_in_order(mail_world: World) -> None:
