@@ -87,6 +87,17 @@ async def make_world(database_url: str, clock: Clock, **settings: Any) -> World:
     return World(service, worker, clock, project_id)
 
 
+async def make_mail_world(database_url: str, clock: Clock, smtp_port: int) -> World:
+    """A world whose email goes to the SMTP server on 127.0.0.1 at ``smtp_port``."""
+    return await make_world(
+        database_url,
+        clock,
+        smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+        email_from="approvals@example.com",
+        public_url="http://approvals.test",
+    )
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -72,6 +72,31 @@ def test_a_slack_default_channel_from_the_cli(tmp_path: Path) -> None:
     )
 
 
+def test_projects_escalation_add_list_clear(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    code, shown = run(
+        url, "projects", "escalation", "add", "payments", "--after", "1h", "--email", "lead@x.example"
+    )
+    assert code == 0, shown
+    code, shown = run(
+        url, "projects", "escalation", "add", "payments", "--after", "10m", "--email", "oncall@x.example"
+    )
+    assert code == 0, shown
+    code, shown = run(url, "projects", "escalation", "list", "payments")
+    assert "1. after 10m: email to oncall@x.example" in shown
+    assert "2. after 1h: email to lead@x.example" in shown
+    code, shown = run(
+        url, "projects", "escalation", "add", "payments", "--after", "soon", "--email", "a@x.example"
+    )
+    assert code == 1
+    assert "not a duration" in shown
+    code, shown = run(url, "projects", "escalation", "add", "payments", "--after", "5m")
+    assert code == 1
+    code, shown = run(url, "projects", "escalation", "clear", "payments")
+    assert code == 0, shown
+    assert "escalation chain: none" in shown
+
+
 def test_deliveries_lists_email_and_its_attempts(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'f.db'}"
     db = Database.from_url(url)

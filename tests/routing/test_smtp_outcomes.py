@@ -16,7 +16,7 @@ from foureyes.server.channels.email.links import PURPOSE, LinkSigner
 from ..email_channel.smtp_server import Mailbox
 from ..integration.conftest import free_port
 from ..webhooks.receiver import Receiver, running_receiver
-from .conftest import Clock, World, links_in, make_world
+from .conftest import Clock, World, links_in, make_mail_world
 
 pytestmark = pytest.mark.anyio
 
@@ -45,13 +45,7 @@ def smtp() -> Iterator[tuple[int, Picky]]:
 
 @pytest.fixture
 async def mail_world(database_url: str, clock: Clock, smtp: tuple[int, Picky]) -> AsyncIterator[World]:
-    found = await make_world(
-        database_url,
-        clock,
-        smtp_url=f"smtp://127.0.0.1:{smtp[0]}",
-        email_from="approvals@example.com",
-        public_url="http://approvals.test",
-    )
+    found = await make_mail_world(database_url, clock, smtp[0])
     try:
         yield found
     finally:

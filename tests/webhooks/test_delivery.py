@@ -250,6 +250,8 @@ async def test_disabled_endpoints_hold_and_test_events(world: World) -> None:
         "human_contact.completed",
         "function_call.delivery_failed",
         "human_contact.delivery_failed",
+        "function_call.escalated",
+        "human_contact.escalated",
     }
 
 

@@ -1,6 +1,7 @@
 """``foureyes projects``: where a project's requests go and how long they wait, on the database
 directly. ``channels`` are the default channels of a request that names none; ``deadline`` its
-default deadline; ``email-deciders`` who may decide through an email link."""
+default deadline; ``escalation`` the steps of its escalation chain; ``email-deciders`` who may
+decide through an email link."""
 
 from __future__ import annotations
 
@@ -15,14 +16,32 @@ if TYPE_CHECKING:
     from foureyes.storage import ProjectRecord
 
 app = typer.Typer(
-    help="Project settings: default channels, default deadline, email deciders.", no_args_is_help=True
+    help="Project settings: default channels, default deadline, escalation chain, email deciders.",
+    no_args_is_help=True,
 )
 channels_app = typer.Typer(help="Where a request that names no channel goes.", no_args_is_help=True)
 deadline_app = typer.Typer(help="The deadline of a request that names none.", no_args_is_help=True)
 app.add_typer(channels_app, name="channels")
+escalation_app = typer.Typer(
+    help="Escalation chain: after a delay without a decision, also notify these.", no_args_is_help=True
+)
 app.add_typer(deadline_app, name="deadline")
+app.add_typer(escalation_app, name="escalation")
 
 Project = Annotated[str, typer.Argument(help="The project's slug.")]
+
+
+def _words(channels: list[dict[str, object]]) -> str:
+    found = []
+    for channel in channels:
+        email, slack = channel.get("email"), channel.get("slack")
+        if isinstance(email, dict):
+            found.append(f"email to {email['address']}")
+        elif isinstance(slack, dict):
+            found.append(f"Slack to {slack['channel_or_user_id']}")
+        else:
+            found.append(json.dumps(channel))
+    return ", ".join(found)
 
 
 def _describe(project: ProjectRecord) -> None:
@@ -32,18 +51,18 @@ def _describe(project: ProjectRecord) -> None:
     if project.default_channels:
         out.print("  default channels:", highlight=False)
         for channel in project.default_channels:
-            email, slack = channel.get("email"), channel.get("slack")
-            if isinstance(email, dict):
-                words = f"email to {email['address']}"
-            elif isinstance(slack, dict):
-                words = f"Slack to {slack['channel_or_user_id']}"
-            else:
-                words = json.dumps(channel)
-            out.print("    ", untrusted(words))
+            out.print("    ", untrusted(_words([channel])))
     else:
         out.print("  default channels: none (a request that names no channel is in the inbox only)")
     seconds = project.expires_after_seconds
     out.print(f"  default deadline: {'none' if seconds is None else duration_text(seconds)}", highlight=False)
+    if project.escalation_steps:
+        out.print("  escalation chain:", highlight=False)
+        for number, step in enumerate(project.escalation_steps, 1):
+            after = duration_text(int(step["after_seconds"]))
+            out.print(f"    {number}. after {after}:", untrusted(_words(step["channels"])), highlight=False)
+    else:
+        out.print("  escalation chain: none")
     who = "only its reviewers and admins" if project.email_deciders_members_only else "any recipient"
     out.print(f"  email deciders: {who}", highlight=False)
 
@@ -73,21 +92,25 @@ def channels_set(
     """Set the default channels (replacing the old ones); the project is created if new."""
     from foureyes.server.domain.projects import email_channels
 
-    channels = email_channels(email or [])
+    channels = email_channels(email or []) + _json_channels(json_channels)
     if slack:
-        channels.append({"slack": {"channel_or_user_id": slack.strip()}})
-    if json_channels is not None:
-        try:
-            given = json.loads(json_channels)
-        except json.JSONDecodeError as exc:
-            raise fail(f"--json is not JSON: {exc}") from None
-        if not isinstance(given, list) or not all(isinstance(c, dict) for c in given):
-            raise fail("--json must be a list of objects")
-        channels += given
+        channels.insert(len(email or []), {"slack": {"channel_or_user_id": slack.strip()}})
     if not channels:
         raise fail("name at least one --email or --slack (or --json); `clear` removes them")
     with admin(database_url) as (service, _):
         _describe(service.projects.set_default_channels(project, channels))
+
+
+def _json_channels(text: str | None) -> list[dict[str, object]]:
+    if text is None:
+        return []
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"--json is not JSON: {exc}") from None
+    if not isinstance(given, list) or not all(isinstance(c, dict) for c in given):
+        raise fail("--json must be a list of objects")
+    return given
 
 
 @channels_app.command("show")
@@ -125,6 +148,44 @@ def deadline_clear(project: Project, database_url: DatabaseUrl = None) -> None:
     """Requests that name no deadline wait indefinitely again."""
     with admin(database_url) as (service, _):
         _describe(service.projects.set_deadline(project, None))
+
+
+@escalation_app.command("add")
+def escalation_add(
+    project: Project,
+    after: Annotated[str, typer.Option("--after", help="Delay without a decision: 90s, 10m, 1h, 1h30m.")],
+    email: Annotated[list[str] | None, typer.Option("--email", help="An address (repeat for more).")] = None,
+    json_channels: Annotated[
+        str | None, typer.Option("--json", help="A JSON list of ContactChannel objects.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a step: after --after without a decision, also notify these channels."""
+    from foureyes.server.domain.deadlines import parse_duration
+    from foureyes.server.domain.projects import email_channels
+
+    try:
+        seconds = parse_duration(after)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    channels = email_channels(email or []) + _json_channels(json_channels)
+    if not channels:
+        raise fail("name at least one --email (or --json)")
+    with admin(database_url) as (service, _):
+        _describe(service.projects.add_escalation_step(project, seconds, channels))
+
+
+@escalation_app.command("list")
+def escalation_list(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Show the escalation chain (and the other settings)."""
+    projects_show(project, database_url)
+
+
+@escalation_app.command("clear")
+def escalation_clear(project: Project, database_url: DatabaseUrl = None) -> None:
+    """Remove every step: pending requests get no further escalations."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.clear_escalation_steps(project))
 
 
 @app.command("email-deciders")

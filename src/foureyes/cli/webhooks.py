@@ -20,7 +20,9 @@ def webhooks_add(
     project: Annotated[str, typer.Option(help="Project whose events are sent (created if new).")] = "default",
     events: Annotated[
         str | None,
-        typer.Option(help="Comma-separated event types \\[default: all six: function_call.created, ...]."),
+        typer.Option(
+            help="Comma-separated event types \\[default: all of them: function_call.created, ...]."
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:

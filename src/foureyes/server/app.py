@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             service.decisions,
             service.now,
             poll_interval_seconds=settings.expiry_poll_interval_seconds,
+            chains=service.chains,
         )
         expiry.start()
         service.items.on_deadline = expiry.wake_for

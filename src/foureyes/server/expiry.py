@@ -8,6 +8,10 @@ called after a local create commits, shortens a sleep that would overrun a new d
 replica runs the task: the conditional UPDATE that completes an item lets exactly one win, and
 since the deadlines are rows, a restart picks up where the last process stopped.
 
+The same task fires the steps of projects' escalation chains (``EscalationChains``, when given):
+their exactly-once is the same kind of conditional UPDATE, and the next step due shortens the
+sleep as the next deadline does.
+
 ``run_once(now)`` is one step with an explicit time, for tests.
 """
 
@@ -19,6 +23,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from foureyes.server.domain.chains import EscalationChains
 from foureyes.server.domain.decisions import Decisions
 from foureyes.storage import Database
 from foureyes.storage import items as item_rows
@@ -36,8 +41,12 @@ class ExpiryTask:
         clock: Callable[[], datetime],
         *,
         poll_interval_seconds: float,
+        chains: EscalationChains | None = None,
     ) -> None:
         self._db = db
+        self._chains = chains
+        # how many escalation steps the last run_once fired
+        self.escalated = 0
         self._decisions = decisions
         self._clock = clock
         self._poll = poll_interval_seconds
@@ -60,6 +69,10 @@ class ExpiryTask:
                 break
         with self._db.read() as conn:
             self._next = item_rows.next_deadline(conn)
+        if self._chains is not None:
+            self.escalated, step_due = self._chains.run_once(now)
+            if step_due is not None and (self._next is None or step_due < self._next):
+                self._next = step_due
         return expired
 
     def _sleep_seconds(self) -> float:
@@ -104,6 +117,8 @@ class ExpiryTask:
                 count = await asyncio.to_thread(self.run_once, self._clock())
                 if count:
                     logger.info("expired %d request(s) whose deadline passed", count)
+                if self.escalated:
+                    logger.info("fired %d escalation step(s)", self.escalated)
             except Exception:
                 logger.exception("expiry step failed; retrying at the next poll")
                 self._next = None

@@ -13,6 +13,7 @@ the inbox and the CLI::
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
     service.projects     default channels, deadline, email deciders (domain/projects.py)
+    service.chains       fire escalation chain steps                (domain/chains.py)
     service.deliveries   every channel's deliveries, and flagging the failed (domain/deliveries.py)
     service.audit        the tamper-evident log and its checkpoints (audit/log.py)
 
@@ -32,6 +33,7 @@ from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
 from foureyes.server.channels.webpush import PushSubscriptions, WebPushSink
 from foureyes.server.domain.bulk import BulkDecisions
+from foureyes.server.domain.chains import EscalationChains
 from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.deliveries import Deliveries, DeliveryFailures
 from foureyes.server.domain.escalation import Escalations
@@ -107,6 +109,7 @@ class Service:
         push_sink = next(s for s in self.sinks if isinstance(s, WebPushSink))
         self.push = PushSubscriptions(db, settings, push_sink, clock)
         self.projects = Projects(db, self.emitter, clock)
+        self.chains = EscalationChains(db, self.emitter)
         self.delivery_failures = DeliveryFailures(self.emitter)
         self.deliveries = Deliveries(db)
         self.report_failures_of(self.sinks)

@@ -2,7 +2,7 @@
 and one repository module per table group, each a set of functions taking a connection:
 
 - ``keys``: projects and API keys
-- ``items``: function calls, human contacts and their decisions
+- ``items``: function calls, human contacts and their decisions (``escalations``: their chain steps)
 - ``events``: the change log
 - ``endpoints``: webhook endpoints (secrets sealed)
 - ``outbox``: deliveries of every sink and their attempts

@@ -29,6 +29,7 @@ def _project(row: Row[Any]) -> ProjectRecord:
         row.expires_after_seconds,
         default_channels=channels,
         email_deciders_members_only=bool(row.email_deciders_members_only),
+        escalation_steps=tuple(json.loads(row.escalation_steps)) if row.escalation_steps else (),
     )
 
 
@@ -55,6 +56,21 @@ def set_project_channels(conn: Connection, project_id: int, channels: Sequence[M
     text = json.dumps(list(channels), ensure_ascii=False, separators=(",", ":")) if channels else None
     result = conn.execute(projects.update().where(projects.c.id == project_id).values(default_channels=text))
     return result.rowcount == 1
+
+
+def set_project_escalation_steps(
+    conn: Connection, project_id: int, steps: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Set (empty: clear) the project's escalation chain."""
+    text = json.dumps(list(steps), ensure_ascii=False, separators=(",", ":")) if steps else None
+    result = conn.execute(projects.update().where(projects.c.id == project_id).values(escalation_steps=text))
+    return result.rowcount == 1
+
+
+def projects_with_escalations(conn: Connection) -> list[ProjectRecord]:
+    """Every project that has an escalation chain."""
+    rows = conn.execute(select(projects).where(projects.c.escalation_steps.is_not(None))).all()
+    return [_project(row) for row in rows]
 
 
 def set_project_email_deciders(conn: Connection, project_id: int, members_only: bool) -> bool:

@@ -18,6 +18,8 @@ class ProjectRecord:
     default_channels: tuple[dict[str, Any], ...] = ()
     # only the project's deciding members may decide through an email link (0009)
     email_deciders_members_only: bool = False
+    # steps of its escalation chain, by delay: {"after_seconds": n, "channels": [...]} (0016)
+    escalation_steps: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

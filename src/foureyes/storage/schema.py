@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from foureyes.storage import trust_schema
@@ -47,6 +48,8 @@ projects = Table(
     Column("default_channels", Text, nullable=True),
     # only foureyes people with a deciding role may decide through an email link (0009)
     Column("email_deciders_members_only", Boolean, nullable=False, server_default=false()),
+    # JSON list of escalation steps ({"after_seconds": n, "channels": [...]}), by delay; null: none (0016)
+    Column("escalation_steps", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -95,6 +98,8 @@ items = Table(
     Column("creator_user_id", Integer, nullable=True),
     # the channels a policy routed it to, space-separated (0010)
     Column("routes", String(500), nullable=True),
+    # how many of its project's escalation steps it has had; they fire in order (0016)
+    Column("escalation_steps_done", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),

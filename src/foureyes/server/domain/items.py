@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -222,6 +222,10 @@ class Items:
             item, created = item_rows.insert(tx.conn, wanted)
             if created and item.expires_at is not None and self.on_deadline is not None:
                 tx.after_commit(functools.partial(self.on_deadline, item.expires_at))
+            if created and project is not None and project.escalation_steps and self.on_deadline:
+                # the deadline task also fires escalation steps: it looks when the first is due
+                first = timedelta(seconds=int(project.escalation_steps[0]["after_seconds"]))
+                tx.after_commit(functools.partial(self.on_deadline, item.requested_at + first))
             if created:
                 verdict = None if self.policy is None else self.policy.evaluate(tx, item, actor_key_id)
                 defaults = () if project is None else project.default_channels

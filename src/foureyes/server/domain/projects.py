@@ -4,6 +4,8 @@
   ``{"slack": {"channel_or_user_id": ...}}``: at most one Slack channel) that a request naming no
   channel is sent to (and that a policy's ``route:`` may name: routes.py).
 - **Default deadline**: ``expires_after_seconds`` of a request that names no ``expires_at``.
+- **Escalation chain**: steps "after T without a decision, also notify these channels"
+  (``domain/chains.py`` checks them and fires them).
 - **Email deciders**: when restricted to members, only foureyes people with a deciding role in
   the project may decide through an email link.
 
@@ -20,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from foureyes.models import ContactChannel
+from foureyes.server.domain.chains import check_step, with_step
 from foureyes.server.domain.deadlines import MAX_DEFAULT_SECONDS
 from foureyes.server.domain.errors import InvalidInputError, NotFoundError
 from foureyes.server.domain.events import Emitter, SettingsChanged
@@ -124,6 +127,36 @@ class Projects:
             "default_deadline_set" if seconds is not None else "default_deadline_cleared",
             {"expires_after_seconds": seconds},
             lambda conn, pid: project_rows.set_project_expiry(conn, pid, seconds),
+            actor_user_id,
+        )
+
+    def add_escalation_step(
+        self,
+        slug: str,
+        after_seconds: int,
+        channels: Sequence[Mapping[str, Any]],
+        *,
+        actor_user_id: int | None = None,
+    ) -> ProjectRecord:
+        """Add a step to the project's escalation chain (kept in order of delay)."""
+        step = check_step(after_seconds, check_channels(channels))
+        with self._db.read() as conn:
+            found = project_rows.find_project(conn, slug)
+        steps = with_step(() if found is None else found.escalation_steps, step)
+        return self._change(
+            slug,
+            "escalation_step_added",
+            step,
+            lambda conn, pid: project_rows.set_project_escalation_steps(conn, pid, steps),
+            actor_user_id,
+        )
+
+    def clear_escalation_steps(self, slug: str, *, actor_user_id: int | None = None) -> ProjectRecord:
+        return self._change(
+            slug,
+            "escalation_steps_cleared",
+            {},
+            lambda conn, pid: project_rows.set_project_escalation_steps(conn, pid, []),
             actor_user_id,
         )
 

@@ -18,6 +18,7 @@ from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.channels.email.sink import email_deliveries, undelivered
 from foureyes.server.channels.slack.sink import slack_deliveries
+from foureyes.server.domain.chains import fired_steps
 from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
@@ -212,6 +213,7 @@ async def _item_page(
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
     slack = await in_thread(slack_deliveries, service.db, item.id)
+    chain = await in_thread(fired_steps, service.db, item.id)
     filters = Filters.from_request(request)
     audit = await in_thread(service.audit.entries_of, item)
     return page(
@@ -233,6 +235,7 @@ async def _item_page(
         contact_channel=item.spec.get("channel"),
         emails=emails,
         slack=slack,
+        chain=chain,
         audit=audit,
         message=message,
         url=item_url(project, item) + filters.query(),

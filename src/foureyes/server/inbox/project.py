@@ -17,6 +17,7 @@ from foureyes.storage import ProjectRecord
 
 from .render import page
 from .session import Reviewer, check_form, signed_in
+from .views import channel_words
 
 router = APIRouter()
 
@@ -40,6 +41,13 @@ def _form_values(project: ProjectRecord) -> dict[str, object]:
         "other_channels": [c for c in project.default_channels if not isinstance(c.get("email"), dict)],
         "deadline": "" if seconds is None else duration_text(seconds),
         "members_only": project.email_deciders_members_only,
+        "escalation_steps": [
+            {
+                "after": duration_text(int(step["after_seconds"])),
+                "to": [w for c in step["channels"] for w in channel_words(c)],
+            }
+            for step in project.escalation_steps
+        ],
     }
 
 

@@ -102,8 +102,11 @@ def routed_emails(routed_to: Collection[Mapping[str, Any]]) -> list[Mapping[str,
 def escalation_channels(
     item: ItemRecord, escalation: Mapping[str, Any], routed_to: Collection[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Where an escalation is emailed: its own or the request's channel; for a request that
-    named no email (routed by a policy or to the project's defaults), each email it was routed to."""
+    """Where an escalation is emailed: a chain step's own channels (only those); else its own or
+    the request's channel; for a request that named no email (routed by a policy or to the
+    project's defaults), each email it was routed to."""
+    if "step" in escalation:
+        return [dict(channel) for channel in routed_emails(escalation.get("channels") or [])]
     given = escalation_channel(item, escalation)
     if given is not None or channel_email(item.spec) is not None:
         return [] if given is None else [given]

@@ -20,7 +20,7 @@ from typing import Any, cast
 import httpx
 from sqlalchemy import Connection
 
-from foureyes.server.domain.events import DeliveryFailed, Event, ItemCreated, ItemDecided
+from foureyes.server.domain.events import DeliveryFailed, Event, ItemCreated, ItemDecided, ItemEscalated
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
@@ -38,6 +38,9 @@ WEBHOOK_EVENTS = (
     # a message to a person about the request could not be delivered (body: + ``delivery``)
     "function_call.delivery_failed",
     "human_contact.delivery_failed",
+    # escalated (``escalate_email_*`` or a step of the project's escalation chain; + ``escalation``)
+    "function_call.escalated",
+    "human_contact.escalated",
 )
 USER_AGENT = "foureyes-webhooks"
 # The HTTP client's pool: as many connections as the outbox worker has attempts in flight.
@@ -45,14 +48,23 @@ MAX_CONNECTIONS = 64
 
 
 def webhook_envelope(
-    event_type: str, item: ItemRecord, *, is_test: bool = False, delivery: Mapping[str, Any] | None = None
+    event_type: str,
+    item: ItemRecord,
+    *,
+    is_test: bool = False,
+    delivery: Mapping[str, Any] | None = None,
+    escalation: Mapping[str, Any] | None = None,
 ) -> str:
     """The v1beta2 webhook body: ``{type, is_test, event}`` with the item exactly as the API
     renders it (``spec.state`` included), as JSON text frozen into the outbox; a
-    ``delivery_failed`` event adds ``delivery`` (sink, target, delivery_id, error)."""
+    ``delivery_failed`` event adds ``delivery`` (sink, target, delivery_id, error), an
+    ``escalated`` one ``escalation`` (as recorded: a chain step adds ``step``, ``after_seconds``
+    and ``channels``)."""
     envelope: dict[str, Any] = {"type": event_type, "is_test": is_test, "event": render_item(item)}
     if delivery is not None:
         envelope["delivery"] = dict(delivery)
+    if escalation is not None:
+        envelope["escalation"] = dict(escalation)
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -64,6 +76,8 @@ def event_type_of(event: Event) -> str | None:
         return f"{event.record.kind}.completed"
     if isinstance(event, DeliveryFailed):
         return f"{event.record.kind}.delivery_failed"
+    if isinstance(event, ItemEscalated):
+        return f"{event.record.kind}.escalated"
     return None
 
 
@@ -127,7 +141,8 @@ class WebhookSink:
         if not wanted:
             return 0
         delivery = event.data() if isinstance(event, DeliveryFailed) else None
-        payload = webhook_envelope(event_type, item, delivery=delivery)
+        escalation = event.data() if isinstance(event, ItemEscalated) else None
+        payload = webhook_envelope(event_type, item, delivery=delivery, escalation=escalation)
         for endpoint_id in wanted:
             self.enqueue(tx, endpoint_id, event_type, payload, item_id=item.id, now=event.at)
         return len(wanted)
