@@ -17,9 +17,9 @@ from foureyes._protocol import ItemState
 from foureyes.server.domain.deadlines import expiry_comment
 from foureyes.server.domain.edits import checked_edit
 from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
-from foureyes.server.domain.events import Emitter, ItemDecided
+from foureyes.server.domain.events import Emitter
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
-from foureyes.server.domain.quorum import check_not_creator, record_approval
+from foureyes.server.domain.quorum import check_not_creator, decided_event, record_approval
 from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People
 from foureyes.storage import Database, ItemRecord, NewDecision, Tx
@@ -252,17 +252,7 @@ class Decisions:
                 )
         done = item_rows.complete(tx.conn, item, state, signed(decision), actor_email=email, actor_name=name)
         if done is not None:
-            self._emitter.emit(
-                tx,
-                ItemDecided(
-                    record=done,
-                    project_id=item.project_id,
-                    at=decision.decided_at,
-                    actor_key_id=decision.actor_key_id,
-                    actor_user_id=decision.actor_user_id,
-                    channel=decision.channel,
-                ),
-            )
+            self._emitter.emit(tx, decided_event(done, decision))
         return done
 
     def _creator_address(self, item: ItemRecord) -> str | None:
