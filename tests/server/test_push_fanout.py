@@ -30,6 +30,10 @@ def settings(database_url: str) -> Settings:
         ws_max_subscriptions_per_key=MANY + 10,
         ws_heartbeat_seconds=3600.0,  # no ping frame among the ones counted here
         webhook_poll_interval_seconds=3600.0,  # nor the delivery worker's statements
+        # nor the periodic tasks': a slow run with many runs watched lasts long enough for them
+        expiry_poll_interval_seconds=3600.0,
+        revocation_recheck_seconds=3600.0,
+        audit_checkpoint_interval_seconds=3600.0,
     )
 
 
