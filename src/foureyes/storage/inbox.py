@@ -15,9 +15,9 @@ from sqlalchemy import and_, func, or_, select
 
 from foureyes._protocol import ItemKind
 from foureyes.storage.database import Database
-from foureyes.storage.items import ACTOR_EMAIL, PENDING, decision_from_row, item_record
+from foureyes.storage.items import DECISIONS_WITH_ACTOR, PENDING, decision_from_row, item_record
 from foureyes.storage.records import ItemRecord
-from foureyes.storage.schema import api_keys, decisions, events, items, users
+from foureyes.storage.schema import api_keys, decisions, events, items
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,7 @@ class InboxStore:
             if wanted.pending or not found:
                 return found
             decided = conn.execute(
-                select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name"))
-                .outerjoin(users, users.c.id == decisions.c.actor_user_id)
-                .where(decisions.c.item_id.in_([r.item.id for r in found]))
-                .order_by(decisions.c.id)
+                DECISIONS_WITH_ACTOR.where(decisions.c.item_id.in_([r.item.id for r in found]))
             ).all()
         by_item: dict[int, list[Any]] = {}
         for row in decided:

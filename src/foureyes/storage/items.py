@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from foureyes._protocol import ItemState
 from foureyes.storage.events import dumps
@@ -28,12 +28,15 @@ _SELECT_ITEM = select(items).where(
 )
 # The deciding person's address, else the address an email link was signed for.
 ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
-_SELECT_DECISIONS = (
-    select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name"))
-    .outerjoin(users, users.c.id == decisions.c.actor_user_id)
-    .where(decisions.c.item_id == bindparam("item_id"))
+# Who decided, by the name they had then (stored with the decision), else by their name now.
+ACTOR_NAME = func.coalesce(decisions.c.actor_name, users.c.display_name).label("actor_name")
+# A decision with its decider: select it from DECISIONS_WITH_ACTOR and add the WHERE.
+DECISIONS_WITH_ACTOR: Select[Any] = (
+    select(*[c for c in decisions.c if c.name != "actor_name"], ACTOR_EMAIL, ACTOR_NAME)
+    .select_from(decisions.outerjoin(users, users.c.id == decisions.c.actor_user_id))
     .order_by(decisions.c.id)
 )
+_SELECT_DECISIONS = DECISIONS_WITH_ACTOR.where(decisions.c.item_id == bindparam("item_id"))
 
 
 def decision_from_row(row: Row[Any]) -> DecisionRecord:
@@ -138,7 +141,8 @@ def complete(
 ) -> ItemRecord | None:
     """Record the decision that completes a pending item: the item as completed, or None, with
     nothing written, when it was no longer pending. Exactly one of several racing deciders wins
-    (a conditional UPDATE). ``actor_email``/``actor_name`` are the deciding person's, as now."""
+    (a conditional UPDATE). ``actor_email``/``actor_name`` are the deciding person's, as now (the name is kept
+    with the decision)."""
     result = conn.execute(
         items.update()
         .where(items.c.id == item.id, items.c.state == PENDING)
@@ -160,7 +164,11 @@ def _insert_decision(
     # JSON in its column, as a mapping in the record
     edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
     columns = {**given, "edited_kwargs": edited}
-    inserted = conn.execute(decisions.insert().values(item_id=item.id, **columns, actor_address=address))
+    # the person's name as it is now, kept with the decision: a later rename leaves it as it was
+    name = actor_name if decision.actor_user_id is not None else None
+    inserted = conn.execute(
+        decisions.insert().values(item_id=item.id, **columns, actor_address=address, actor_name=name)
+    )
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
     return DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)

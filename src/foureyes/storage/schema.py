@@ -129,6 +129,8 @@ decisions = Table(
     Column("receipt", Text, nullable=True),
     # the rule that decided automatically (0010)
     Column("policy", String(100), nullable=True),
+    # the deciding person's display name as it was when they decided (0020)
+    Column("actor_name", String(200), nullable=True),
 )
 
 
