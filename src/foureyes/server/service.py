@@ -49,6 +49,7 @@ from foureyes.server.domain.keys import CreatedKey, Keys
 from foureyes.server.domain.policies import Policies
 from foureyes.server.domain.projects import Projects
 from foureyes.server.domain.receipts import Receipts
+from foureyes.server.members import Members
 from foureyes.server.outbox import Sink
 from foureyes.server.people import People
 from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
@@ -96,6 +97,7 @@ class Service:
         self.audit = AuditLog(db, clock, origin=settings.audit_origin or default_origin(settings.public_url))
         self.emitter = Emitter(self._publish, self.sinks, audit=self.audit)
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
+        self.members = Members(db, self.emitter, clock, on_revoked=self.revocations.announce)
         self.items = Items(db, self.emitter, clock)
         self.receipts = Receipts(db, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)

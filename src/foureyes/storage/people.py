@@ -164,6 +164,26 @@ class PeopleStore:
         )
         return result.rowcount == 1
 
+    def role_in_tx(self, tx: Tx, user_id: int, project_id: int) -> str | None:
+        """The user's role in the project, read in the caller's write transaction."""
+        role = tx.execute(
+            select(memberships.c.role).where(
+                memberships.c.user_id == user_id, memberships.c.project_id == project_id
+            )
+        ).scalar_one_or_none()
+        return None if role is None else str(role)
+
+    def count_with_role(self, tx: Tx, project_id: int, role: str) -> int:
+        """How many hold ``role`` in the project, their rows locked until the caller's
+        transaction ends (FOR UPDATE on PostgreSQL; SQLite has the one writer): two concurrent
+        changes of the same roles see each other's outcome."""
+        held = tx.execute(
+            select(memberships.c.user_id)
+            .where(memberships.c.project_id == project_id, memberships.c.role == role)
+            .with_for_update()
+        )
+        return len(held.all())
+
     def memberships_of(self, user_id: int) -> list[MembershipRecord]:
         query = (
             select(memberships, projects.c.slug, projects.c.name)

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from foureyes.server.domain.errors import DomainError
 from foureyes.server.input_policy import check_request_text
 
-from . import account, items, live, notifications, project, triage
+from . import account, items, live, members, notifications, project, triage
 from .render import STATIC, page
 from .security import SecurityHeaders
 from .session import LoginRequired, current, login_url
@@ -46,6 +46,7 @@ def install(app: FastAPI) -> None:
     # Every path, query parameter and form field is checked against the input policy first.
     checked = [Depends(check_request_text)]
     app.include_router(account.router, prefix=PREFIX, dependencies=checked)
+    app.include_router(members.router, prefix=PREFIX, dependencies=checked)
     app.include_router(live.router, prefix=PREFIX, dependencies=checked)
     app.include_router(triage.router, prefix=PREFIX, dependencies=checked)
     app.include_router(notifications.router, prefix=PREFIX, dependencies=checked)

@@ -11,13 +11,12 @@ from fastapi.responses import RedirectResponse
 from foureyes.server import password_change
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.domain.errors import (
-    ForbiddenError,
     InvalidParameterError,
     InvitationError,
     LockedOutError,
     UnauthorizedError,
 )
-from foureyes.server.people import ADMIN, DECIDING_ROLES, ROLES
+from foureyes.server.people import DECIDING_ROLES
 
 from .render import page
 from .security import (
@@ -263,56 +262,3 @@ async def revoke_token(
     await check_form(request, reviewer, csrf)
     await in_thread(service_of(request).keys.revoke_personal_token, reviewer.user.id, key_id)
     return _see_other("/inbox/tokens")
-
-
-# ---------------------------------------------------------------- people of a project (admins)
-
-
-@router.get("/p/{slug}/people")
-async def people_page(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
-    return await _people_page(request, slug, reviewer, link=None)
-
-
-async def _people_page(
-    request: Request, slug: str, reviewer: Reviewer, status_code: int = 200, **context: object
-) -> Response:
-    people = service_of(request).people
-    project, role = await in_thread(people.project_for, reviewer.user.id, slug)
-    if role != ADMIN:
-        raise ForbiddenError("only the project's admins manage its people")
-    members = await in_thread(people.members_of, project.id)
-    rules = await in_thread(service_of(request).policies.list_for, project.id)
-    return page(
-        request,
-        "people.html",
-        status_code,
-        title=f"People of {project.slug}",
-        reviewer=reviewer,
-        project=project,
-        role=role,
-        roles=ROLES,
-        members=members,
-        policies=rules,
-        **context,
-    )
-
-
-@router.post("/p/{slug}/people")
-async def invite(
-    request: Request,
-    slug: str,
-    reviewer: SignedInReviewer,
-    csrf: Annotated[str, Form()] = "",
-    email: Annotated[str, Form(max_length=320)] = "",
-    role: Annotated[str, Form(max_length=16)] = "reviewer",
-) -> Response:
-    await check_form(request, reviewer, csrf)
-    people = service_of(request).people
-    project, own_role = await in_thread(people.project_for, reviewer.user.id, slug)
-    if own_role != ADMIN:
-        raise ForbiddenError("only the project's admins manage its people")
-    try:
-        link = await in_thread(people.invite, email, project.slug, role)
-    except ValueError as exc:
-        return await _people_page(request, slug, reviewer, 422, link=None, message=str(exc))
-    return await _people_page(request, slug, reviewer, link=link, invited=email)

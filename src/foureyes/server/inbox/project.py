@@ -10,25 +10,19 @@ from fastapi.responses import RedirectResponse
 
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.domain.deadlines import duration_text, parse_duration
-from foureyes.server.domain.errors import ForbiddenError, InvalidInputError
+from foureyes.server.domain.errors import InvalidInputError
 from foureyes.server.domain.projects import email_channels
 from foureyes.server.people import ADMIN
 from foureyes.storage import ProjectRecord
 
 from .render import page
-from .session import Reviewer, check_form, signed_in
+from .session import Reviewer, admin_project, check_form, signed_in
 from .views import channel_words
 
 router = APIRouter()
 
 SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
-
-
-async def _admin_project(request: Request, reviewer: Reviewer, slug: str) -> ProjectRecord:
-    project, role = await in_thread(service_of(request).people.project_for, reviewer.user.id, slug)
-    if role != ADMIN:
-        raise ForbiddenError("only the project's admins change its settings")
-    return project
+SETTINGS_ADMINS = "only the project's admins change its settings"
 
 
 def _form_values(project: ProjectRecord) -> dict[str, object]:
@@ -71,7 +65,7 @@ async def _settings_page(
 
 @router.get("/p/{slug}/settings")
 async def settings_page(request: Request, slug: str, reviewer: SignedInReviewer) -> Response:
-    project = await _admin_project(request, reviewer, slug)
+    project = await admin_project(request, reviewer, slug, SETTINGS_ADMINS)
     return await _settings_page(request, reviewer, project)
 
 
@@ -86,7 +80,7 @@ async def save_settings(
     members_only: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     await check_form(request, reviewer, csrf)
-    project = await _admin_project(request, reviewer, slug)
+    project = await admin_project(request, reviewer, slug, SETTINGS_ADMINS)
     projects = service_of(request).projects
     given = [a for a in addresses.replace(",", "\n").split() if a]
     who = {"actor_user_id": reviewer.user.id}

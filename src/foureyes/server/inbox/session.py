@@ -9,8 +9,10 @@ from urllib.parse import quote
 from fastapi import Request
 
 from foureyes.server.api._common import in_thread, service_of
-from foureyes.server.people import SignedIn
+from foureyes.server.domain.errors import ForbiddenError
+from foureyes.server.people import ADMIN, SignedIn
 from foureyes.server.settings import Settings
+from foureyes.storage import ProjectRecord
 from foureyes.storage.people import UserRecord
 
 from .security import SESSION_COOKIE, check_origin, check_token
@@ -89,3 +91,12 @@ def safe_next(value: str | None) -> str:
 async def check_form(request: Request, reviewer: Reviewer, sent: str | None) -> None:
     check_origin(request, settings_of(request))
     check_token(sent, reviewer.csrf_token)
+
+
+async def admin_project(request: Request, reviewer: Reviewer, slug: str, refused: str) -> ProjectRecord:
+    """The project, for one of its admins; anyone else gets 403 with ``refused`` (a project they
+    are not in is 404, as everywhere)."""
+    project, role = await in_thread(service_of(request).people.project_for, reviewer.user.id, slug)
+    if role != ADMIN:
+        raise ForbiddenError(refused)
+    return project
