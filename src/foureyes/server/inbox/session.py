@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 
 from foureyes.server.api._common import in_thread, service_of
+from foureyes.server.domain.passkeys import RelyingParty
 from foureyes.server.people import SignedIn
 from foureyes.server.settings import Settings
 from foureyes.storage.people import UserRecord
@@ -89,3 +90,14 @@ def safe_next(value: str | None) -> str:
 async def check_form(request: Request, reviewer: Reviewer, sent: str | None) -> None:
     check_origin(request, settings_of(request))
     check_token(sent, reviewer.csrf_token)
+
+
+def relying_party(request: Request) -> RelyingParty:
+    """Who passkeys are for: the host of FOUREYES_PUBLIC_URL, or, when that is unset (a server
+    on localhost), of the request itself; pages must come from that origin."""
+    public = settings_of(request).public_url
+    if public:
+        parts = urlsplit(public)
+        return RelyingParty(id=parts.hostname or "", origin=f"{parts.scheme}://{parts.netloc}")
+    url = request.url
+    return RelyingParty(id=url.hostname or "", origin=f"{url.scheme}://{url.netloc}")
