@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,3 +106,18 @@ def function_call(call_id: str, fn: str = "send_email", **spec: Any) -> dict[str
 
 def human_contact(call_id: str, msg: str, **spec: Any) -> dict[str, Any]:
     return {"run_id": "run-1", "call_id": call_id, "spec": {"msg": msg, **spec}}
+
+
+def expect(locator: Any) -> Any:
+    """Playwright's expect, imported when a browser test runs (not when the module is collected)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def in_thread(fn: Any) -> Future[Any]:
+    """``fn()`` running in a thread of its own: an SDK call waiting while the browser decides."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
