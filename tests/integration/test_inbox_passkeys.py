@@ -17,7 +17,7 @@ import pytest
 
 import foureyes
 
-from .inbox_browser import HANG_GUARD_MS, PASSWORD, Site, expect, function_call, in_thread
+from .inbox_browser import HANG_GUARD_MS, Site, expect, function_call, in_thread, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -65,14 +65,6 @@ def credentials_of(authenticator: dict[str, Any]) -> list[dict[str, Any]]:
     return list(found["credentials"])
 
 
-def sign_in_with_password(page: Any, site: Site, email: str) -> None:
-    page.goto(f"{base(site)}/inbox/login")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(re.compile(r".*/inbox(/p/.*)?$"))
-
-
 def add_passkey(page: Any, site: Site, name: str) -> None:
     page.goto(f"{base(site)}/inbox/account")
     page.get_by_label("Name of the new passkey").fill(name)
@@ -82,7 +74,7 @@ def add_passkey(page: Any, site: Site, name: str) -> None:
 
 def test_add_a_passkey_sign_in_with_it_and_remove_it(site: Site, page: Any, authenticator: Any) -> None:
     site.person("pia@example.com", "keys", "reviewer", "Pia")
-    sign_in_with_password(page, site, "pia@example.com")
+    sign_in(page, site, "pia@example.com", base(site))
     add_passkey(page, site, "work laptop")
     expect(page.locator(".passkey .passkey-name")).to_have_text(["work laptop"])
     # The authenticator holds a discoverable credential for this person, under our host name.
@@ -114,7 +106,7 @@ def test_a_step_up_decision_reaches_the_waiting_sdk_call(site: Site, page: Any, 
     done = site.server.foureyes("projects", "step-up", "stepup", "on")
     assert done.returncode == 0, done.stderr
     assert "step-up: on" in done.stdout
-    sign_in_with_password(page, site, "sol@example.com")
+    sign_in(page, site, "sol@example.com", base(site))
     add_passkey(page, site, "phone")
     (held,) = credentials_of(authenticator)
 
@@ -162,7 +154,7 @@ def test_a_step_up_request_is_refused_without_the_assertion_and_over_rest(site: 
     context.set_default_timeout(HANG_GUARD_MS)
     page = context.new_page()
     try:
-        sign_in_with_password(page, site, "tom@example.com")
+        sign_in(page, site, "tom@example.com", base(site))
         page.goto(f"{base(site)}/inbox/p/strict/function_calls/s1")
         expect(page.locator("#step-up-notice")).to_contain_text("You have no passkey yet")
         with page.expect_response(lambda r: r.request.method == "POST") as answer:
@@ -201,7 +193,7 @@ def test_a_replayed_or_misdirected_assertion_is_refused(site: Site, page: Any, a
     agent = site.agent(site.key("replay"))
     for call_id in ("a1", "b1", "c1"):
         agent.post("/function_calls", json=function_call(call_id))
-    sign_in_with_password(page, site, "uma@example.com")
+    sign_in(page, site, "uma@example.com", base(site))
     add_passkey(page, site, "key")
     calls = f"{base(site)}/inbox/p/replay/function_calls"
     form = {"Content-Type": "application/x-www-form-urlencoded"}

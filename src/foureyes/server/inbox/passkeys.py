@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.domain.errors import DomainError, NotFoundError
 from foureyes.server.domain.passkeys import Ceremony
@@ -32,8 +33,8 @@ SignedInReviewer = Annotated[Reviewer, Depends(signed_in)]
 # What the browser sends back: the nonce of its challenge and the credential as WebAuthn JSON.
 Nonce = Annotated[str, Form(max_length=100)]
 Credential = Annotated[str, Form(max_length=20_000)]
-# The verdict a step-up assertion is bound to, by the decision form's action.
-VERDICTS = {"approve": "approve", "reject": "reject", "answer": "answer"}
+# The verdicts a step-up assertion can be bound to, by the kind of request (the decision form's action).
+VERDICTS = {ItemKind.FUNCTION_CALL: ("approve", "reject"), ItemKind.HUMAN_CONTACT: ("answer",)}
 
 
 async def _ceremony(start: Callable[..., Ceremony], *args: Any) -> Response:
@@ -146,9 +147,9 @@ async def step_up_options(
     await check_form(request, reviewer, csrf)
     service = service_of(request)
     kind = KINDS.get(kind_path)
-    verdict = VERDICTS.get(action)
+    verdict = action
     try:
-        if kind is None or verdict is None:
+        if kind is None or verdict not in VERDICTS[kind]:
             raise NotFoundError("no such request or verdict")
         project, role = await in_thread(service.people.project_for, reviewer.user.id, slug)
         if role not in DECIDING_ROLES:
