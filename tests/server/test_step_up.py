@@ -45,9 +45,12 @@ def add_passkey(browser: Browser, name: str = "laptop") -> SoftAuthenticator:
     return authenticator
 
 
-def confirm(browser: Browser, authenticator: SoftAuthenticator, call_id: str, action: str) -> dict[str, str]:
+def confirm(
+    browser: Browser, authenticator: SoftAuthenticator, call_id: str, action: str, edited: str = ""
+) -> dict[str, str]:
     """The fields passkeys.js adds to a decision form: a fresh assertion for ``action``."""
-    started = browser.post(f"/inbox/p/default/step-up/function_calls/{call_id}", {"action": action})
+    asked = {"action": action, "edited_kwargs": edited}
+    started = browser.post(f"/inbox/p/default/step-up/function_calls/{call_id}", asked)
     assert started.status_code == 200, started.text
     ceremony = started.json()
     return {
@@ -159,6 +162,24 @@ def test_a_step_up_request_is_decided_only_with_an_assertion_bound_to_the_decisi
     replayed = rae.post(f"{CALLS}/other", {"action": "approve", **good})
     assert replayed.status_code == 403
     assert "already used" in replayed.text
+
+
+def test_an_assertion_vouches_for_the_edited_arguments(rae: Browser, service: Service, agent: Caller) -> None:
+    service.projects.set_step_up("default", True)
+    body = {**function_call("edit", kwargs={"usd": 400}), "allow_edit": True}
+    assert agent.post("/function_calls", body).status_code == 200
+    authenticator = add_passkey(rae)
+    # Confirmed for 40 dollars, sent with 4000: refused.
+    for_forty = confirm(rae, authenticator, "edit", "approve", '{"usd": 40}')
+    swapped = rae.post(f"{CALLS}/edit", {"action": "approve", "edited_kwargs": '{"usd": 4000}', **for_forty})
+    assert swapped.status_code == 403
+    assert service.items.get_function_call(agent.project_id, "edit").state == "pending"
+    for_forty = confirm(rae, authenticator, "edit", "approve", '{"usd": 40}')
+    kept = rae.post(f"{CALLS}/edit", {"action": "approve", "edited_kwargs": '{ "usd":40 }', **for_forty})
+    assert kept.status_code == 303
+    assert service.items.get_function_call(agent.project_id, "edit").decisions[-1].edited_kwargs == {
+        "usd": 40
+    }
 
 
 def test_step_up_is_kept_on_each_request(rae: Browser, service: Service, agent: Caller) -> None:

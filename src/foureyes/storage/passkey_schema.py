@@ -39,8 +39,9 @@ webauthn_challenges = Table(
     Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
     # the challenge itself; for step-up it is derived from the decision and the nonce
     Column("challenge", LargeBinary, nullable=False),
-    # step-up only: the request and the verdict the assertion is bound to
+    # step-up only: the request and the verdict the assertion is bound to ("approve",
+    # "reject", "answer", or "approve:<digest of the edited arguments>")
     Column("item_id", Integer, ForeignKey("items.id"), nullable=True),
-    Column("verdict", String(16), nullable=True),
+    Column("verdict", String(80), nullable=True),
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )

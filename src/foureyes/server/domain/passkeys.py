@@ -8,7 +8,8 @@ the answer is checked, so a replayed answer finds nothing.
 
 Step-up binds an assertion to one decision: its challenge is SHA-256 of the canonical JSON of
 the call id, the request's digest (``spec_digest``: the function and arguments, or the
-question), the verdict and the nonce. The server derives it again from the item as stored when
+question), the verdict (naming the digest of the arguments too when a reviewer edited them
+before approving) and the nonce. The server derives it again from the item as stored when
 the answer comes back, so an assertion made for one request, verdict or version of the
 arguments is refused for any other.
 """

@@ -33,7 +33,7 @@ from . import views
 from .arguments import arguments as rendered_arguments
 from .render import page
 from .session import Reviewer, check_form, signed_in
-from .step_up import confirmation
+from .step_up import confirmation, verdict_of
 
 router = APIRouter()
 
@@ -303,7 +303,7 @@ async def decide(
         if step_up_nonce and step_up_credential:
             # The passkey assertion (static/passkeys.js) that confirms this very decision.
             item = await _get(request, project, kind, call_id)
-            verdict = action if kind == ItemKind.FUNCTION_CALL else "answer"
+            verdict = verdict_of(kind, action, edited_kwargs)
             confirmed = await confirmation(
                 request, reviewer, item, verdict, step_up_nonce, step_up_credential
             )

@@ -26,6 +26,7 @@ from foureyes.server.people import DECIDING_ROLES
 from .items import KINDS
 from .security import CSRF_COOKIE, check_origin, check_token, set_session_cookie
 from .session import Reviewer, check_form, relying_party, safe_next, settings_of, signed_in
+from .step_up import verdict_of
 
 router = APIRouter()
 
@@ -142,15 +143,17 @@ async def step_up_options(
     reviewer: SignedInReviewer,
     csrf: Annotated[str, Form()] = "",
     action: Annotated[str, Form(max_length=32)] = "",
+    edited_kwargs: Annotated[str, Form(max_length=1_000_000)] = "",
 ) -> Response:
-    """A challenge bound to deciding this request with this verdict, for this person's passkeys."""
+    """A challenge bound to deciding this request with this verdict (and these edited
+    arguments), for this person's passkeys."""
     await check_form(request, reviewer, csrf)
     service = service_of(request)
     kind = KINDS.get(kind_path)
-    verdict = action
     try:
-        if kind is None or verdict not in VERDICTS[kind]:
+        if kind is None or action not in VERDICTS[kind]:
             raise NotFoundError("no such request or verdict")
+        verdict = verdict_of(kind, action, edited_kwargs)
         project, role = await in_thread(service.people.project_for, reviewer.user.id, slug)
         if role not in DECIDING_ROLES:
             raise NotFoundError("no such request to decide")

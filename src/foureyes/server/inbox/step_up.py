@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
+from foureyes.server.domain.items import canonical_digest
 from foureyes.storage import ItemRecord
 
 from .session import Reviewer, relying_party
+from .views import parse_edit
+
+
+def verdict_of(kind: str, action: str, edited_kwargs: str) -> str:
+    """What a step-up assertion is bound to besides the request: ``approve`` or ``reject`` (a
+    function call), ``answer`` (a question); an approval with edited arguments names their
+    digest too, so the assertion vouches for the arguments that will run."""
+    if kind != ItemKind.FUNCTION_CALL:
+        return "answer"
+    edited = parse_edit(edited_kwargs) if action == "approve" else None
+    return action if edited is None else f"approve:{canonical_digest(edited)}"
 
 
 async def confirmation(

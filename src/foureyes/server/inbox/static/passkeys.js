@@ -117,7 +117,8 @@
       var action = sent.get("action") || "answer";
       post(decision.getAttribute("data-step-up"), {
         csrf: sent.get("csrf"),
-        action: action
+        action: action,
+        edited_kwargs: sent.get("edited_kwargs") || ""
       }).then(function (ceremony) {
         var publicKey = PKC.parseRequestOptionsFromJSON(ceremony.options);
         return navigator.credentials.get({ publicKey: publicKey }).then(function (credential) {

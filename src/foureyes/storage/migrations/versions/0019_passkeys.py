@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("challenge", sa.LargeBinary(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=True),
-        sa.Column("verdict", sa.String(16), nullable=True),
+        sa.Column("verdict", sa.String(80), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_webauthn_challenges"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_webauthn_challenges_user_id_users"),
