@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +88,12 @@ class Site:
         return client
 
 
-def sign_in(page: Any, site: Site, email: str) -> None:
-    page.goto(f"{site.server.url}/inbox/login")
+def sign_in(page: Any, site: Site, email: str, at: str | None = None) -> None:
+    """Sign in with the password, on the server's own URL or at ``at`` (another name for it)."""
+    page.goto(f"{at or site.server.url}/inbox/login")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     # a person of one project lands on its list, of several on the list of projects
     page.wait_for_url(re.compile(r".*/inbox(/p/.*)?$"))
 
@@ -105,3 +107,18 @@ def function_call(call_id: str, fn: str = "send_email", **spec: Any) -> dict[str
 
 def human_contact(call_id: str, msg: str, **spec: Any) -> dict[str, Any]:
     return {"run_id": "run-1", "call_id": call_id, "spec": {"msg": msg, **spec}}
+
+
+def expect(locator: Any) -> Any:
+    """Playwright's expect, imported when a browser test runs (not when the module is collected)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def in_thread(fn: Any) -> Future[Any]:
+    """``fn()`` running in a thread of its own: an SDK call waiting while the browser decides."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future

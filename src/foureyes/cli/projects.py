@@ -6,6 +6,7 @@ decide through an email link."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -65,6 +66,8 @@ def _describe(project: ProjectRecord) -> None:
         out.print("  escalation chain: none")
     who = "only its reviewers and admins" if project.email_deciders_members_only else "any recipient"
     out.print(f"  email deciders: {who}", highlight=False)
+    step_up = "on (deciding a request needs a passkey, in the inbox)" if project.step_up else "off"
+    out.print(f"  step-up: {step_up}", highlight=False)
 
 
 @app.command("show")
@@ -203,3 +206,20 @@ def email_deciders(
     """Choose who may decide through an email link."""
     with admin(database_url) as (service, _):
         _describe(service.projects.set_email_deciders_members_only(project, members_only))
+
+
+class OnOff(StrEnum):
+    on = "on"
+    off = "off"
+
+
+@app.command("step-up")
+def step_up(
+    project: Project,
+    state: Annotated[OnOff, typer.Argument(help="on or off.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Require step-up for the project's new requests: each is decided only in the inbox, with
+    a fresh passkey assertion of the person deciding (requests already waiting keep their own)."""
+    with admin(database_url) as (service, _):
+        _describe(service.projects.set_step_up(project, state == OnOff.on))

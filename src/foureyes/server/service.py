@@ -10,6 +10,7 @@ the inbox and the CLI::
     service.policies     rules applied at create time              (domain/policies.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
+    service.passkeys     reviewers' passkeys, signing in, step-up  (domain/passkeys.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
     service.projects     default channels, deadline, email deciders (domain/projects.py)
@@ -46,6 +47,7 @@ from foureyes.server.domain.items import (
     PendingPage,
 )
 from foureyes.server.domain.keys import CreatedKey, Keys
+from foureyes.server.domain.passkeys import Passkeys
 from foureyes.server.domain.policies import Policies
 from foureyes.server.domain.projects import Projects
 from foureyes.server.domain.receipts import Receipts
@@ -99,6 +101,7 @@ class Service:
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.members = Members(db, self.emitter, clock, on_revoked=self.revocations.announce)
         self.items = Items(db, self.emitter, clock)
+        self.passkeys = Passkeys(db, clock)
         self.receipts = Receipts(db, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)
         self.bulk = BulkDecisions(db, self.items, self.decisions)

@@ -57,6 +57,7 @@ def decision_from_row(row: Row[Any]) -> DecisionRecord:
         edited_kwargs=None if row.edited_kwargs is None else json.loads(row.edited_kwargs),
         receipt=row.receipt,
         policy=row.policy,
+        step_up_credential=row.step_up_credential,
     )
 
 
@@ -80,6 +81,7 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         required_approvals=row.required_approvals,
         creator_user_id=row.creator_user_id,
         routes=tuple((row.routes or "").split()),
+        step_up=bool(row.step_up),
     )
 
 

@@ -30,6 +30,7 @@ def _project(row: Row[Any]) -> ProjectRecord:
         default_channels=channels,
         email_deciders_members_only=bool(row.email_deciders_members_only),
         escalation_steps=tuple(json.loads(row.escalation_steps)) if row.escalation_steps else (),
+        step_up=bool(row.step_up),
     )
 
 
@@ -77,6 +78,11 @@ def set_project_email_deciders(conn: Connection, project_id: int, members_only: 
     result = conn.execute(
         projects.update().where(projects.c.id == project_id).values(email_deciders_members_only=members_only)
     )
+    return result.rowcount == 1
+
+
+def set_project_step_up(conn: Connection, project_id: int, step_up: bool) -> bool:
+    result = conn.execute(projects.update().where(projects.c.id == project_id).values(step_up=step_up))
     return result.rowcount == 1
 
 

@@ -20,6 +20,8 @@ class ProjectRecord:
     email_deciders_members_only: bool = False
     # steps of its escalation chain, by delay: {"after_seconds": n, "channels": [...]} (0016)
     escalation_steps: tuple[dict[str, Any], ...] = ()
+    # its requests are decided only with a fresh passkey assertion (step-up) (0019)
+    step_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class DecisionRecord:
     receipt: str | None = None
     # the rule that decided automatically (0010)
     policy: str | None = None
+    # the passkey (credential id, base64url) whose step-up assertion backed it (0019)
+    step_up_credential: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class ItemRecord:
     creator_user_id: int | None = None
     # the channels a policy routed it to (0010)
     routes: tuple[str, ...] = ()
+    # deciding it needs a fresh passkey assertion bound to the decision (0019)
+    step_up: bool = False
 
     @property
     def quorum(self) -> int:
@@ -128,6 +134,7 @@ class NewItem:
     required_approvals: int | None = None
     creator_user_id: int | None = None
     routes: tuple[str, ...] = ()
+    step_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,7 @@ class NewDecision:
     edited_kwargs: dict[str, Any] | None = None
     receipt: str | None = None
     policy: str | None = None
+    step_up_credential: str | None = None
 
 
 @dataclass(frozen=True)

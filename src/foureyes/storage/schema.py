@@ -22,17 +22,20 @@ from sqlalchemy import (
     text,
 )
 
-from foureyes.storage import trust_schema
+from foureyes.storage import passkey_schema, trust_schema
 from foureyes.storage.schema_base import UTCDateTime, metadata
 
-# The keys the server signs with, and the tamper-evident log, are declared in trust_schema.py
-# (same metadata) and named here too, so every table is found in this module.
+# The keys the server signs with, and the tamper-evident log, are declared in trust_schema.py,
+# reviewers' passkeys in passkey_schema.py (same metadata); all are named here too, so every
+# table is found in this module.
 signing_keys = trust_schema.signing_keys
 server_keys = trust_schema.server_keys
 audit_log = trust_schema.audit_log
 audit_head = trust_schema.audit_head
 audit_keys = trust_schema.audit_keys
 audit_checkpoints = trust_schema.audit_checkpoints
+passkeys = passkey_schema.passkeys
+webauthn_challenges = passkey_schema.webauthn_challenges
 
 
 projects = Table(
@@ -50,6 +53,8 @@ projects = Table(
     Column("email_deciders_members_only", Boolean, nullable=False, server_default=false()),
     # JSON list of escalation steps ({"after_seconds": n, "channels": [...]}), by delay; null: none (0016)
     Column("escalation_steps", Text, nullable=True),
+    # its requests need a fresh passkey assertion to be decided (step-up) (0019)
+    Column("step_up", Boolean, nullable=False, server_default=false()),
 )
 
 api_keys = Table(
@@ -100,6 +105,8 @@ items = Table(
     Column("routes", String(500), nullable=True),
     # how many of its project's escalation steps it has had; they fire in order (0016)
     Column("escalation_steps_done", Integer, nullable=False, server_default=text("0")),
+    # deciding it needs a fresh passkey assertion; copied from its project, a policy may set it (0019)
+    Column("step_up", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -131,6 +138,8 @@ decisions = Table(
     Column("policy", String(100), nullable=True),
     # the deciding person's display name as it was when they decided (0020)
     Column("actor_name", String(200), nullable=True),
+    # the passkey whose step-up assertion backed this decision (credential id, base64url) (0019)
+    Column("step_up_credential", String(1400), nullable=True),
 )
 
 

@@ -73,6 +73,10 @@ class BulkDecisions:
             if item.state != ItemState.PENDING:
                 skipped.append(Skipped(call_id, item.state))
                 continue
+            if item.step_up:
+                # its assertion is bound to one decision: it cannot come with a batch
+                skipped.append(Skipped(call_id, "needs step-up: decide it on its own page, with a passkey"))
+                continue
             decision = self._decisions.verdict_on(
                 item,
                 approved=approved,

@@ -16,9 +16,15 @@ from typing import Any
 from foureyes._protocol import ItemState
 from foureyes.server.domain.deadlines import expiry_comment
 from foureyes.server.domain.edits import checked_edit
-from foureyes.server.domain.errors import ConflictError, ValidationFailedError, field_error
+from foureyes.server.domain.errors import (
+    ConflictError,
+    StepUpRequiredError,
+    ValidationFailedError,
+    field_error,
+)
 from foureyes.server.domain.events import Emitter
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
+from foureyes.server.domain.passkeys import step_up_message
 from foureyes.server.domain.quorum import check_not_creator, decided_event, record_approval
 from foureyes.server.domain.receipts import Receipts
 from foureyes.server.people import People
@@ -57,6 +63,13 @@ def _find_option(item: ItemRecord, field: str, name: str, body_field: str) -> Ma
     )
 
 
+def check_step_up(item: ItemRecord, step_up_credential: str | None) -> None:
+    """A request marked for step-up is decided only with the passkey that confirmed this very
+    decision (``Passkeys.verify_step_up`` gives its credential id); every other way is refused."""
+    if item.step_up and step_up_credential is None:
+        raise StepUpRequiredError(step_up_message(item.kind))
+
+
 def ensure_pending(item: ItemRecord) -> None:
     if item.state != ItemState.PENDING:
         raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already {item.state}")
@@ -92,10 +105,12 @@ class Decisions:
         actor_user_id: int | None = None,
         actor_email: str | None = None,
         edited_kwargs: Mapping[str, Any] | None = None,
+        step_up_credential: str | None = None,
     ) -> ItemRecord:
         """Approve or reject a pending function call. ``actor_email``: who decided, when that is
         not a person of the server (the recipient of an email link); ``edited_kwargs``: the
-        arguments approved instead of the requested ones (only where the request allows edits)."""
+        arguments approved instead of the requested ones (only where the request allows edits);
+        ``step_up_credential``: the passkey that confirmed this decision (``check_step_up``)."""
         self.check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, FUNCTION_CALL, call_id)
         ensure_pending(item)
@@ -108,6 +123,7 @@ class Decisions:
             actor_key_id=actor_key_id,
             actor_user_id=actor_user_id,
             edited_kwargs=edited_kwargs,
+            step_up_credential=step_up_credential,
         )
         return self._complete(item, decision.verdict, decision, actor_email)
 
@@ -122,8 +138,10 @@ class Decisions:
         actor_key_id: int | None,
         actor_user_id: int | None,
         edited_kwargs: Mapping[str, Any] | None = None,
+        step_up_credential: str | None = None,
     ) -> NewDecision:
         """The decision approving or rejecting ``item``, checked complete but not yet recorded."""
+        check_step_up(item, step_up_credential)
         edited = checked_edit(item, approved=approved, edited_kwargs=edited_kwargs)
         comment = _blank_to_none(comment)
         if approved:
@@ -154,6 +172,7 @@ class Decisions:
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
             edited_kwargs=edited,
+            step_up_credential=step_up_credential,
         )
 
     def answer_human_contact(
@@ -167,11 +186,14 @@ class Decisions:
         actor_key_id: int | None,
         actor_user_id: int | None = None,
         actor_email: str | None = None,
+        step_up_credential: str | None = None,
     ) -> ItemRecord:
-        """Answer a pending question (``actor_email``: as for ``decide_function_call``)."""
+        """Answer a pending question (``actor_email``, ``step_up_credential``: as for
+        ``decide_function_call``)."""
         self.check_may_decide(project_id, actor_user_id)
         item = self._items.get(project_id, HUMAN_CONTACT, call_id)
         ensure_pending(item)
+        check_step_up(item, step_up_credential)
         response = _blank_to_none(response)
         if response_option_name is not None:
             option = _find_option(item, "response_options", response_option_name, "response_option_name")
@@ -191,6 +213,7 @@ class Decisions:
             decided_at=self._clock(),
             spec_digest=item.spec_digest,
             actor_user_id=actor_user_id,
+            step_up_credential=step_up_credential,
         )
         return self._complete(item, ItemState.ANSWERED, decision, actor_email)
 

@@ -10,6 +10,7 @@ The tree::
      │    └── InvitationError        a link that is unknown, used or expired
      ├── UnauthorizedError         no credentials, or ones that are unknown or revoked
      ├── ForbiddenError            known credentials without the right to do this
+     │    └── StepUpRequiredError    a decision that needs a fresh passkey assertion, without one
      ├── NotFoundError             no such item, key, user, endpoint (or another project's)
      ├── ConflictError             already decided, or an id reused with another body
      ├── LockedOutError            too many failed sign-ins: try again in ``seconds``
@@ -65,6 +66,10 @@ class UnauthorizedError(DomainError):
 
 
 class ForbiddenError(DomainError):
+    pass
+
+
+class StepUpRequiredError(ForbiddenError):
     pass
 
 

@@ -219,6 +219,8 @@ class Items:
             if expires_at is None:
                 fallback = default_deadline(None if project is None else project.expires_after_seconds, now)
                 wanted = dataclasses.replace(new, expires_at=fallback)
+            if project is not None and project.step_up:
+                wanted = dataclasses.replace(wanted, step_up=True)
             item, created = item_rows.insert(tx.conn, wanted)
             if created and item.expires_at is not None and self.on_deadline is not None:
                 tx.after_commit(functools.partial(self.on_deadline, item.expires_at))

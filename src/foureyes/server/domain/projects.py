@@ -170,3 +170,13 @@ class Projects:
             lambda conn, pid: project_rows.set_project_email_deciders(conn, pid, members_only),
             actor_user_id,
         )
+
+    def set_step_up(self, slug: str, step_up: bool, *, actor_user_id: int | None = None) -> ProjectRecord:
+        """Whether the project's new requests need step-up (a passkey assertion per decision)."""
+        return self._change(
+            slug,
+            "step_up_set",
+            {"step_up": step_up},
+            lambda conn, pid: project_rows.set_project_step_up(conn, pid, step_up),
+            actor_user_id,
+        )

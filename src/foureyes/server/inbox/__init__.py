@@ -1,9 +1,10 @@
 """The reviewer's web inbox, server-rendered under ``/inbox``.
 
-Plain HTML forms do everything without JavaScript; one small script (``static/inbox.js``) adds
-live updates over Server-Sent Events, and ``static/push.js`` the switch for phone notifications
-(``notifications.py``). Routes are thin: they check who is asking, call the
-service, render a template. See docs/inbox.md.
+Plain HTML forms do everything without JavaScript but passkeys; small scripts add the rest:
+``static/inbox.js`` live updates over Server-Sent Events, ``static/push.js`` the switch for phone
+notifications (``notifications.py``), and ``static/passkeys.js`` the WebAuthn ceremonies
+(``passkeys.py``), which cannot do without it. Routes are thin: they check who is asking, call
+the service, render a template. See docs/inbox.md.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from foureyes.server.domain.errors import DomainError
 from foureyes.server.input_policy import check_request_text
 
-from . import account, items, live, members, notifications, project, triage
+from . import account, items, live, members, notifications, passkeys, project, triage
 from .render import STATIC, page
 from .security import SecurityHeaders
 from .session import LoginRequired, current, login_url
@@ -51,6 +52,7 @@ def install(app: FastAPI) -> None:
     app.include_router(triage.router, prefix=PREFIX, dependencies=checked)
     app.include_router(notifications.router, prefix=PREFIX, dependencies=checked)
     app.include_router(project.router, prefix=PREFIX, dependencies=checked)
+    app.include_router(passkeys.router, prefix=PREFIX, dependencies=checked)
     # Last: its item routes end in a catch-all path.
     app.include_router(items.router, prefix=PREFIX, dependencies=checked)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="inbox-static")

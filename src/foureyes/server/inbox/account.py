@@ -159,7 +159,9 @@ async def account_page(request: Request, reviewer: SignedInReviewer) -> Response
 async def _account_page(
     request: Request, reviewer: Reviewer, status_code: int = 200, **context: object
 ) -> Response:
-    memberships = await in_thread(service_of(request).people.memberships_of, reviewer.user.id)
+    service = service_of(request)
+    memberships = await in_thread(service.people.memberships_of, reviewer.user.id)
+    passkeys = await in_thread(service.passkeys.list_for, reviewer.user.id)
     context.setdefault("changed", False)
     return page(
         request,
@@ -168,6 +170,7 @@ async def _account_page(
         title="Your account",
         reviewer=reviewer,
         memberships=memberships,
+        passkeys=passkeys,
         **context,
     )
 

@@ -19,7 +19,12 @@ from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.channels.email.sink import email_deliveries, undelivered
 from foureyes.server.channels.slack.sink import slack_deliveries
 from foureyes.server.domain.chains import fired_steps
-from foureyes.server.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from foureyes.server.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    StepUpRequiredError,
+    ValidationFailedError,
+)
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
 from foureyes.storage.inbox import InboxFilter, InboxRow
@@ -28,6 +33,7 @@ from . import views
 from .arguments import arguments as rendered_arguments
 from .render import page
 from .session import Reviewer, check_form, signed_in
+from .step_up import confirmation, verdict_of
 
 router = APIRouter()
 
@@ -216,6 +222,11 @@ async def _item_page(
     chain = await in_thread(fired_steps, service.db, item.id)
     filters = Filters.from_request(request)
     audit = await in_thread(service.audit.entries_of, item)
+    # step-up: where the decision forms get their challenge, and whether there is a passkey
+    step_up = f"/inbox/p/{project.slug}/step-up/{PATHS[item.kind]}/{quote(item.call_id, safe='/')}"
+    has_passkey = (
+        bool(await in_thread(service.passkeys.list_for, reviewer.user.id)) if item.step_up else False
+    )
     return page(
         request,
         "item.html",
@@ -243,6 +254,8 @@ async def _item_page(
         run_link=run_url(project, item),
         done=await _just_decided(request, project) if status_code == 200 else None,
         done_url=lambda found: item_url(project, found),
+        step_up_url=step_up if item.step_up else None,
+        has_passkey=has_passkey,
     )
 
 
@@ -278,12 +291,22 @@ async def decide(
     response: Annotated[str, Form(max_length=100_000)] = "",
     back: Annotated[str, Form(max_length=16)] = "",
     edited_kwargs: Annotated[str, Form(max_length=1_000_000)] = "",
+    step_up_nonce: Annotated[str, Form(max_length=100)] = "",
+    step_up_credential: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     await check_form(request, reviewer, csrf)
     project, role = await _project(request, reviewer, slug)
     kind = _kind(kind_path)
     service = service_of(request)
     try:
+        confirmed = None
+        if step_up_nonce and step_up_credential:
+            # The passkey assertion (static/passkeys.js) that confirms this very decision.
+            item = await _get(request, project, kind, call_id)
+            verdict = verdict_of(kind, action, edited_kwargs)
+            confirmed = await confirmation(
+                request, reviewer, item, verdict, step_up_nonce, step_up_credential
+            )
         if kind == ItemKind.FUNCTION_CALL:
             if action not in ("approve", "reject"):
                 raise ValidationFailedError("choose Approve or Reject")
@@ -299,6 +322,7 @@ async def decide(
                 channel=CHANNEL,
                 actor_key_id=None,
                 actor_user_id=reviewer.user.id,
+                step_up_credential=confirmed,
             )
         else:
             await in_thread(
@@ -310,6 +334,7 @@ async def decide(
                 channel=CHANNEL,
                 actor_key_id=None,
                 actor_user_id=reviewer.user.id,
+                step_up_credential=confirmed,
             )
     except ConflictError:
         item = await _get(request, project, kind, call_id)
@@ -325,6 +350,9 @@ async def decide(
     except ValidationFailedError as exc:
         item = await _get(request, project, kind, call_id)
         return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+    except StepUpRequiredError as exc:
+        item = await _get(request, project, kind, call_id)
+        return await _item_page(request, reviewer, project, role, item, 403, exc.message)
     filters = Filters.from_request(request)
     if back == "list":
         # Decided from the pending list's own Approve button: back to the list.

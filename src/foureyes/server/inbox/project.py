@@ -1,5 +1,6 @@
 """A project's settings page for its admins: default channels (where a request that names no
-channel goes), the default deadline, and who may decide by email."""
+channel goes), the default deadline, who may decide by email, and whether deciding needs a
+passkey (step-up)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def _form_values(project: ProjectRecord) -> dict[str, object]:
         "other_channels": [c for c in project.default_channels if not isinstance(c.get("email"), dict)],
         "deadline": "" if seconds is None else duration_text(seconds),
         "members_only": project.email_deciders_members_only,
+        "step_up": project.step_up,
         "escalation_steps": [
             {
                 "after": duration_text(int(step["after_seconds"])),
@@ -78,6 +80,7 @@ async def save_settings(
     addresses: Annotated[str, Form(max_length=10_000)] = "",
     deadline: Annotated[str, Form(max_length=32)] = "",
     members_only: Annotated[str, Form(max_length=8)] = "",
+    step_up: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     await check_form(request, reviewer, csrf)
     project = await admin_project(request, reviewer, slug, SETTINGS_ADMINS)
@@ -91,6 +94,7 @@ async def save_settings(
         await in_thread(projects.set_default_channels, project.slug, email_channels(given) + kept, **who)
         await in_thread(projects.set_deadline, project.slug, seconds, **who)
         await in_thread(projects.set_email_deciders_members_only, project.slug, members_only == "on", **who)
+        await in_thread(projects.set_step_up, project.slug, step_up == "on", **who)
     except (InvalidInputError, ValueError) as exc:
         return await _settings_page(
             request,
@@ -100,6 +104,7 @@ async def save_settings(
             addresses=addresses,
             deadline=deadline,
             members_only=members_only == "on",
+            step_up=step_up == "on",
             message=str(exc),
         )
     return RedirectResponse(f"/inbox/p/{project.slug}/settings?saved=1", status_code=303)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.domain.errors import ForbiddenError
+from foureyes.server.domain.passkeys import RelyingParty
 from foureyes.server.people import ADMIN, SignedIn
 from foureyes.server.settings import Settings
 from foureyes.storage import ProjectRecord
@@ -100,3 +101,14 @@ async def admin_project(request: Request, reviewer: Reviewer, slug: str, refused
     if role != ADMIN:
         raise ForbiddenError(refused)
     return project
+
+
+def relying_party(request: Request) -> RelyingParty:
+    """Who passkeys are for: the host of FOUREYES_PUBLIC_URL, or, when that is unset (a server
+    on localhost), of the request itself; pages must come from that origin."""
+    public = settings_of(request).public_url
+    if public:
+        parts = urlsplit(public)
+        return RelyingParty(id=parts.hostname or "", origin=f"{parts.scheme}://{parts.netloc}")
+    url = request.url
+    return RelyingParty(id=url.hostname or "", origin=f"{url.scheme}://{url.netloc}")
