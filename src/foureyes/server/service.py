@@ -10,6 +10,7 @@ the inbox and the CLI::
     service.policies     rules applied at create time              (domain/policies.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
+    service.slack_links  Slack users linked to people by a code    (channels/slack/linking.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
     service.projects     default channels, deadline, email deciders (domain/projects.py)
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 from foureyes.server.audit import AuditLog
 from foureyes.server.audit.log import default_origin
 from foureyes.server.channels import sinks_for
+from foureyes.server.channels.slack.linking import SlackLinks
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
 from foureyes.server.channels.webpush import PushSubscriptions, WebPushSink
@@ -96,6 +98,7 @@ class Service:
         self.audit = AuditLog(db, clock, origin=settings.audit_origin or default_origin(settings.public_url))
         self.emitter = Emitter(self._publish, self.sinks, audit=self.audit)
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
+        self.slack_links = SlackLinks(db, self.emitter, self.people, clock)
         self.items = Items(db, self.emitter, clock)
         self.receipts = Receipts(db, clock)
         self.decisions = Decisions(db, self.emitter, self.items, self.people, clock, self.receipts)
