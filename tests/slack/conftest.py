@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from foureyes.storage import Database
 from foureyes.storage import outbox as deliveries
 
 from ..db import ensure_project
+from .live import SlackServer
 from .slack_api import SlackApi, running_slack_api
 
 
@@ -65,6 +67,14 @@ class World:
 def slack() -> Iterator[SlackApi]:
     with running_slack_api() as api:
         yield api
+
+
+@pytest.fixture
+def live(tmp_path: Path, slack: SlackApi) -> Iterator[SlackServer]:
+    """A real server posting to the stand-in, with a reviewer ``boss@example.com``."""
+    server = SlackServer(tmp_path, slack)
+    yield server
+    server.close()
 
 
 @pytest.fixture
