@@ -58,11 +58,12 @@ class LiveServer:
     def api_base(self) -> str:
         return f"{self.url}/humanlayer/v1"
 
-    def foureyes(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def foureyes(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "foureyes", *args],
             env=self.env,
             cwd=self.workdir,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,

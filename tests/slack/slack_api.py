@@ -29,6 +29,7 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str
+    answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +57,10 @@ class SlackApi:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
+    def ts_of(self, call: Call) -> str:
+        """The ts Slack answered a ``chat.postMessage`` with."""
+        return str(call.answer["ts"])
+
     def wait_for(self, method: str, count: int = 1, timeout: float = 20.0) -> list[Call]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -76,14 +81,16 @@ class SlackApi:
                 args |= dict((await request.form()).items())
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         with self._lock:
-            self.calls.append(Call(method, args, token))
+            call = Call(method, args, token)
+            self.calls.append(call)
             queued = self.failures.get(method) or []
             failure = queued.pop(0) if queued else None
         if failure is not None:
             return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
         if token == BAD_TOKEN:
             return JSONResponse({"ok": False, "error": "invalid_auth"})
-        return JSONResponse(self._answer(method, args))
+        call.answer = self._answer(method, args)
+        return JSONResponse(call.answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "chat.postMessage":

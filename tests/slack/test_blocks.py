@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from foureyes.server.channels.slack.blocks import (
+    Framing,
     Ref,
     decided_blocks,
     escape,
@@ -141,9 +142,14 @@ def test_every_agent_written_field_is_escaped(payload: str) -> None:
     )
     link = inbox_link(BASE, payload, call)
     assert not {"<", ">", "|"} & set(link)
-    blocks = request_blocks(call, agent=payload, project=payload, link=link)
+    framing = Framing(context=payload, escalation=payload)
+    blocks = request_blocks(call, agent=payload, project=payload, link=link, framing=framing)
     seen = "".join(assert_inert(text) for text in mrkdwn_texts(blocks))
-    assert seen.count(payload.replace("\x00", "\x00")) >= 3  # fn, argument name and value
+    assert seen.count(payload) >= 3  # fn, argument name and value
+    # the escalation's note and the channel's context, whitespace folded to single spaces
+    folded = " ".join(payload.split())
+    framed = [assert_inert(text) for block in blocks[:2] for text in mrkdwn_texts([block])]
+    assert framed == [f":rotating_light: *Escalated:* {folded}", f"For {folded}"]
     # buttons are plain text, which Slack never parses
     buttons = blocks[-1]["elements"]
     assert all(b["text"]["type"] == "plain_text" for b in buttons)
@@ -159,7 +165,8 @@ def test_every_agent_written_field_is_escaped(payload: str) -> None:
 
     for verdict in ("approved", "rejected", "answered", "expired"):
         done = decided(call, verdict, payload, email=payload, name=payload, channel=payload)
-        for text in mrkdwn_texts(decided_blocks(done, agent=payload, project=payload, link=link)):
+        shown = decided_blocks(done, agent=payload, project=payload, link=link, framing=framing)
+        for text in mrkdwn_texts(shown):
             assert_inert(text)
 
     for text in mrkdwn_texts(modal(call, Ref(1, "function_call", payload), channel="C1")["blocks"]):
@@ -197,3 +204,20 @@ def test_outcome_names_who_decided_and_removes_the_buttons() -> None:
     assert blocks[-1]["text"]["text"] == ":x: *Rejected* by <@U0BOSS> via slack\n>too much\n>next month"
     forged = decided(call, "approved", None, email="slack:U0<!here>")
     assert "&lt;!here&gt;" in decided_blocks(forged, agent="a", project="p", link=BASE)[-1]["text"]["text"]
+
+
+def test_framing_says_for_whom_and_why_before_the_request() -> None:
+    call = item(fn="wire", kwargs={"usd": 5})
+    framing = Framing(context="the  payments\non-call <!here>", escalation="no decision after 10m")
+    blocks = request_blocks(call, agent="a", project="p", link=BASE, framing=framing)
+    assert [b["type"] for b in blocks[:3]] == ["context", "context", "section"]
+    assert blocks[0]["elements"][0]["text"] == ":rotating_light: *Escalated:* no decision after 10m"
+    assert blocks[1]["elements"][0]["text"] == "For the payments on-call &lt;!here&gt;"
+    done = decided(call, "approved", None, email="ann@example.com", channel="inbox")
+    assert decided_blocks(done, agent="a", project="p", link=BASE, framing=framing)[:2] == blocks[:2]
+    # no framing, or an empty context: the message starts with the request
+    assert request_blocks(call, agent="a", project="p", link=BASE)[0]["type"] == "section"
+    blank = request_blocks(call, agent="a", project="p", link=BASE, framing=Framing(context="  "))
+    assert blank[0]["type"] == "section"
+    long = request_blocks(call, agent="a", project="p", link=BASE, framing=Framing(context="x" * 5000))
+    assert len(long[0]["elements"][0]["text"]) < 500

@@ -5,85 +5,17 @@ errors no retry can mend failed at once."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
-from foureyes.server.channels.slack import SlackSink
-from foureyes.server.outbox import OutboxWorker
-from foureyes.server.push import InProcessNotifier
-from foureyes.server.service import Service
-from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
-from foureyes.storage import Database
-from foureyes.storage import outbox as deliveries
 
-from ..db import attempts_of, ensure_project
-from .slack_api import BAD_TOKEN, Failure, SlackApi, running_slack_api
+from ..db import attempts_of
+from .conftest import World
+from .slack_api import BAD_TOKEN, Failure
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class World:
-    service: Service
-    worker: OutboxWorker
-    clock: Clock
-    slack: SlackApi
-    project_id: int
-
-    def call(self, call_id: str, **slack: Any) -> None:
-        channel = {"slack": {"channel_or_user_id": "C0OPS", **slack}}
-        body = {
-            "run_id": "r",
-            "call_id": call_id,
-            "spec": {"fn": "wire", "kwargs": {"usd": 5}, "channel": channel},
-        }
-        self.service.items.create_function_call(self.project_id, body)
-
-    def slack_deliveries(self) -> list[Any]:
-        with self.service.db.read() as conn:
-            return list(reversed(deliveries.list_recent(conn, sink="slack")))
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackApi]:
-    with running_slack_api() as api:
-        yield api
-
-
-@pytest.fixture
-async def world(database_url: str, slack: SlackApi) -> AsyncIterator[World]:
-    settings = Settings(
-        database_url=database_url,
-        slack_api_url=slack.url,
-        slack_bot_token="xoxb-server",
-        public_url="https://approvals.example.com",
-    )
-    db = Database.from_url(database_url)
-    clock = Clock()
-    service = Service(db, InProcessNotifier(), clock=clock, settings=settings)
-    project = ensure_project(db, "default", now=clock.now)
-    worker = OutboxWorker(db, [SlackSink(db, settings)], clock=clock, rng=lambda: 0.5)
-    yield World(service, worker, clock, slack, project.id)
-    await worker.stop()
-    service.close()
 
 
 async def test_post_then_update_once_decided(world: World) -> None:

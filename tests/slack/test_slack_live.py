@@ -5,114 +5,27 @@ Slack signs them posted to ``/slack/interactions``."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import httpx
 import humanlayer
 import pytest
 
-from ..integration.conftest import LiveServer
-from .signing import SECRET, block_action, signed, signed_raw, view_submission
-from .slack_api import SlackApi, running_slack_api
+from .live import (
+    CHANNEL,
+    REVIEWER,
+    STRANGER,
+    UNVERIFIED,
+    SlackServer,
+    in_thread,
+    pending_call_id,
+    slack_spec,
+    texts,
+    wait_until,
+)
+from .signing import block_action, signed, signed_raw, view_submission
+from .slack_api import SlackApi
 
 pytestmark = pytest.mark.slow
-
-CHANNEL = "C0APPROVALS"
-REVIEWER = "U0REVIEWER"  # linked to a reviewer of the project by a verified email
-STRANGER = "U0STRANGER"  # a verified email no person of the server has
-UNVERIFIED = "U0UNVERIFIED"  # a reviewer's email, but Slack has not verified it
-
-
-def fast_sleep(_seconds: float) -> None:
-    time.sleep(0.02)
-
-
-def in_thread(fn: Any) -> Future[Any]:
-    pool = ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(fn)
-    pool.shutdown(wait=False)
-    return future
-
-
-class SlackServer:
-    def __init__(self, tmp_path: Path, slack: SlackApi) -> None:
-        self.slack = slack
-        self.server = LiveServer(tmp_path)
-        self.server.env |= {
-            "FOUREYES_SLACK_API_URL": slack.url,
-            "FOUREYES_SLACK_BOT_TOKEN": "xoxb-server",
-            "FOUREYES_SLACK_SIGNING_SECRET": SECRET,
-            "FOUREYES_PUBLIC_URL": self.server.url,
-        }
-        self.server.start()
-        added = self.server.foureyes("users", "add", "boss@example.com", "--role", "reviewer")
-        assert added.returncode == 0, added.stderr
-        slack.users |= {
-            REVIEWER: ("Boss@Example.com", True),
-            STRANGER: ("someone@example.com", True),
-            UNVERIFIED: ("boss@example.com", False),
-        }
-        agent_key = self.server.create_key("agent")
-        self.agent = httpx.Client(
-            base_url=self.server.api_base, headers={"Authorization": f"Bearer {agent_key}"}
-        )
-        self.hl = humanlayer.HumanLayer(
-            api_key=agent_key, api_base_url=self.server.api_base, sleep=fast_sleep
-        )
-        self.web = httpx.Client(base_url=self.server.url)
-
-    def status(self, call_id: str, kind: str = "function_calls") -> dict[str, Any]:
-        answer = self.agent.get(f"/{kind}/{call_id}")
-        assert answer.status_code == 200, answer.text
-        status: dict[str, Any] = answer.json()["status"]
-        return status
-
-    def interact(self, payload: dict[str, Any], **signing: Any) -> httpx.Response:
-        body, headers = signed(payload, **signing)
-        return self.web.post("/slack/interactions", content=body, headers=headers)
-
-    def close(self) -> None:
-        self.agent.close()
-        self.web.close()
-        self.server.stop()
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackApi]:
-    with running_slack_api() as api:
-        yield api
-
-
-@pytest.fixture
-def live(tmp_path: Path, slack: SlackApi) -> Iterator[SlackServer]:
-    server = SlackServer(tmp_path, slack)
-    yield server
-    server.close()
-
-
-def slack_spec(fn: str = "wire_money", **slack: Any) -> humanlayer.FunctionCallSpec:
-    channel = humanlayer.ContactChannel(
-        slack=humanlayer.SlackContactChannel(channel_or_user_id=CHANNEL, **slack)
-    )
-    return humanlayer.FunctionCallSpec(
-        fn=fn,
-        kwargs={"amount": 100, "to": "ACME <ops@acme.example>"},
-        channel=channel,
-        reject_options=[humanlayer.ResponseOption(name="too_much", title="Too much money")],
-    )
-
-
-def texts(blocks: list[dict[str, Any]]) -> str:
-    found: list[str] = []
-    for block in blocks:
-        if "text" in block:
-            found.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            found.append(element["text"] if isinstance(element["text"], str) else element["text"]["text"])
-    return "\n".join(found)
 
 
 def test_approve_from_the_button(live: SlackServer, slack: SlackApi) -> None:
@@ -130,9 +43,9 @@ def test_approve_from_the_button(live: SlackServer, slack: SlackApi) -> None:
     assert buttons == ["Approve", "Reject", "Too much money"]
 
     # the wire status names the message once it is posted
-    call_id = _pending_call_id(live)
+    call_id = pending_call_id(live)
     ts = "1760000000.000001"
-    _wait(lambda: live.status(call_id)["slack_message_ts"] == ts)
+    wait_until(lambda: live.status(call_id)["slack_message_ts"] == ts)
 
     click = block_action(blocks, "approve", user=REVIEWER, channel=CHANNEL, ts=ts)
     answer = live.interact(click)
@@ -159,27 +72,10 @@ def test_approve_from_the_button(live: SlackServer, slack: SlackApi) -> None:
     assert len(slack.of("chat.update")) == 1
 
 
-def _pending_call_id(live: SlackServer) -> str:
-    key = live.server.create_key("respond")
-    pending = httpx.get(
-        f"{live.server.api_base}/agent/function_calls/pending", headers={"Authorization": f"Bearer {key}"}
-    ).json()["items"]
-    [item] = pending
-    return str(item["call_id"])
-
-
-def _wait(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def test_reject_through_the_modal(live: SlackServer, slack: SlackApi) -> None:
     waiting = in_thread(lambda: live.hl.fetch_approval(slack_spec()))
     [post] = slack.wait_for("chat.postMessage")
-    call_id = _pending_call_id(live)
+    call_id = pending_call_id(live)
     click = block_action(
         post.args["blocks"], "reject", user=REVIEWER, channel=CHANNEL, ts="1760000000.000001"
     )
@@ -208,7 +104,7 @@ def test_reject_through_the_modal(live: SlackServer, slack: SlackApi) -> None:
 def test_refused_requests_change_nothing(live: SlackServer, slack: SlackApi) -> None:
     in_thread(lambda: live.hl.fetch_approval(slack_spec()))
     [post] = slack.wait_for("chat.postMessage")
-    call_id = _pending_call_id(live)
+    call_id = pending_call_id(live)
     blocks = post.args["blocks"]
     ts = "1760000000.000001"
 

@@ -1,11 +1,13 @@
 """``foureyes projects``: where a project's requests go and how long they wait, on the database
 directly. ``channels`` are the default channels of a request that names none; ``deadline`` its
 default deadline; ``escalation`` the steps of its escalation chain; ``email-deciders`` who may
-decide through an email link."""
+decide through an email link; ``slack-token`` the project's own Slack bot token (read from a
+prompt or stdin, never from the command line, where other users and the shell history see it)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,7 +19,8 @@ if TYPE_CHECKING:
     from foureyes.storage import ProjectRecord
 
 app = typer.Typer(
-    help="Project settings: default channels, default deadline, escalation chain, email deciders.",
+    help="Project settings: default channels, default deadline, escalation chain, email deciders, "
+    "Slack token.",
     no_args_is_help=True,
 )
 channels_app = typer.Typer(help="Where a request that names no channel goes.", no_args_is_help=True)
@@ -45,7 +48,7 @@ def _words(channels: list[dict[str, object]]) -> str:
     return ", ".join(found)
 
 
-def _describe(project: ProjectRecord) -> None:
+def _describe(project: ProjectRecord, has_slack_token: bool | None = None) -> None:
     from foureyes.server.domain.deadlines import duration_text
 
     out.print(f"Project {project.slug}:", highlight=False)
@@ -68,13 +71,17 @@ def _describe(project: ProjectRecord) -> None:
     out.print(f"  email deciders: {who}", highlight=False)
     step_up = "on (deciding a request needs a passkey, in the inbox)" if project.step_up else "off"
     out.print(f"  step-up: {step_up}", highlight=False)
+    if has_slack_token is not None:
+        token = "the project's own" if has_slack_token else "the server's (FOUREYES_SLACK_BOT_TOKEN)"
+        out.print(f"  Slack bot token: {token}", highlight=False)
 
 
 @app.command("show")
 def projects_show(project: Project, database_url: DatabaseUrl = None) -> None:
     """Show a project's routing and deadline settings."""
     with admin(database_url) as (service, _):
-        _describe(service.projects.get(project))
+        found = service.projects.get(project)
+        _describe(found, service.projects.has_slack_token(found.id))
 
 
 @channels_app.command("set")
@@ -158,6 +165,14 @@ def escalation_add(
     project: Project,
     after: Annotated[str, typer.Option("--after", help="Delay without a decision: 90s, 10m, 1h, 1h30m.")],
     email: Annotated[list[str] | None, typer.Option("--email", help="An address (repeat for more).")] = None,
+    slack: Annotated[
+        str | None,
+        typer.Option(
+            "--slack",
+            help="A Slack channel (C...) or user (U...) id: a reply in the thread of the request's "
+            "message when it is that channel, else a new message there.",
+        ),
+    ] = None,
     json_channels: Annotated[
         str | None, typer.Option("--json", help="A JSON list of ContactChannel objects.")
     ] = None,
@@ -172,8 +187,10 @@ def escalation_add(
     except ValueError as exc:
         raise fail(str(exc)) from None
     channels = email_channels(email or []) + _json_channels(json_channels)
+    if slack:
+        channels.insert(len(email or []), {"slack": {"channel_or_user_id": slack.strip()}})
     if not channels:
-        raise fail("name at least one --email (or --json)")
+        raise fail("name at least one --email or --slack (or --json)")
     with admin(database_url) as (service, _):
         _describe(service.projects.add_escalation_step(project, seconds, channels))
 
@@ -223,3 +240,27 @@ def step_up(
     a fresh passkey assertion of the person deciding (requests already waiting keep their own)."""
     with admin(database_url) as (service, _):
         _describe(service.projects.set_step_up(project, state == OnOff.on))
+
+
+@app.command("slack-token")
+def slack_token(
+    project: Project,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Forget the project's token: the server's is used again.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the project's own Slack bot token, read from a prompt (or the first line of stdin),
+    kept sealed; it posts the project's messages unless a request brings its own."""
+    token: str | None = None
+    if not clear:
+        if sys.stdin.isatty():
+            token = typer.prompt("Slack bot token (xoxb-...)", hide_input=True)
+        else:
+            token = sys.stdin.readline()
+        token = (token or "").strip()
+        if not token:
+            raise fail("no token given (type it at the prompt, or pipe it in); --clear removes it")
+    with admin(database_url) as (service, _):
+        found = service.projects.set_slack_token(project, token)
+        _describe(found, token is not None)

@@ -1,5 +1,6 @@
 """``foureyes users``: the people who decide and their roles per project, on the database
-directly. One-time links and personal tokens are printed as the last line of stdout."""
+directly. One-time links, Slack link codes and personal tokens are printed as the last line of
+stdout."""
 
 from __future__ import annotations
 
@@ -115,3 +116,24 @@ def users_token(
             raise fail(exc.message) from None
     err.print(f"Personal token {created.prefix}… for {user.email} in {created.project}:", highlight=False)
     print(created.plaintext)
+
+
+@app.command("slack-link-code")
+def users_slack_link_code(email: Email, database_url: DatabaseUrl = None) -> None:
+    """Print a one-time code (valid 10 minutes) that EMAIL types in Slack as `/foureyes link CODE`
+    to decide from Slack as themselves. A new code voids the one before."""
+    with admin(database_url) as (service, _):
+        code = service.slack_links.new_code(email)
+    err.print(
+        f"One-time code for {email}; in Slack they type /foureyes link CODE within 10 minutes:",
+        highlight=False,
+    )
+    print(code)
+
+
+@app.command("slack-unlink")
+def users_slack_unlink(email: Email, database_url: DatabaseUrl = None) -> None:
+    """Forget the Slack accounts linked to EMAIL: they no longer decide from Slack by the link."""
+    with admin(database_url) as (service, _):
+        removed = service.slack_links.unlink(email)
+    out.print(f"{email}: {removed} Slack account(s) unlinked.", highlight=False)

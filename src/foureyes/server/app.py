@@ -17,6 +17,7 @@ from foureyes.server.audit.task import CheckpointTask
 from foureyes.server.body_limit import BodySizeLimit
 from foureyes.server.channels import sinks_for
 from foureyes.server.channels.email import pages as email_pages
+from foureyes.server.channels.slack import commands as slack_commands
 from foureyes.server.channels.slack import interactions as slack_interactions
 from foureyes.server.expiry import ExpiryTask
 from foureyes.server.http import metrics, openapi, probes
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
     inbox.install(app)
     app.include_router(email_pages.router)
     app.include_router(slack_interactions.router)
+    app.include_router(slack_commands.router)
     # Added last is outermost: unhandled errors are caught around the size guard too.
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds

@@ -11,6 +11,7 @@ the inbox and the CLI::
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.passkeys     reviewers' passkeys, signing in, step-up  (domain/passkeys.py)
+    service.slack_links  Slack users linked to people by a code    (channels/slack/linking.py)
     service.webhooks     endpoints and their deliveries            (channels/webhook/admin.py)
     service.push         reviewers' Web Push subscriptions          (channels/webpush/)
     service.projects     default channels, deadline, email deciders (domain/projects.py)
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from foureyes.server.audit import AuditLog
 from foureyes.server.audit.log import default_origin
 from foureyes.server.channels import sinks_for
+from foureyes.server.channels.slack.linking import SlackLinks
 from foureyes.server.channels.webhook import WebhookSink
 from foureyes.server.channels.webhook.admin import Webhooks
 from foureyes.server.channels.webpush import PushSubscriptions, WebPushSink
@@ -100,6 +102,7 @@ class Service:
         self.emitter = Emitter(self._publish, self.sinks, audit=self.audit)
         self.people = People(db, settings, clock, on_revoked=self.revocations.announce, emitter=self.emitter)
         self.members = Members(db, self.emitter, clock, on_revoked=self.revocations.announce)
+        self.slack_links = SlackLinks(db, self.emitter, self.people, clock)
         self.items = Items(db, self.emitter, clock)
         self.passkeys = Passkeys(db, clock)
         self.receipts = Receipts(db, clock)

@@ -166,14 +166,16 @@ class Settings:
     slack_bot_token: str = setting(
         "",
         "FOUREYES_SLACK_BOT_TOKEN",
-        "Bot token (`xoxb-...`) the Slack channel posts with; a request's own `bot_token` wins. "
+        "Bot token (`xoxb-...`) the Slack channel posts with; a request's own `bot_token` wins, "
+        "then the project's (`foureyes projects slack-token`). "
         "Empty, and none given: requests naming a Slack channel are flagged as undeliverable.",
     )
     slack_signing_secret: str = setting(
         "",
         "FOUREYES_SLACK_SIGNING_SECRET",
-        "The Slack app's signing secret: `POST /slack/interactions` accepts only requests signed "
-        "with it (within 5 minutes). Empty: every Slack interaction is refused.",
+        "The Slack app's signing secret: `POST /slack/interactions` and `POST /slack/commands` "
+        "accept only requests signed with it (within 5 minutes). Empty: every request from "
+        "Slack is refused.",
     )
     slack_api_url: str = setting(
         "https://slack.com/api/",

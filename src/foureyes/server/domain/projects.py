@@ -8,6 +8,9 @@
   (``domain/chains.py`` checks them and fires them).
 - **Email deciders**: when restricted to members, only foureyes people with a deciding role in
   the project may decide through an email link.
+- **Slack bot token**: the project's own, sealed in the database; it posts the project's
+  Slack messages unless a request brings its own ``bot_token``. A project's channels may not
+  carry a ``bot_token`` themselves: they are stored in the clear.
 
 Each change is a ``SettingsChanged`` event in the project's change log.
 """
@@ -28,6 +31,7 @@ from foureyes.server.domain.errors import InvalidInputError, NotFoundError
 from foureyes.server.domain.events import Emitter, SettingsChanged
 from foureyes.storage import Database, ProjectRecord
 from foureyes.storage import keys as project_rows
+from foureyes.storage import slack as slack_rows
 
 MAX_CHANNELS = 20
 # One address: something@domain, no spaces or list separators (the rest is the SMTP server's).
@@ -52,6 +56,11 @@ def check_channels(channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         shaped = channel.model_dump(exclude_none=True)
         if not shaped:
             raise InvalidInputError("a default channel must name email, slack, sms or whatsapp")
+        if (shaped.get("slack") or {}).get("bot_token"):
+            raise InvalidInputError(
+                "a project's Slack channel cannot carry a bot_token: set the project's token with "
+                "`foureyes projects slack-token`"
+            )
         address = (shaped.get("email") or {}).get("address")
         if address is not None and (len(address) > 320 or not ADDRESS.match(address)):
             raise InvalidInputError(f"{address!r} is not an email address")
@@ -180,3 +189,24 @@ class Projects:
             lambda conn, pid: project_rows.set_project_step_up(conn, pid, step_up),
             actor_user_id,
         )
+
+    def set_slack_token(
+        self, slug: str, token: str | None, *, actor_user_id: int | None = None
+    ) -> ProjectRecord:
+        """Keep (None: forget) the project's own Slack bot token, sealed; the change log says
+        that it changed, never the token."""
+        if token is not None and (
+            not token.startswith("xox") or len(token) > 255 or any(c.isspace() for c in token)
+        ):
+            raise InvalidInputError("a Slack bot token looks like xoxb-..., without spaces")
+        return self._change(
+            slug,
+            "slack_token_set" if token is not None else "slack_token_cleared",
+            {},
+            lambda conn, pid: slack_rows.set_project_token(conn, self._db.box, pid, token),
+            actor_user_id,
+        )
+
+    def has_slack_token(self, project_id: int) -> bool:
+        with self._db.read() as conn:
+            return slack_rows.project_token(conn, self._db.box, project_id) is not None

@@ -18,6 +18,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from foureyes.server.outbox import Attempt
 from foureyes.server.settings import Settings
+from foureyes.storage import Database
+from foureyes.storage import slack as slack_rows
 
 # Slack's ``error`` codes that trying again cannot change.
 PERMANENT = frozenset(
@@ -51,10 +53,16 @@ def channel_slack(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) and found.get("channel_or_user_id") else None
 
 
-def token_for(settings: Settings, slack: Mapping[str, Any] | None) -> str:
-    """The request's own ``bot_token``, else the server's; empty when there is neither."""
+def token_for(settings: Settings, slack: Mapping[str, Any] | None, project: str | None = None) -> str:
+    """The request's own ``bot_token``, else the project's, else the server's; empty when none."""
     given = slack.get("bot_token") if slack else None
-    return str(given) if given else settings.slack_bot_token
+    return str(given) if given else (project or settings.slack_bot_token)
+
+
+def project_token(db: Database, project_id: int) -> str | None:
+    """The project's own bot token (``foureyes projects slack-token``), if it has one."""
+    with db.read() as conn:
+        return slack_rows.project_token(conn, db.box, project_id)
 
 
 def client(settings: Settings, token: str, *, timeout: float = 10.0) -> AsyncWebClient:

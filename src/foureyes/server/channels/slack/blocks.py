@@ -1,5 +1,9 @@
 """The Block Kit a request becomes in Slack: the message, its decided form, and the two modals.
 
+A message starts with its framing: for whom it is (the channel's
+``context_about_channel_or_user``, "For the payments on-call") and, on a message an escalation
+posted, the escalation's note. Always Block Kit: ``experimental_slack_blocks`` changes nothing.
+
 Every agent-written value (function name, argument names and values, the question, option
 titles, the agent's name, a comment) goes through ``escape`` before it is put in ``mrkdwn``
 text, so ``&``, ``<`` and ``>`` reach Slack as ``&amp;``, ``&lt;`` and ``&gt;``: no value can
@@ -42,6 +46,7 @@ ARGUMENTS_MAX = 20  # argument sections in one message (Slack allows 50 blocks)
 BUTTON_TEXT_MAX = 75  # Slack's limit on a button's label
 BUTTONS_MAX = 24  # Slack allows 25 elements in an actions block
 FALLBACK_MAX = 150
+NOTE_MAX = 300  # characters of an escalation's note or a channel's context shown
 SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 PATHS: dict[str, str] = {ItemKind.FUNCTION_CALL: "function_calls", ItemKind.HUMAN_CONTACT: "human_contacts"}
 
@@ -116,9 +121,29 @@ def _option_title(option: Mapping[str, Any]) -> str:
     return str(option.get("title") or option.get("name") or "")
 
 
-def _body(item: ItemRecord, *, agent: str | None, project: str, link: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Framing:
+    """What a message says about itself before the request: whom it is for (the channel's
+    ``context_about_channel_or_user``) and, for an escalation, why it was sent."""
+
+    context: str | None = None
+    escalation: str | None = None
+
+    def blocks(self, link: str) -> list[dict[str, Any]]:
+        found = []
+        if self.escalation is not None:
+            note = _cut(" ".join(self.escalation.split()), NOTE_MAX, link) or "no decision yet"
+            found.append(_context(f":rotating_light: *Escalated:* {note}"))
+        if self.context and self.context.strip():
+            found.append(_context(f"For {_cut(' '.join(self.context.split()), NOTE_MAX, link)}"))
+        return found
+
+
+def _body(
+    item: ItemRecord, *, agent: str | None, project: str, link: str, framing: Framing | None
+) -> list[dict[str, Any]]:
     spec = item.spec
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [] if framing is None else framing.blocks(link)
     if item.kind == ItemKind.FUNCTION_CALL:
         blocks.append(_section(f"*Approval requested:* `{_cut(str(spec.get('fn', '')), VALUE_MAX, link)}`"))
         kwargs = sorted((spec.get("kwargs") or {}).items())
@@ -150,7 +175,9 @@ def fallback_text(item: ItemRecord) -> str:
     return escape(" ".join(text.split())[:FALLBACK_MAX])
 
 
-def request_blocks(item: ItemRecord, *, agent: str | None, project: str, link: str) -> list[dict[str, Any]]:
+def request_blocks(
+    item: ItemRecord, *, agent: str | None, project: str, link: str, framing: Framing | None = None
+) -> list[dict[str, Any]]:
     """The message of a pending request, with its buttons."""
     ref = Ref(item.project_id, item.kind, item.call_id)
     buttons: list[dict[str, Any]] = []
@@ -168,7 +195,7 @@ def request_blocks(item: ItemRecord, *, agent: str | None, project: str, link: s
         )
     if item.kind == ItemKind.HUMAN_CONTACT:
         buttons.append(_button("Reply", REPLY, ref, "primary"))
-    blocks = _body(item, agent=agent, project=project, link=link)
+    blocks = _body(item, agent=agent, project=project, link=link, framing=framing)
     return [*blocks, {"type": "actions", "block_id": "foureyes_decide", "elements": buttons}]
 
 
@@ -198,9 +225,12 @@ def outcome_line(item: ItemRecord, link: str) -> str:
     return line
 
 
-def decided_blocks(item: ItemRecord, *, agent: str | None, project: str, link: str) -> list[dict[str, Any]]:
+def decided_blocks(
+    item: ItemRecord, *, agent: str | None, project: str, link: str, framing: Framing | None = None
+) -> list[dict[str, Any]]:
     """The message once the request is decided or expired: the outcome, and no buttons."""
-    return [*_body(item, agent=agent, project=project, link=link), _section(outcome_line(item, link))]
+    body = _body(item, agent=agent, project=project, link=link, framing=framing)
+    return [*body, _section(outcome_line(item, link))]
 
 
 def modal(item: ItemRecord, ref: Ref, *, channel: str | None) -> dict[str, Any]:

@@ -1,10 +1,7 @@
 """``POST /slack/interactions``: the Request URL of the Slack app, where buttons and modals land.
 
-A request is believed only when its ``X-Slack-Signature`` is the v0 HMAC-SHA256, under the
-signing secret, of ``v0:{X-Slack-Request-Timestamp}:{raw body}`` and the timestamp is within
-5 minutes of now (slack_sdk's ``SignatureVerifier``). Each signed request is handled once: its
-digest is kept for the window, and the same request presented again changes nothing (a retry
-from Slack, ``X-Slack-Retry-Num``, gets 200; anyone else 401).
+A request is believed only when Slack signed it, recently, and it was not handled before
+(``verify.py``).
 
 ``block_actions``: Approve, a reject option or a response option decides at once; Reject and
 Reply open a modal (``views.open``, within the trigger's 3 seconds). ``view_submission``: the
@@ -17,18 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_sdk.signature import SignatureVerifier
 
 from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.channels.slack import api
@@ -44,16 +38,15 @@ from foureyes.server.channels.slack.blocks import (
     Ref,
     modal,
 )
+from foureyes.server.channels.slack.verify import verified_body
 from foureyes.server.domain.errors import ConflictError, DomainError, NotFoundError
 from foureyes.storage import ItemRecord
-from foureyes.storage import slack as slack_rows
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PATH = "/slack/interactions"
 CHANNEL = "slack"
-WINDOW = timedelta(minutes=5)
 CALL_TIMEOUT = 2.5  # seconds for each Slack call made while Slack waits for the answer
 NOT_ALLOWED = "You may not decide this request."
 router = APIRouter(include_in_schema=False)
@@ -64,33 +57,12 @@ async def in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
 
-def _signed(secret: str, body: bytes, headers: Any) -> bool:
-    if not secret:
-        return False
-    try:
-        return SignatureVerifier(secret).is_valid_request(body, dict(headers))
-    except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number, a body not UTF-8
-        return False
-
-
-def _first_sighting(service: Any, digest: str) -> bool:
-    now = datetime.now(UTC)
-    with service.db.write() as tx:
-        return slack_rows.first_sighting(tx.conn, digest, now=now, forget_before=now - 2 * WINDOW)
-
-
 @router.post(PATH)
 async def interactions(request: Request) -> Response:
     service = request.app.state.service
-    body = await request.body()
-    if not _signed(service.settings.slack_signing_secret, body, request.headers):
-        return JSONResponse({"error": "bad or expired Slack signature"}, status_code=401)
-    signed = f"{request.headers['x-slack-request-timestamp']}:{request.headers['x-slack-signature']}:"
-    digest = hashlib.sha256(signed.encode("ascii", "replace") + body).hexdigest()
-    if not await in_thread(_first_sighting, service, digest):
-        if request.headers.get("x-slack-retry-num"):
-            return Response(status_code=200)  # handled the first time: nothing more to do
-        return JSONResponse({"error": "this interaction was already handled"}, status_code=401)
+    body = await verified_body(request)
+    if isinstance(body, Response):
+        return body
     payload: Any = None
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
@@ -131,7 +103,8 @@ class _Interaction:
             item: ItemRecord = await in_thread(self.service.items.get, ref.project_id, ref.kind, ref.call_id)
         except NotFoundError:
             return None
-        token = api.token_for(self.settings, api.channel_slack(item.spec))
+        project_token = await in_thread(api.project_token, self.service.db, item.project_id)
+        token = api.token_for(self.settings, api.channel_slack(item.spec), project_token)
         self.client = api.client(self.settings, token, timeout=CALL_TIMEOUT)
         return item
 
@@ -146,7 +119,9 @@ class _Interaction:
 
     async def _decider(self, item: ItemRecord) -> Decider | None:
         try:
-            return await decider_for(item, self.user, self.client, self.service.people)
+            return await decider_for(
+                item, self.user, self.client, self.service.people, self.service.slack_links
+            )
         except Exception as exc:  # users.info failed: nobody is let through unchecked
             logger.warning("slack: could not check who %s is: %s", self.user, exc)
             return None

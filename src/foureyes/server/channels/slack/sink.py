@@ -10,8 +10,13 @@ them in order: the update goes out only after the post, and reads the message's 
 (recorded by the post) when it is sent. A request a policy decides as it is created asks no
 one: its one post shows the outcome, without buttons.
 
-The token is read from the request at delivery time (its ``bot_token``, else the server's), so
-it is stored nowhere but where the agent put it.
+An escalation (a step of the project's chain, or one through the API) that names a Slack
+channel posts there too: a reply in the thread of the request's first message when it is that
+message's channel, else a new message; each has the same buttons, and is updated with the
+outcome like the first (``slack_messages`` keeps where each went).
+
+The token is read at delivery time: the request's ``bot_token``, else the project's (sealed in
+the database), else the server's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,13 +32,14 @@ from sqlalchemy import Connection
 
 from foureyes.server.channels.slack import api
 from foureyes.server.channels.slack.blocks import (
+    Framing,
     decided_blocks,
     fallback_text,
     inbox_link,
     outcome_line,
     request_blocks,
 )
-from foureyes.server.domain.events import Event, ItemCreated, ItemDecided
+from foureyes.server.domain.events import Event, ItemCreated, ItemDecided, ItemEscalated
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
@@ -61,6 +68,45 @@ def slack_deliveries(db: Database, item_id: int) -> list[DeliveryRecord]:
         return list(reversed(outbox.list_recent(conn, sink=SINK, item_id=item_id)))
 
 
+def escalation_targets(escalation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The Slack channels an escalation posts to: a chain step's own Slack channel, or the one
+    an escalation through the API names in its ``channel``."""
+    if "step" in escalation:
+        given = [c for c in escalation.get("channels") or () if isinstance(c, Mapping)]
+    else:
+        channel = escalation.get("channel")
+        given = [channel] if isinstance(channel, Mapping) else []
+    return [found for c in given if (found := api.channel_slack({"channel": c}))]
+
+
+def _context_of(slack: Mapping[str, Any]) -> str | None:
+    given = slack.get("context_about_channel_or_user")
+    return str(given) if given else None
+
+
+def _decided(item: ItemRecord, shown: Mapping[str, Any], framing: Framing) -> dict[str, Any]:
+    """A message's text and blocks once the request is decided."""
+    return {
+        "text": f"{fallback_text(item)}: {outcome_line(item, shown['link'])}"[:3000],
+        "blocks": decided_blocks(item, **shown, framing=framing),
+    }
+
+
+@dataclass(frozen=True)
+class _Read:
+    item: ItemRecord | None
+    first: tuple[str, str] | None
+    message: slack_rows.SlackMessage | None
+    project_token: str | None
+
+    @property
+    def escalation_message(self) -> tuple[str, str] | None:
+        found = self.message
+        if found is None or found.channel is None or found.ts is None:
+            return None
+        return found.channel, found.ts
+
+
 class SlackSink:
     name = SINK
 
@@ -77,6 +123,8 @@ class SlackSink:
     # ------------------------------------------------------------------ in the change's transaction
 
     def fan_out(self, tx: Tx, event: Event) -> int:
+        if isinstance(event, ItemEscalated):
+            return self._fan_out_escalation(tx, event)
         if not isinstance(event, (ItemCreated, ItemDecided)):
             return 0
         item = event.record
@@ -86,80 +134,161 @@ class SlackSink:
             created = event_rows.created_data(tx.conn, item.id)
             slack = target_of(item.spec, created.get("routed_to") or ())
             settled = bool(created.get("settled"))
-        if slack is None or (settled and isinstance(event, ItemCreated)):
-            return 0  # nowhere to post, or decided by a policy at once: its outcome is posted
-        project = key_rows.get_project(tx.conn, item.project_id)
-        slug = "" if project is None else project.slug
-        link = inbox_link(self._settings.base_url, slug, item)
-        agent = slack_rows.agent_of(tx.conn, item.id)
+        # the first message, then those of the escalations (each waits for its own post)
+        queued = 0 if slack is None else self._fan_out_first(tx, event, slack, settled)
+        if isinstance(event, ItemDecided):
+            queued += self._update_escalation_messages(tx, event)
+        return queued
+
+    def _fan_out_first(
+        self, tx: Tx, event: ItemCreated | ItemDecided, slack: Mapping[str, Any], settled: bool
+    ) -> int:
+        item = event.record
+        if settled and isinstance(event, ItemCreated):
+            return 0  # decided by a policy at once: its outcome is posted
+        shown = self._shown(tx, item)
+        framing = Framing(context=_context_of(slack))
         payload: dict[str, Any]
         if isinstance(event, ItemCreated) or settled:
             payload = {
                 "method": POST,
                 "channel": str(slack["channel_or_user_id"]),
                 "text": fallback_text(item),
-                "blocks": request_blocks(item, agent=agent, project=slug, link=link),
+                "blocks": request_blocks(item, **shown, framing=framing),
             }
             if settled:  # no one was asked: the message says what the policy decided
-                payload["text"] = f"{fallback_text(item)}: {outcome_line(item, link)}"[:3000]
-                payload["blocks"] = decided_blocks(item, agent=agent, project=slug, link=link)
+                payload |= _decided(item, shown, framing)
             if slack.get("thread_ts"):
                 payload["thread_ts"] = str(slack["thread_ts"])
         else:
-            payload = {
-                "method": UPDATE,
-                "text": f"{fallback_text(item)}: {outcome_line(item, link)}"[:3000],
-                "blocks": decided_blocks(item, agent=agent, project=slug, link=link),
-            }
+            payload = {"method": UPDATE, **_decided(item, shown, framing)}
+        self._enqueue(tx, event, str(slack["channel_or_user_id"]), payload)
+        return 1
+
+    def _shown(self, tx: Tx, item: ItemRecord) -> dict[str, Any]:
+        """The parts of a message that are not the request: its agent, project and inbox link."""
+        project = key_rows.get_project(tx.conn, item.project_id)
+        slug = "" if project is None else project.slug
+        link = inbox_link(self._settings.base_url, slug, item)
+        return {"agent": slack_rows.agent_of(tx.conn, item.id), "project": slug, "link": link}
+
+    def _enqueue(self, tx: Tx, event: Event, target: str, payload: Mapping[str, Any]) -> None:
+        item = event.item
+        assert item is not None
         outbox.enqueue(
             tx.conn,
             sink=SINK,
-            target=str(slack["channel_or_user_id"]),
+            target=target,
             item_id=item.id,
             event_type=f"{item.kind}.{event.type}",
             payload=json.dumps(payload, ensure_ascii=False),
             now=event.at,
             expires_at=event.at + RETRY_MAX,
         )
-        return 1
+
+    def _fan_out_escalation(self, tx: Tx, event: ItemEscalated) -> int:
+        """One message per Slack channel the escalation names: in the thread of the request's
+        first message when it is that message's channel, else a new message there."""
+        item = event.record
+        created = event_rows.created_data(tx.conn, item.id)
+        first = target_of(item.spec, created.get("routed_to") or ())
+        note = str(event.escalation.get("escalation_msg") or "")
+        shown = self._shown(tx, item)
+        queued = 0
+        for slack in escalation_targets(event.escalation):
+            target = str(slack["channel_or_user_id"])
+            context = _context_of(slack)
+            message = slack_rows.add_message(
+                tx.conn, item.id, target=target, note=note, context=context, now=event.at
+            )
+            framing = Framing(context=context, escalation=note)
+            payload: dict[str, Any] = {
+                "method": POST,
+                "message": message,
+                "channel": target,
+                "text": f"Escalated: {fallback_text(item)}",
+                "blocks": request_blocks(item, **shown, framing=framing),
+            }
+            if first is not None and str(first["channel_or_user_id"]) == target:
+                payload["in_thread"] = True
+                if first.get("thread_ts"):
+                    payload["thread_ts"] = str(first["thread_ts"])
+            self._enqueue(tx, event, target, payload)
+            queued += 1
+        return queued
+
+    def _update_escalation_messages(self, tx: Tx, event: ItemDecided) -> int:
+        item = event.record
+        found = slack_rows.messages_of(tx.conn, item.id)
+        if not found:
+            return 0
+        shown = self._shown(tx, item)
+        for message in found:
+            framing = Framing(context=message.context, escalation=message.note)
+            self._enqueue(
+                tx,
+                event,
+                message.target,
+                {"method": UPDATE, "message": message.id, **_decided(item, shown, framing)},
+            )
+        return len(found)
 
     # ------------------------------------------------------------------ in the outbox worker
 
     def paused_targets(self, conn: Connection) -> Collection[str]:
         return ()
 
-    def _item(self, item_id: int | None) -> tuple[ItemRecord | None, tuple[str, str] | None]:
+    def _read(self, item_id: int | None, message_id: int | None) -> _Read:
         if item_id is None:
-            return None, None
+            return _Read(None, None, None, None)
         with self._db.read() as conn:
-            return slack_rows.item_by_id(conn, item_id), slack_rows.message_of(conn, item_id)
+            item = slack_rows.item_by_id(conn, item_id)
+            return _Read(
+                item,
+                slack_rows.message_of(conn, item_id),
+                None if message_id is None else slack_rows.get_message(conn, message_id),
+                None if item is None else slack_rows.project_token(conn, self._db.box, item.project_id),
+            )
 
-    def _posted(self, item_id: int, channel: str, ts: str) -> None:
+    def _posted(self, item_id: int, message_id: int | None, channel: str, ts: str) -> None:
         with self._db.write() as tx:
-            slack_rows.set_message(tx.conn, item_id, channel=channel, ts=ts)
+            if message_id is None:
+                slack_rows.set_message(tx.conn, item_id, channel=channel, ts=ts)
+            else:
+                slack_rows.set_message_posted(tx.conn, message_id, channel=channel, ts=ts)
 
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
         payload: Mapping[str, Any] = json.loads(delivery.payload)
-        item, message = await asyncio.to_thread(self._item, delivery.item_id)
+        message_id = payload.get("message")
+        found = await asyncio.to_thread(self._read, delivery.item_id, message_id)
+        item = found.item
         if item is None:
             return Attempt(error="the request is gone", permanent=True)
-        token = api.token_for(self._settings, api.channel_slack(item.spec))
+        token = api.token_for(self._settings, api.channel_slack(item.spec), found.project_token)
         if not token:
             return Attempt(error=api.NOT_CONFIGURED, permanent=True)
         client = api.client(self._settings, token, timeout=self.attempt_timeout_seconds)
         arguments = {"text": payload["text"], "blocks": payload["blocks"]}
+        # the message this delivery is about: the request's first, or one an escalation posted
+        posted = found.first if message_id is None else found.escalation_message
         try:
             if payload["method"] == POST:
-                if message is not None:
+                if posted is not None:
                     return Attempt(200)  # posted by an attempt whose result was lost: not twice
-                if payload.get("thread_ts"):
+                channel = str(payload["channel"])
+                if payload.get("in_thread") and found.first is not None:
+                    channel = found.first[0]
+                    arguments["thread_ts"] = payload.get("thread_ts") or found.first[1]
+                elif payload.get("thread_ts"):
                     arguments["thread_ts"] = payload["thread_ts"]
-                answer = await client.chat_postMessage(channel=payload["channel"], **arguments)
-                await asyncio.to_thread(self._posted, item.id, str(answer["channel"]), str(answer["ts"]))
+                answer = await client.chat_postMessage(channel=channel, **arguments)
+                await asyncio.to_thread(
+                    self._posted, item.id, message_id, str(answer["channel"]), str(answer["ts"])
+                )
             else:
-                if message is None:
+                if posted is None:
                     return Attempt(error="no Slack message was posted for this request", permanent=True)
-                await client.chat_update(channel=message[0], ts=message[1], **arguments)
+                await client.chat_update(channel=posted[0], ts=posted[1], **arguments)
         except Exception as exc:  # mapped to retry or fail; anything unexpected is raised again
             return api.outcome(exc)
         return Attempt(200)

@@ -6,7 +6,7 @@ needs it (copied from its project when it is made; kept on the item so a rule co
 ``decisions.step_up_credential``: the passkey whose assertion backed the decision.
 
 Revision ID: 0019
-Revises: 0020
+Revises: 0018
 Create Date: 2026-12-03
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0020"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
