@@ -46,6 +46,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             "login_throttle",
             *("server_keys", "push_subscriptions"),
             "slack_interactions",
+            "channel_secrets",
             "signing_keys",
             "policies",
             *("audit_log", "audit_head", "audit_keys", "audit_checkpoints"),
@@ -53,7 +54,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
         storage.migrate()
         with storage.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0016"
+            assert context.get_current_revision() == "0017"
             # The migrations build exactly what schema.py describes.
             assert compare_metadata(context, metadata) == []
     finally:

@@ -15,9 +15,13 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Connection
 
 from foureyes.server.outbox import Attempt
 from foureyes.server.settings import Settings
+from foureyes.storage import ItemRecord, credentials
+from foureyes.storage.credentials import REDACTED
+from foureyes.storage.sealing import SecretBox
 
 # Slack's ``error`` codes that trying again cannot change.
 PERMANENT = frozenset(
@@ -52,9 +56,17 @@ def channel_slack(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def token_for(settings: Settings, slack: Mapping[str, Any] | None) -> str:
-    """The request's own ``bot_token``, else the server's; empty when there is neither."""
+    """The request's own ``bot_token`` (opened from sealed storage by the caller), else the
+    server's; empty when there is neither."""
     given = slack.get("bot_token") if slack else None
-    return str(given) if given else settings.slack_bot_token
+    return str(given) if given and given != REDACTED else settings.slack_bot_token
+
+
+def request_token(conn: Connection, box: SecretBox, settings: Settings, item: ItemRecord) -> str:
+    """The token to call Slack with about ``item``: its own ``bot_token``, kept sealed apart from
+    its spec (which shows ``[redacted]``), else the server's."""
+    spec = credentials.restore(item.spec, credentials.opened(conn, box, item.id))
+    return token_for(settings, channel_slack(spec))
 
 
 def client(settings: Settings, token: str, *, timeout: float = 10.0) -> AsyncWebClient:

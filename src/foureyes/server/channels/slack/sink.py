@@ -10,8 +10,9 @@ them in order: the update goes out only after the post, and reads the message's 
 (recorded by the post) when it is sent. A request a policy decides as it is created asks no
 one: its one post shows the outcome, without buttons.
 
-The token is read from the request at delivery time (its ``bot_token``, else the server's), so
-it is stored nowhere but where the agent put it.
+The token is read at delivery time: the request's own ``bot_token``, which its spec shows as
+``[redacted]`` and ``channel_secrets`` keeps sealed (``storage/credentials.py``), else the
+server's. It is in no payload, so the outbox never holds it.
 """
 
 from __future__ import annotations
@@ -128,11 +129,16 @@ class SlackSink:
     def paused_targets(self, conn: Connection) -> Collection[str]:
         return ()
 
-    def _item(self, item_id: int | None) -> tuple[ItemRecord | None, tuple[str, str] | None]:
+    def _item(self, item_id: int | None) -> tuple[ItemRecord | None, tuple[str, str] | None, str]:
+        """The item, its Slack message, and the token to call Slack with."""
         if item_id is None:
-            return None, None
+            return None, None, ""
         with self._db.read() as conn:
-            return slack_rows.item_by_id(conn, item_id), slack_rows.message_of(conn, item_id)
+            item = slack_rows.item_by_id(conn, item_id)
+            if item is None:
+                return None, None, ""
+            token = api.request_token(conn, self._db.box, self._settings, item)
+            return item, slack_rows.message_of(conn, item_id), token
 
     def _posted(self, item_id: int, channel: str, ts: str) -> None:
         with self._db.write() as tx:
@@ -140,10 +146,9 @@ class SlackSink:
 
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
         payload: Mapping[str, Any] = json.loads(delivery.payload)
-        item, message = await asyncio.to_thread(self._item, delivery.item_id)
+        item, message, token = await asyncio.to_thread(self._item, delivery.item_id)
         if item is None:
             return Attempt(error="the request is gone", permanent=True)
-        token = api.token_for(self._settings, api.channel_slack(item.spec))
         if not token:
             return Attempt(error=api.NOT_CONFIGURED, permanent=True)
         client = api.client(self._settings, token, timeout=self.attempt_timeout_seconds)
