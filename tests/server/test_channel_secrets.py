@@ -83,7 +83,10 @@ def test_a_created_request_keeps_its_token_sealed_and_shows_it_redacted(svc: Ser
     project_id = _project(svc)
     item = svc.items.create_function_call(project_id, function_call(channel=slack(bot_token=TOKEN)))
     assert item.spec["channel"]["slack"]["bot_token"] == REDACTED
-    assert render_item(item)["spec"]["channel"]["slack"] == {"channel_or_user_id": "C0OPS", "bot_token": REDACTED}
+    assert render_item(item)["spec"]["channel"]["slack"] == {
+        "channel_or_user_id": "C0OPS",
+        "bot_token": REDACTED,
+    }
     again = svc.items.get_function_call(project_id, "call-1")
     assert again.spec["channel"]["slack"]["bot_token"] == REDACTED
     assert "C0OPS" in _stored_text(svc.db)
@@ -99,7 +102,10 @@ def test_a_request_without_a_token_uses_the_servers(svc: Service) -> None:
     item = svc.items.create_function_call(project_id, function_call(channel=slack(bot_token=None)))
     with svc.db.read() as conn:
         assert credentials.opened(conn, svc.db.box, item.id) == []
-        assert api.request_token(conn, svc.db.box, Settings(slack_bot_token="xoxb-server"), item) == "xoxb-server"
+        assert (
+            api.request_token(conn, svc.db.box, Settings(slack_bot_token="xoxb-server"), item)
+            == "xoxb-server"
+        )
 
 
 def test_a_replay_is_the_same_request_after_redaction(svc: Service) -> None:
@@ -119,7 +125,9 @@ def test_a_replay_is_the_same_request_after_redaction(svc: Service) -> None:
             project_id, function_call(kwargs={"x": 3, "y": 5}, channel=slack(bot_token=TOKEN))
         )
     with pytest.raises(ConflictError):
-        svc.items.create_function_call(project_id, function_call(channel=slack(bot_token=TOKEN, thread_ts="9")))
+        svc.items.create_function_call(
+            project_id, function_call(channel=slack(bot_token=TOKEN, thread_ts="9"))
+        )
 
 
 def test_an_escalations_channel_is_logged_redacted(svc: Service) -> None:
@@ -145,7 +153,9 @@ def test_a_projects_default_channel_keeps_its_token_when_set_again_as_shown(svc:
 
     def kept() -> credentials.Secrets:
         with svc.db.read() as conn:
-            return credentials.opened(conn, svc.db.box, None, credentials.DEFAULT_CHANNELS, project_id=project.id)
+            return credentials.opened(
+                conn, svc.db.box, None, credentials.DEFAULT_CHANNELS, project_id=project.id
+            )
 
     assert kept() == [([1, "slack", "bot_token"], TOKEN)]
     svc.projects.set_default_channels("p", [{"email": {"address": "ops@example.com"}}])
@@ -206,16 +216,19 @@ def test_migration_0017_moves_the_tokens_stored_before_it(empty_database_url: st
             assert credentials.opened(conn, storage.box, 1, credentials.ESCALATION) == [
                 (["channel", "slack", "bot_token"], "xoxb-escalated")
             ]
-            assert credentials.opened(conn, storage.box, None, credentials.DEFAULT_CHANNELS, project_id=1) == [
-                ([0, "slack", "bot_token"], "xoxb-project")
-            ]
+            assert credentials.opened(
+                conn, storage.box, None, credentials.DEFAULT_CHANNELS, project_id=1
+            ) == [([0, "slack", "bot_token"], "xoxb-project")]
         assert spec["channel"]["slack"]["bot_token"] == REDACTED
         # the agent retrying its old call, token and all, is still a replay
         service = Service(storage, notifier_for(storage), settings=Settings(database_url=empty_database_url))
         project_id = service.keys.authenticate(
             service.keys.create_api_key(project="p", scopes=["agent"]).plaintext
         ).project_id
-        assert service.items.create_function_call(project_id, function_call(channel=slack(bot_token=TOKEN))).id == 1
+        assert (
+            service.items.create_function_call(project_id, function_call(channel=slack(bot_token=TOKEN))).id
+            == 1
+        )
         # and back: the downgrade puts the tokens where they were
         migrate_to("0016", down=True)
         with storage.read() as conn:

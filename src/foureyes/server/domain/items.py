@@ -194,7 +194,7 @@ class Items:
         spec, secrets = credentials.split_channel_of(payload["spec"])
         request_digest = request_digest_of(payload["run_id"], spec)
         # what a request stored before migration 0017 (which kept its digest) was digested as
-        as_before = request_digest_of(payload["run_id"], dict(payload["spec"]))
+        as_before = request_digest_of(payload["run_id"], dict(payload["spec"])) if secrets else request_digest
         now = self._clock()
         expires_at = requested_deadline(payload, now)
         # only a function call's arguments can be edited
