@@ -46,6 +46,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             "login_throttle",
             *("server_keys", "push_subscriptions"),
             *("slack_interactions", "slack_users", "slack_link_codes", "slack_messages"),
+            "channel_secrets",
             "signing_keys",
             "policies",
             *("audit_log", "audit_head", "audit_keys", "audit_checkpoints"),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.renderable import renderable
 from foureyes.storage import DecisionRecord, ItemRecord
+from foureyes.storage.credentials import redact_channel_of
 
 if TYPE_CHECKING:  # the service renders webhook bodies with render_item, so no runtime import back
     from foureyes.server.service import PendingPage
@@ -69,7 +70,8 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
     if item.routes:
         status["routes"] = list(item.routes)
     # What storage holds from before the input limits may not render: that part becomes a placeholder.
-    spec = renderable(item.spec)
+    # Credentials are never stored in a spec; redacting again keeps one that got in anyway unseen.
+    spec = renderable(redact_channel_of(item.spec))
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}
 
 

@@ -5,6 +5,7 @@ and one repository module per table group, each a set of functions taking a conn
 - ``items``: function calls, human contacts and their decisions (``escalations``: their chain steps)
 - ``events``: the change log
 - ``endpoints``: webhook endpoints (secrets sealed)
+- ``credentials``: credentials inside contact channels, redacted in place and sealed apart
 - ``outbox``: deliveries of every sink and their attempts
 - ``policies``: each project's rules
 - ``people``, ``inbox``, ``access``, ``throttle``: reviewers, the inbox's lists, grants, sign-in

@@ -183,6 +183,24 @@ events = Table(
 )
 
 
+# Credentials an agent or an admin put inside contact channels (a Slack bot_token ...), taken out
+# of the spec or the project's channels, which hold "[redacted]" in their place (credentials.py,
+# 0017). One row per thing holding channels: a request's spec or an escalation of it (item_id),
+# a project's default channels or escalation steps (project_id).
+channel_secrets = Table(
+    "channel_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=True, index=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=True, index=True),
+    # "spec", "escalation", "default_channels" or "escalation_steps"
+    Column("part", String(32), nullable=False),
+    # JSON list of [path, value] pairs, sealed with the key file's key (sealing.py)
+    Column("secrets", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
 # ---------------------------------------------------------------- webhooks (migration 0002)
 
 # A sealed secret is longer than a plain one's 100 characters: TEXT since 0005 on PostgreSQL.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +28,11 @@ from foureyes._protocol import ItemState
 from foureyes.server.audit import merkle, note
 from foureyes.server.audit.log import LOG_STARTED
 from foureyes.server.domain.items import request_digest_of, spec_digest_of
-from foureyes.storage import Database
+from foureyes.storage import Database, credentials
 from foureyes.storage import audit as rows
 from foureyes.storage.audit import AuditKeyRecord, CheckpointRecord
 from foureyes.storage.schema import api_keys, decisions, items, users
+from foureyes.storage.sealing import SecretBox
 
 DECISION_COLUMNS = (
     "verdict",
@@ -99,7 +100,7 @@ def verify(db: Database, *, pinned_key: str | None = None) -> Report:
         checkpoints = rows.checkpoints(conn)
         report.checkpoints = len(checkpoints)
         _check_log(conn, report, seen, checkpoints, keys, pinned)
-        _check_rows(conn, report, seen)
+        _check_rows(conn, report, seen, db.box)
     report.problems.sort()
     return report
 
@@ -211,7 +212,7 @@ def _rows(conn: Connection, table: Any) -> Iterator[Any]:
     yield from conn.execute(select(table).order_by(table.c.id).execution_options(yield_per=1000))
 
 
-def _check_rows(conn: Connection, report: Report, seen: _Seen) -> None:
+def _check_rows(conn: Connection, report: Report, seen: _Seen, box: SecretBox) -> None:
     before = seen.baseline
     for row in _rows(conn, decisions):
         report.rows += 1
@@ -233,7 +234,7 @@ def _check_rows(conn: Connection, report: Report, seen: _Seen) -> None:
         report.add(index, f"entry {index}: decision {decision_id} is no longer stored")
     for row in _rows(conn, items):
         report.rows += 1
-        _check_item(report, seen, row, before.get("items", 0))
+        _check_item(report, seen, row, before.get("items", 0), lambda r: _as_sent(conn, box, r))
     for row in _rows(conn, api_keys):
         report.rows += 1
         key = seen.keys.get(row.id)
@@ -252,7 +253,13 @@ def _check_rows(conn: Connection, report: Report, seen: _Seen) -> None:
             report.add(None, f"user {row.id} was made without a log entry")
 
 
-def _check_item(report: Report, seen: _Seen, row: Any, before: int) -> None:
+def _as_sent(conn: Connection, box: SecretBox, row: Any) -> Any:
+    """An item's spec with its sealed credentials put back: what a request stored before
+    migration 0017 redacted it was digested as."""
+    return credentials.restore(json.loads(row.spec), credentials.opened(conn, box, row.id))
+
+
+def _check_item(report: Report, seen: _Seen, row: Any, before: int, as_sent: Callable[[Any], Any]) -> None:
     created = seen.created.get(row.id)
     if created is None:
         if row.id > before:
@@ -272,7 +279,10 @@ def _check_item(report: Report, seen: _Seen, row: Any, before: int) -> None:
     ]
     if spec_digest_of(row.kind, spec) != logged.get("spec_digest"):
         wrong.append("spec (the arguments)")
-    elif request_digest_of(row.run_id, spec) != logged.get("request_digest"):
+    elif logged.get("request_digest") != request_digest_of(row.run_id, spec) and logged.get(
+        "request_digest"
+    ) != request_digest_of(row.run_id, as_sent(row)):
+        # (only a request stored before 0017 needs its credentials back to match)
         wrong.append("spec")
     if wrong:
         report.add(

@@ -16,7 +16,7 @@ from foureyes.server.domain.decisions import ensure_pending
 from foureyes.server.domain.errors import ConflictError, validation_failed
 from foureyes.server.domain.events import Emitter, ItemEscalated
 from foureyes.server.domain.items import FUNCTION_CALL, HUMAN_CONTACT, Items, describe
-from foureyes.storage import Database, ItemRecord
+from foureyes.storage import Database, ItemRecord, credentials
 from foureyes.storage import items as item_rows
 
 logger = logging.getLogger(__name__)
@@ -66,16 +66,22 @@ class Escalations:
             raise validation_failed(exc, prefix=["body"]) from None
         item = self._items.get(project_id, kind, call_id)
         ensure_pending(item)
+        # the change log keeps the escalation with its channel's credentials redacted
+        kept, secrets = credentials.split_channel_of(escalation)
+        now = self._clock()
         with self._db.write() as tx:
             if not item_rows.lock_if_pending(tx.conn, item.id):
                 raise ConflictError(f"{describe(kind)} {call_id!r} was already decided")
+            credentials.seal(
+                tx.conn, self._db.box, secrets, part=credentials.ESCALATION, now=now, item_id=item.id
+            )
             self._emitter.emit(
                 tx,
                 ItemEscalated(
                     record=item,
-                    escalation=dict(escalation),
+                    escalation=kept,
                     project_id=project_id,
-                    at=self._clock(),
+                    at=now,
                     actor_key_id=actor_key_id,
                     channel=channel,
                 ),

@@ -30,7 +30,7 @@ from foureyes.server.domain.errors import (
 from foureyes.server.domain.events import Emitter, ItemCreated
 from foureyes.server.domain.quorum import requested_quorum
 from foureyes.server.domain.routes import resolve
-from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, keys
+from foureyes.storage import Database, ItemRecord, NewItem, ProjectRecord, Tx, credentials, keys
 from foureyes.storage import items as item_rows
 from foureyes.storage.inbox import InboxFilter, InboxRow, InboxStore
 
@@ -189,8 +189,12 @@ class Items:
         actor_user_id: int | None,
     ) -> ItemRecord:
         call_id = payload["call_id"]
-        spec = dict(payload["spec"])
+        # Credentials in the channel are sealed apart; the spec keeps "[redacted]" in their place,
+        # and a replay is the same request after that (the same token or another).
+        spec, secrets = credentials.split_channel_of(payload["spec"])
         request_digest = request_digest_of(payload["run_id"], spec)
+        # what a request stored before migration 0017 (which kept its digest) was digested as
+        as_before = request_digest_of(payload["run_id"], dict(payload["spec"])) if secrets else request_digest
         now = self._clock()
         expires_at = requested_deadline(payload, now)
         # only a function call's arguments can be edited
@@ -222,6 +226,10 @@ class Items:
             if project is not None and project.step_up:
                 wanted = dataclasses.replace(wanted, step_up=True)
             item, created = item_rows.insert(tx.conn, wanted)
+            if created:
+                credentials.seal(
+                    tx.conn, self._db.box, secrets, part=credentials.SPEC, now=now, item_id=item.id
+                )
             if created and item.expires_at is not None and self.on_deadline is not None:
                 tx.after_commit(functools.partial(self.on_deadline, item.expires_at))
             if created and project is not None and project.escalation_steps and self.on_deadline:
@@ -263,7 +271,7 @@ class Items:
             item, created = found, False
         if created:
             logger.info("%s %r created in project %d", describe(kind), call_id, project_id)
-        elif item.request_digest != request_digest:
+        elif item.request_digest not in (request_digest, as_before):
             raise ConflictError(
                 f"{describe(kind)} {call_id!r} already exists with a different run_id or spec"
             )

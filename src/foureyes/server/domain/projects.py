@@ -10,7 +10,7 @@
   the project may decide through an email link.
 - **Slack bot token**: the project's own, sealed in the database; it posts the project's
   Slack messages unless a request brings its own ``bot_token``. A project's channels may not
-  carry a ``bot_token`` themselves: they are stored in the clear.
+  carry a new ``bot_token`` themselves (one set before shows as ``[redacted]`` and is kept).
 
 Each change is a ``SettingsChanged`` event in the project's change log.
 """
@@ -29,7 +29,7 @@ from foureyes.server.domain.chains import check_step, with_step
 from foureyes.server.domain.deadlines import MAX_DEFAULT_SECONDS
 from foureyes.server.domain.errors import InvalidInputError, NotFoundError
 from foureyes.server.domain.events import Emitter, SettingsChanged
-from foureyes.storage import Database, ProjectRecord
+from foureyes.storage import Database, ProjectRecord, credentials
 from foureyes.storage import keys as project_rows
 from foureyes.storage import slack as slack_rows
 
@@ -56,7 +56,8 @@ def check_channels(channels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         shaped = channel.model_dump(exclude_none=True)
         if not shaped:
             raise InvalidInputError("a default channel must name email, slack, sms or whatsapp")
-        if (shaped.get("slack") or {}).get("bot_token"):
+        given_token = (shaped.get("slack") or {}).get("bot_token")
+        if given_token and given_token != credentials.REDACTED:
             raise InvalidInputError(
                 "a project's Slack channel cannot carry a bot_token: set the project's token with "
                 "`foureyes projects slack-token`"
@@ -114,13 +115,31 @@ class Projects:
         self, slug: str, channels: Sequence[Mapping[str, Any]], *, actor_user_id: int | None = None
     ) -> ProjectRecord:
         """Set the project's default channels (an empty list clears them); created if new."""
-        checked = check_channels(channels)
+        # a channel's credentials (a Slack bot_token) are sealed apart, "[redacted]" in their place
+        checked, secrets = credentials.split(check_channels(channels))
+
+        def store(conn: Any, project_id: int) -> None:
+            before = project_rows.get_project(conn, project_id)
+            kept = credentials.opened(
+                conn, self._db.box, None, credentials.DEFAULT_CHANNELS, project_id=project_id
+            )
+            again = credentials.carried(() if before is None else before.default_channels, kept, checked)
+            project_rows.set_project_channels(conn, project_id, checked)
+            self._seal(conn, again + secrets, credentials.DEFAULT_CHANNELS, project_id, replace=True)
+
         return self._change(
             slug,
             "default_channels_set" if checked else "default_channels_cleared",
             {"channels": checked},
-            lambda conn, pid: project_rows.set_project_channels(conn, pid, checked),
+            store,
             actor_user_id,
+        )
+
+    def _seal(
+        self, conn: Any, secrets: credentials.Secrets, part: str, project_id: int, *, replace: bool
+    ) -> None:
+        credentials.seal(
+            conn, self._db.box, secrets, part=part, now=self._clock(), project_id=project_id, replace=replace
         )
 
     def set_deadline(
@@ -148,26 +167,23 @@ class Projects:
         actor_user_id: int | None = None,
     ) -> ProjectRecord:
         """Add a step to the project's escalation chain (kept in order of delay)."""
-        step = check_step(after_seconds, check_channels(channels))
+        step, secrets = credentials.split(check_step(after_seconds, check_channels(channels)))
         with self._db.read() as conn:
             found = project_rows.find_project(conn, slug)
         steps = with_step(() if found is None else found.escalation_steps, step)
-        return self._change(
-            slug,
-            "escalation_step_added",
-            step,
-            lambda conn, pid: project_rows.set_project_escalation_steps(conn, pid, steps),
-            actor_user_id,
-        )
+
+        def store(conn: Any, project_id: int) -> None:
+            project_rows.set_project_escalation_steps(conn, project_id, steps)
+            self._seal(conn, secrets, credentials.ESCALATION_STEPS, project_id, replace=False)
+
+        return self._change(slug, "escalation_step_added", step, store, actor_user_id)
 
     def clear_escalation_steps(self, slug: str, *, actor_user_id: int | None = None) -> ProjectRecord:
-        return self._change(
-            slug,
-            "escalation_steps_cleared",
-            {},
-            lambda conn, pid: project_rows.set_project_escalation_steps(conn, pid, []),
-            actor_user_id,
-        )
+        def store(conn: Any, project_id: int) -> None:
+            project_rows.set_project_escalation_steps(conn, project_id, [])
+            self._seal(conn, [], credentials.ESCALATION_STEPS, project_id, replace=True)
+
+        return self._change(slug, "escalation_steps_cleared", {}, store, actor_user_id)
 
     def set_email_deciders_members_only(
         self, slug: str, members_only: bool, *, actor_user_id: int | None = None

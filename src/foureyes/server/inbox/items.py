@@ -27,6 +27,7 @@ from foureyes.server.domain.errors import (
 )
 from foureyes.server.people import ADMIN, DECIDING_ROLES
 from foureyes.storage import ItemRecord, ProjectRecord
+from foureyes.storage.credentials import redact
 from foureyes.storage.inbox import InboxFilter, InboxRow
 
 from . import views
@@ -243,7 +244,7 @@ async def _item_page(
         arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
         edit_text=views.edit_text(item.spec.get("kwargs") or {}) if item.allow_edit else None,
         edit_diff=views.edit_diff,
-        contact_channel=item.spec.get("channel"),
+        contact_channel=redact(item.spec.get("channel")),
         emails=emails,
         slack=slack,
         chain=chain,

@@ -15,11 +15,14 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Connection
 
 from foureyes.server.outbox import Attempt
 from foureyes.server.settings import Settings
-from foureyes.storage import Database
+from foureyes.storage import ItemRecord, credentials
 from foureyes.storage import slack as slack_rows
+from foureyes.storage.credentials import REDACTED
+from foureyes.storage.sealing import SecretBox
 
 # Slack's ``error`` codes that trying again cannot change.
 PERMANENT = frozenset(
@@ -54,15 +57,19 @@ def channel_slack(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def token_for(settings: Settings, slack: Mapping[str, Any] | None, project: str | None = None) -> str:
-    """The request's own ``bot_token``, else the project's, else the server's; empty when none."""
+    """The request's own ``bot_token`` (opened from sealed storage by the caller), else the
+    project's, else the server's; empty when there is none."""
     given = slack.get("bot_token") if slack else None
-    return str(given) if given else (project or settings.slack_bot_token)
+    return str(given) if given and given != REDACTED else (project or settings.slack_bot_token)
 
 
-def project_token(db: Database, project_id: int) -> str | None:
-    """The project's own bot token (``foureyes projects slack-token``), if it has one."""
-    with db.read() as conn:
-        return slack_rows.project_token(conn, db.box, project_id)
+def request_token(conn: Connection, box: SecretBox, settings: Settings, item: ItemRecord) -> str:
+    """The token to call Slack with about ``item``: its own ``bot_token``, kept sealed apart from
+    its spec (which shows ``[redacted]``), else its project's (``foureyes projects
+    slack-token``, sealed too), else the server's."""
+    spec = credentials.restore(item.spec, credentials.opened(conn, box, item.id))
+    project = slack_rows.project_token(conn, box, item.project_id)
+    return token_for(settings, channel_slack(spec), project)
 
 
 def client(settings: Settings, token: str, *, timeout: float = 10.0) -> AsyncWebClient:

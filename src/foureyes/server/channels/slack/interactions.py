@@ -103,10 +103,13 @@ class _Interaction:
             item: ItemRecord = await in_thread(self.service.items.get, ref.project_id, ref.kind, ref.call_id)
         except NotFoundError:
             return None
-        project_token = await in_thread(api.project_token, self.service.db, item.project_id)
-        token = api.token_for(self.settings, api.channel_slack(item.spec), project_token)
+        token = await in_thread(self._token, item)
         self.client = api.client(self.settings, token, timeout=CALL_TIMEOUT)
         return item
+
+    def _token(self, item: ItemRecord) -> str:
+        with self.service.db.read() as conn:
+            return api.request_token(conn, self.service.db.box, self.settings, item)
 
     async def _tell(self, text: str) -> None:
         """An ephemeral message to the user who clicked, in the channel of the message."""

@@ -15,8 +15,9 @@ channel posts there too: a reply in the thread of the request's first message wh
 message's channel, else a new message; each has the same buttons, and is updated with the
 outcome like the first (``slack_messages`` keeps where each went).
 
-The token is read at delivery time: the request's ``bot_token``, else the project's (sealed in
-the database), else the server's.
+The token is read at delivery time: the request's own ``bot_token``, which its spec shows as
+``[redacted]`` and ``channel_secrets`` keeps sealed (``storage/credentials.py``), else the
+project's (sealed too), else the server's. It is in no payload, so the outbox never holds it.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class _Read:
     item: ItemRecord | None
     first: tuple[str, str] | None
     message: slack_rows.SlackMessage | None
-    project_token: str | None
+    token: str
 
     @property
     def escalation_message(self) -> tuple[str, str] | None:
@@ -240,14 +241,14 @@ class SlackSink:
 
     def _read(self, item_id: int | None, message_id: int | None) -> _Read:
         if item_id is None:
-            return _Read(None, None, None, None)
+            return _Read(None, None, None, "")
         with self._db.read() as conn:
             item = slack_rows.item_by_id(conn, item_id)
             return _Read(
                 item,
                 slack_rows.message_of(conn, item_id),
                 None if message_id is None else slack_rows.get_message(conn, message_id),
-                None if item is None else slack_rows.project_token(conn, self._db.box, item.project_id),
+                "" if item is None else api.request_token(conn, self._db.box, self._settings, item),
             )
 
     def _posted(self, item_id: int, message_id: int | None, channel: str, ts: str) -> None:
@@ -264,7 +265,7 @@ class SlackSink:
         item = found.item
         if item is None:
             return Attempt(error="the request is gone", permanent=True)
-        token = api.token_for(self._settings, api.channel_slack(item.spec), found.project_token)
+        token = found.token
         if not token:
             return Attempt(error=api.NOT_CONFIGURED, permanent=True)
         client = api.client(self._settings, token, timeout=self.attempt_timeout_seconds)
