@@ -5,6 +5,7 @@ credentials of rows stored before it."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import select, text
 
 from foureyes.server.audit.verify import verify
 from foureyes.server.channels.slack import api
-from foureyes.server.domain.errors import ConflictError
+from foureyes.server.domain.errors import ConflictError, InvalidInputError
 from foureyes.server.domain.items import request_digest_of
 from foureyes.server.service import Service, notifier_for, open_service
 from foureyes.server.settings import Settings
@@ -143,13 +144,30 @@ def test_an_escalations_channel_is_logged_redacted(svc: Service) -> None:
     assert TOKEN not in _stored_text(svc.db)
 
 
-def test_a_projects_default_channel_keeps_its_token_when_set_again_as_shown(svc: Service) -> None:
-    project = svc.projects.set_default_channels("p", [slack(bot_token=TOKEN)])
-    assert project.default_channels == ({"slack": {"channel_or_user_id": "C0OPS", "bot_token": REDACTED}},)
+def test_a_projects_channels_take_no_new_token_and_keep_one_sealed_before(svc: Service) -> None:
+    """A project's own token is set with ``foureyes projects slack-token``; its channels refuse
+    a token of their own. One kept from an earlier version (migration 0017 sealed it, the
+    channel shows ``[redacted]``) survives the inbox's settings form sending it back."""
+    for refused in (
+        lambda: svc.projects.set_default_channels("p", [slack(bot_token=TOKEN)]),
+        lambda: svc.projects.add_escalation_step("p", 60, [slack(bot_token=TOKEN)]),
+    ):
+        with pytest.raises(InvalidInputError, match="slack-token"):
+            refused()
     assert TOKEN not in _stored_text(svc.db)
-    # the inbox's settings form sends the other channels back as it shows them, after the emails
-    shown = [dict(c) for c in project.default_channels]
-    svc.projects.set_default_channels("p", [{"email": {"address": "ops@example.com"}}, *shown])
+
+    shown_before = [{"slack": {"channel_or_user_id": "C0OPS", "bot_token": REDACTED}}]
+    project = svc.projects.set_default_channels("p", shown_before)
+    with svc.db.write() as tx:  # what migration 0017 keeps for such a channel
+        credentials.seal(
+            tx.conn,
+            svc.db.box,
+            [([0, "slack", "bot_token"], TOKEN)],
+            part=credentials.DEFAULT_CHANNELS,
+            now=datetime.now(UTC),
+            project_id=project.id,
+            replace=True,
+        )
 
     def kept() -> credentials.Secrets:
         with svc.db.read() as conn:
@@ -157,12 +175,12 @@ def test_a_projects_default_channel_keeps_its_token_when_set_again_as_shown(svc:
                 conn, svc.db.box, None, credentials.DEFAULT_CHANNELS, project_id=project.id
             )
 
+    # the inbox's settings form sends the other channels back as it shows them, after the emails
+    shown = [dict(c) for c in project.default_channels]
+    svc.projects.set_default_channels("p", [{"email": {"address": "ops@example.com"}}, *shown])
     assert kept() == [([1, "slack", "bot_token"], TOKEN)]
     svc.projects.set_default_channels("p", [{"email": {"address": "ops@example.com"}}])
     assert kept() == []
-    step = svc.projects.add_escalation_step("p", 60, [slack(bot_token=TOKEN)])
-    assert step.escalation_steps[0]["channels"][0]["slack"]["bot_token"] == REDACTED
-    assert TOKEN not in _stored_text(svc.db)
 
 
 def test_migration_0017_moves_the_tokens_stored_before_it(empty_database_url: str, tmp_path: Path) -> None:

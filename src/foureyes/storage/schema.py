@@ -22,12 +22,12 @@ from sqlalchemy import (
     text,
 )
 
-from foureyes.storage import passkey_schema, trust_schema
+from foureyes.storage import passkey_schema, slack_schema, trust_schema
 from foureyes.storage.schema_base import UTCDateTime, metadata
 
 # The keys the server signs with, and the tamper-evident log, are declared in trust_schema.py,
-# reviewers' passkeys in passkey_schema.py (same metadata); all are named here too, so every
-# table is found in this module.
+# reviewers' passkeys in passkey_schema.py, the Slack channel's in slack_schema.py (same
+# metadata); all are named here too, so every table is found in this module.
 signing_keys = trust_schema.signing_keys
 server_keys = trust_schema.server_keys
 audit_log = trust_schema.audit_log
@@ -36,6 +36,10 @@ audit_keys = trust_schema.audit_keys
 audit_checkpoints = trust_schema.audit_checkpoints
 passkeys = passkey_schema.passkeys
 webauthn_challenges = passkey_schema.webauthn_challenges
+slack_interactions = slack_schema.slack_interactions
+slack_users = slack_schema.slack_users
+slack_link_codes = slack_schema.slack_link_codes
+slack_messages = slack_schema.slack_messages
 
 
 projects = Table(
@@ -362,51 +366,4 @@ push_subscriptions = Table(
     Column("auth", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("project_id", "endpoint", name="uq_push_subscriptions_project_endpoint"),
-)
-
-
-# ---------------------------------------------------------------- Slack (migrations 0013, 0018)
-
-slack_interactions = Table(
-    "slack_interactions",
-    metadata,
-    # SHA-256 of a signed interaction request (signature, timestamp and body): handled once
-    Column("digest", String(64), primary_key=True),
-    Column("received_at", UTCDateTime(), nullable=False, index=True),
-)
-
-# A Slack user linked to a person by a one-time code (``/foureyes link``): one person each.
-slack_users = Table(
-    "slack_users",
-    metadata,
-    Column("slack_user_id", String(64), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
-    Column("team_id", String(64), nullable=True),
-    Column("linked_at", UTCDateTime(), nullable=False),
-)
-
-slack_link_codes = Table(
-    "slack_link_codes",
-    metadata,
-    # SHA-256 of the code: the code itself is printed once and kept nowhere
-    Column("code_hash", String(64), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("expires_at", UTCDateTime(), nullable=False),
-    Column("used_at", UTCDateTime(), nullable=True),
-)
-
-# A message an escalation posted for a request (its first is items.slack_message_ts): the
-# channel asked for (``target``), the note and context it showed, and where Slack put it.
-slack_messages = Table(
-    "slack_messages",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("item_id", Integer, ForeignKey("items.id"), nullable=False, index=True),
-    Column("target", String(64), nullable=False),
-    Column("note", Text, nullable=True),
-    Column("context", Text, nullable=True),
-    Column("channel", String(64), nullable=True),
-    Column("ts", String(64), nullable=True),
-    Column("created_at", UTCDateTime(), nullable=False),
 )

@@ -9,7 +9,7 @@ check it). Only rows that mention a credential's word at all are read. The downg
 values back into specs and project channels; change-log entries stay redacted.
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-03
 """
 
@@ -35,7 +35,7 @@ from foureyes.storage.credentials import (
 from foureyes.storage.sealing import SecretBox
 
 revision = "0017"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@
   webhook secrets; null: the server's.
 
 Revision ID: 0018
-Revises: 0020
+Revises: 0017
 Create Date: 2026-12-03
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0020"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
