@@ -28,11 +28,11 @@ _SELECT_ITEM = select(items).where(
 )
 # The deciding person's address, else the address an email link was signed for.
 ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
-_SELECT_DECISIONS = (
-    select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name"))
-    .outerjoin(users, users.c.id == decisions.c.actor_user_id)
-    .where(decisions.c.item_id == bindparam("item_id"))
-    .order_by(decisions.c.id)
+_DECISIONS_JOINED = select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name")).outerjoin(
+    users, users.c.id == decisions.c.actor_user_id
+)
+_SELECT_DECISIONS = _DECISIONS_JOINED.where(decisions.c.item_id == bindparam("item_id")).order_by(
+    decisions.c.id
 )
 
 
@@ -96,6 +96,23 @@ def get(conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecor
         return None
     found = tuple(decisions_of(conn, row.id)) if _has_decisions(row) else ()
     return item_record(row, found)
+
+
+def get_many(conn: Connection, project_id: int, kind: str, call_ids: list[str]) -> dict[str, ItemRecord]:
+    """The items of these call ids that exist, by call id, with their decisions: two statements
+    however many are named (a bulk decision reads its whole batch at once)."""
+    rows = conn.execute(
+        select(items).where(
+            items.c.project_id == project_id, items.c.kind == kind, items.c.call_id.in_(call_ids)
+        )
+    ).all()
+    wanted = [row.id for row in rows if _has_decisions(row)]
+    found: dict[int, list[DecisionRecord]] = {}
+    if wanted:
+        query = _DECISIONS_JOINED.where(decisions.c.item_id.in_(wanted)).order_by(decisions.c.id)
+        for row in conn.execute(query):
+            found.setdefault(row.item_id, []).append(decision_from_row(row))
+    return {row.call_id: item_record(row, tuple(found.get(row.id, ()))) for row in rows}
 
 
 def get_by_id(conn: Connection, item_id: int) -> ItemRecord | None:
