@@ -26,6 +26,13 @@ _SELECT_ITEM = select(items).where(
     items.c.kind == bindparam("kind"),
     items.c.call_id == bindparam("call_id"),
 )
+# A decision runs these on every item it completes: built once, like the create's.
+_COMPLETE = (
+    items.update()
+    .where(items.c.id == bindparam("done_item_id"), items.c.state == PENDING)
+    .values(state=bindparam("done_state"), completed_at=bindparam("done_at"))
+)
+_INSERT_DECISION = decisions.insert()
 # The deciding person's address, else the address an email link was signed for.
 ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
 _DECISIONS_JOINED = select(decisions, ACTOR_EMAIL, users.c.display_name.label("actor_name")).outerjoin(
@@ -157,9 +164,7 @@ def complete(
     nothing written, when it was no longer pending. Exactly one of several racing deciders wins
     (a conditional UPDATE). ``actor_email``/``actor_name`` are the deciding person's, as now."""
     result = conn.execute(
-        items.update()
-        .where(items.c.id == item.id, items.c.state == PENDING)
-        .values(state=state, completed_at=decision.decided_at)
+        _COMPLETE, {"done_item_id": item.id, "done_state": state, "done_at": decision.decided_at}
     )
     if result.rowcount != 1:
         return None
@@ -177,7 +182,7 @@ def _insert_decision(
     # JSON in its column, as a mapping in the record
     edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
     columns = {**given, "edited_kwargs": edited}
-    inserted = conn.execute(decisions.insert().values(item_id=item.id, **columns, actor_address=address))
+    inserted = conn.execute(_INSERT_DECISION, {**columns, "item_id": item.id, "actor_address": address})
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
     return DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)
