@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.conftest import LiveServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.integration.conftest import LiveServer
 
 HERE = Path(__file__).resolve().parents[1]
 SUBSCRIBE_TIMEOUT = 300.0

@@ -32,8 +32,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.conftest import LiveServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.integration.conftest import LiveServer
 
 
 def trial(fetch: Callable[[str], Any], reviewer: httpx.Client, n: int) -> tuple[float, float]:

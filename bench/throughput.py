@@ -33,8 +33,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.conftest import LiveServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.integration.conftest import LiveServer
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 

@@ -4,15 +4,18 @@ Starts one real `foureyes serve` (SQLite, temporary directory) and ``--processes
 processes. Each agent process is one ``AsyncHumanLayer`` running ``--waiters / --processes``
 concurrent ``fetch_approval`` calls, so each holds one WebSocket (``--wait-via websocket``, the
 default) carrying all its waits. When every wait is subscribed, the server's RSS is read
-(/proc/PID/status); then a reviewer approves every call over the REST API (``--deciders``
-concurrent keep-alive connections, each a real decision through the service, committed before
-it is answered) and every agent process notes when each of its waits returned.
+(/proc/PID/status); then a reviewer approves every call over the REST API and every agent process
+notes when each of its waits returned. ``--decide-via bulk`` (the default) sends the bulk respond
+(``POST /agent/function_calls/respond``), ``MAX_BULK_DECISIONS`` calls a request, over
+``--deciders`` concurrent connections; ``--decide-via single`` sends one ``respond`` per call.
+Either way each decision is committed before it is answered.
 
 Reported: the server's RSS idle and while all wait (and its peak during the decisions), the
 decision rate, and the time from the first decision sent to the last agent resumed, and from
 the last decision answered to the last agent resumed.
 
-    .venv/bin/python bench/waiters.py [--waiters 10000] [--processes 2] [--deciders 16]
+    .venv/bin/python bench/waiters.py [--waiters 10000] [--processes 2] [--deciders 4]
+        [--decide-via bulk|single]
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.conftest import LiveServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.integration.conftest import LiveServer
 
 HANG_GUARD = 900.0
 CREATES_IN_FLIGHT = 64
@@ -114,16 +117,29 @@ def pending_ids(reviewer: httpx.Client, expected: int) -> list[str]:
     return ids
 
 
-async def decide_all(api_base: str, key: str, ids: list[str], deciders: int) -> tuple[float, float]:
+async def decide_all(
+    api_base: str, key: str, ids: list[str], deciders: int, bulk: bool
+) -> tuple[float, float]:
+    from foureyes.models import MAX_BULK_DECISIONS
+
     headers = {"Authorization": f"Bearer {key}"}
-    queue = list(reversed(ids))
+    size = MAX_BULK_DECISIONS if bulk else 1
+    queue = [ids[n : n + size] for n in range(0, len(ids), size)][::-1]
     async with httpx.AsyncClient(base_url=api_base, headers=headers, timeout=120) as http:
 
         async def decider() -> None:
             while queue:
-                call_id = queue.pop()
-                answer = await http.post(f"/agent/function_calls/{call_id}/respond", json={"approved": True})
-                answer.raise_for_status()
+                batch = queue.pop()
+                if bulk:
+                    body = {"decisions": [{"call_id": call_id, "approved": True} for call_id in batch]}
+                    answer = await http.post("/agent/function_calls/respond", json=body)
+                    answer.raise_for_status()
+                    assert all(r["result"] == "decided" for r in answer.json()["results"])
+                else:
+                    answer = await http.post(
+                        f"/agent/function_calls/{batch[0]}/respond", json={"approved": True}
+                    )
+                    answer.raise_for_status()
 
         first = time.time()
         await asyncio.gather(*(decider() for _ in range(deciders)))
@@ -136,7 +152,8 @@ def main() -> None:
     )
     parser.add_argument("--waiters", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--deciders", type=int, default=16)
+    parser.add_argument("--deciders", type=int, default=4)
+    parser.add_argument("--decide-via", choices=("bulk", "single"), default="bulk")
     parser.add_argument("--wait-via", choices=("websocket", "longpoll"), default="websocket")
     parser.add_argument("--agent", nargs=3, metavar=("API_BASE", "KEY", "COUNT"), help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="0", help=argparse.SUPPRESS)
@@ -176,7 +193,9 @@ def main() -> None:
             assert len(ids) == args.waiters, f"{len(ids)} pending, expected {args.waiters}"
             sampler = RssSampler(pid)
             sampler.start()
-            deciding = decide_all(server.api_base, reviewer_key, ids, args.deciders)
+            deciding = decide_all(
+                server.api_base, reviewer_key, ids, args.deciders, args.decide_via == "bulk"
+            )
             first_decision, last_decision = asyncio.run(deciding)
             reports: list[dict[str, Any]] = []
             for proc in procs:
@@ -184,6 +203,9 @@ def main() -> None:
                 reports.append(json.loads(out.strip().splitlines()[-1]))
             sampler.running = False
             sampler.join()
+        except BaseException:
+            print(f"server log (end):\n{server.log.read_text()[-4000:]}", file=sys.stderr)
+            raise
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -195,6 +217,7 @@ def main() -> None:
     connections = sum(r["ws"] for r in reports)
     rate = args.waiters / (last_decision - first_decision)
     print(f"\n{args.waiters} concurrent waiters ({args.wait_via}), {args.processes} agent processes")
+    print(f"decided via {args.decide_via}, {args.deciders} REST clients, load average {os.getloadavg()}")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     rows = [
         ("waits resumed, all approved", f"{resumed}"),
@@ -203,7 +226,7 @@ def main() -> None:
         ("server RSS with all waiting", f"{waiting_rss:.0f} MB"),
         ("server RSS peak while deciding", f"{sampler.peak:.0f} MB"),
         (
-            f"bulk decision ({args.deciders} REST clients)",
+            f"all decisions ({args.decide_via}, {args.deciders} REST clients)",
             f"{last_decision - first_decision:.2f} s ({rate:.0f}/s)",
         ),
         ("first decision sent -> last resumed", f"{last_resume - first_decision:.2f} s"),

@@ -64,7 +64,7 @@ def claim(db: Database, **kwargs: Any) -> list[DeliveryRecord]:
 
 def create_item(db: Database, new: NewItem) -> tuple[ItemRecord, bool]:
     """Insert an item and emit its ``created`` event in one grouped write, as the domain does."""
-    emitter = Emitter(lambda _topic: None)
+    emitter = Emitter(lambda *_: None)
 
     def work(tx: Tx) -> tuple[ItemRecord, bool]:
         item, created = items.insert(tx.conn, new)
@@ -77,7 +77,7 @@ def create_item(db: Database, new: NewItem) -> tuple[ItemRecord, bool]:
 
 def complete_item(db: Database, item: ItemRecord, state: str, decision: NewDecision) -> bool:
     """Complete a pending item and emit ``decided`` in one grouped write; whether this won."""
-    emitter = Emitter(lambda _topic: None)
+    emitter = Emitter(lambda *_: None)
 
     def work(tx: Tx) -> bool:
         done = items.complete(tx.conn, item, state, decision)

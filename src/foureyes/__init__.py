@@ -53,11 +53,13 @@ from foureyes._exceptions import (
 from foureyes._sync.client import HumanLayer
 from foureyes._wrappers import AsyncHumanLayerWrapper, HumanLayerWrapper
 from foureyes.models import (
+    BulkDecisionResult,
     ContactChannel,
     EmailContactChannel,
     EmailRecipient,
     Escalation,
     FunctionCall,
+    FunctionCallDecision,
     FunctionCallSpec,
     FunctionCallStatus,
     HumanContact,
@@ -82,6 +84,7 @@ __all__ = [
     "AsyncHumanLayer",
     "AsyncHumanLayerWrapper",
     "AuthenticationError",
+    "BulkDecisionResult",
     "ConfigurationError",
     "ConflictError",
     "ContactChannel",
@@ -92,6 +95,7 @@ __all__ = [
     "Escalation",
     "FoureyesError",
     "FunctionCall",
+    "FunctionCallDecision",
     "FunctionCallSpec",
     "FunctionCallStatus",
     "HumanContact",

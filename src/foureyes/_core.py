@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -40,8 +40,10 @@ from foureyes._backoff import jittered_delay
 from foureyes._exceptions import APIError, ApprovalTimeout, ServerError, TransportError, api_error_for
 from foureyes._protocol import ItemKind
 from foureyes.models import (
+    BulkDecisionRequest,
     Escalation,
     FunctionCall,
+    FunctionCallDecision,
     FunctionCallStatus,
     HumanContact,
     HumanContactStatus,
@@ -299,6 +301,17 @@ def respond_request(
 ) -> Request:
     path = _item_path(api.agent_collection, call_id) + "/respond"
     return Request("POST", path, status.model_dump(mode="json"), timeout=http_timeout)
+
+
+def bulk_respond_request(decisions: Sequence[FunctionCallDecision], http_timeout: float) -> Request:
+    """foureyes' bulk respond: many verdicts in one request (at most ``MAX_BULK_DECISIONS``)."""
+    body = BulkDecisionRequest(decisions=list(decisions))
+    return Request(
+        "POST",
+        f"{FUNCTION_CALLS.agent_collection}/respond",
+        body.model_dump(mode="json"),
+        timeout=http_timeout,
+    )
 
 
 def escalate_request(api: ItemApi[Any], call_id: str, escalation: Escalation, http_timeout: float) -> Request:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, StrictBool, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
 
 class SlackContactChannel(BaseModel):
@@ -205,6 +205,46 @@ class Escalation(BaseModel):
     escalation_msg: str
     additional_recipients: list[EmailRecipient] | None = None
     channel: ContactChannel | None = None
+
+
+# foureyes: one bulk respond decides at most this many function calls.
+MAX_BULK_DECISIONS = 500
+
+
+class FunctionCallDecision(BaseModel):
+    """foureyes: one function call's verdict in a bulk respond (the fields of a single respond)."""
+
+    call_id: str
+    approved: StrictBool
+    comment: str | None = None
+    reject_option_name: str | None = None
+    edited_kwargs: dict[str, Any] | None = None
+
+
+class BulkDecisionRequest(BaseModel):
+    """foureyes: the body of ``POST /agent/function_calls/respond``."""
+
+    # The server checks the bounds itself, to say them in plain words.
+    decisions: list[FunctionCallDecision] = Field(
+        json_schema_extra={"minItems": 1, "maxItems": MAX_BULK_DECISIONS}
+    )
+
+
+class BulkDecisionResult(BaseModel):
+    """foureyes: what became of one verdict of a bulk respond. ``decided``: recorded (the call
+    as it is now, which stays pending when it needs more approvals); ``skipped``: nothing was
+    written, ``reason`` says why (not found, already decided, or why the verdict was refused)."""
+
+    call_id: str
+    result: Literal["decided", "skipped"]
+    reason: str | None = None
+    function_call: FunctionCall | None = None
+
+
+class BulkDecisionResponse(BaseModel):
+    """foureyes: the answer of ``POST /agent/function_calls/respond``, in the order asked."""
+
+    results: list[BulkDecisionResult]
 
 
 class HumanContactSpec(BaseModel):

@@ -163,11 +163,13 @@ def test_run_and_project_topics_are_published_on_create_and_on_completion(
     agent: Any, service: Service, make_function_call: Any
 ) -> None:
     published: list[tuple[int, str, str]] = []
+    handed: list[object] = []
     real_publish = service.notifier.publish
 
-    def record(topic: tuple[int, str, str]) -> None:
+    def record(topic: tuple[int, str, str], *item: object) -> None:
         published.append(topic)
-        real_publish(topic)
+        handed.extend(item)
+        real_publish(topic, *item)
 
     service.notifier.publish = record  # type: ignore[method-assign]
     run, project = run_topic(agent.project_id, "run-1"), project_topic(agent.project_id)
@@ -179,6 +181,9 @@ def test_run_and_project_topics_are_published_on_create_and_on_completion(
         agent.project_id, "call-1", approved=True, channel="cli", actor_key_id=None
     )
     assert published[2:] == [(agent.project_id, "function_call", "call-1"), run, project]
+    # The completed item is handed over with each of the decision's topics (a create hands none).
+    decided = service.items.get_function_call(agent.project_id, "call-1")
+    assert handed == [decided] * 3
 
 
 @contextlib.contextmanager

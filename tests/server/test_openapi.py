@@ -73,6 +73,11 @@ def test_every_answer_matches_the_description(
     )
     call(reviewer, "post", respond, f"{API}/agent/function_calls/a/respond", {"approved": True}, 409)
     call(agent, "post", respond, f"{API}/agent/function_calls/a/respond", {"approved": True}, 403)
+    bulk = f"{API}/agent/function_calls/respond"
+    call(agent, "post", fc, fc, make_function_call("c"))
+    verdicts = [{"call_id": "c", "approved": True}, {"call_id": "a", "approved": True}]
+    call(reviewer, "post", bulk, bulk, {"decisions": verdicts})  # one decided, one skipped
+    call(reviewer, "post", bulk, bulk, {"decisions": []}, 422)
     call(agent, "get", f"{fc}/{{call_id}}", f"{fc}/a")
     for create, get in (
         (hc, f"{hc}/{{call_id}}"),

@@ -153,7 +153,7 @@ def test_racing_creates_of_one_call_id_store_one_item(database_url: str) -> None
     first, second = _storage(database_url), _storage(database_url)
     try:
         project = ensure_project(first, "race", now=NOW)
-        replicas = [Items(db, Emitter(lambda _topic: None), lambda: NOW) for db in (first, second)]
+        replicas = [Items(db, Emitter(lambda *_: None), lambda: NOW) for db in (first, second)]
         racers = 8
         barrier = threading.Barrier(racers)
         body = {"run_id": "r", "call_id": "same", "spec": {"fn": "f", "kwargs": {}}}

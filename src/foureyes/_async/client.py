@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import httpx
@@ -34,9 +34,12 @@ from foureyes._core import (
 from foureyes._exceptions import ReceiptError
 from foureyes._push import PushChannel
 from foureyes.models import (
+    BulkDecisionResponse,
+    BulkDecisionResult,
     ContactChannel,
     Escalation,
     FunctionCall,
+    FunctionCallDecision,
     FunctionCallSpec,
     FunctionCallStatus,
     HumanContact,
@@ -288,6 +291,16 @@ class AsyncHumanLayer(ClientBase):
         self._server_only("respond_to_function_call")
         request = _core.respond_request(FUNCTION_CALLS, call_id, status, self.http_timeout)
         return await self._run(_core.single(request, FunctionCall))
+
+    async def respond_to_function_calls(
+        self, decisions: Sequence[FunctionCallDecision]
+    ) -> list[BulkDecisionResult]:
+        """foureyes: decide many function calls in one request and one transaction (at most
+        ``foureyes.models.MAX_BULK_DECISIONS``); what became of each, in the order given. A call that is
+        missing, already decided, or whose verdict is refused is reported skipped, not raised."""
+        self._server_only("respond_to_function_calls")
+        request = _core.bulk_respond_request(decisions, self.http_timeout)
+        return (await self._run(_core.single(request, BulkDecisionResponse))).results
 
     async def escalate_email_function_call(self, call_id: str, escalation: Escalation) -> FunctionCall:
         self._server_only("escalate_email_function_call")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ParamSpec, Self, TypeVar, overload
 
 import httpx
@@ -35,9 +35,12 @@ from foureyes._push import PushChannel
 from foureyes._sync import gate
 from foureyes._sync.connections import Connections
 from foureyes.models import (
+    BulkDecisionResponse,
+    BulkDecisionResult,
     ContactChannel,
     Escalation,
     FunctionCall,
+    FunctionCallDecision,
     FunctionCallSpec,
     FunctionCallStatus,
     HumanContact,
@@ -287,6 +290,16 @@ class HumanLayer(ClientBase):
         self._server_only("respond_to_function_call")
         request = _core.respond_request(FUNCTION_CALLS, call_id, status, self.http_timeout)
         return self._run(_core.single(request, FunctionCall))
+
+    def respond_to_function_calls(
+        self, decisions: Sequence[FunctionCallDecision]
+    ) -> list[BulkDecisionResult]:
+        """foureyes: decide many function calls in one request and one transaction (at most
+        ``foureyes.models.MAX_BULK_DECISIONS``); what became of each, in the order given. A call that is
+        missing, already decided, or whose verdict is refused is reported skipped, not raised."""
+        self._server_only("respond_to_function_calls")
+        request = _core.bulk_respond_request(decisions, self.http_timeout)
+        return (self._run(_core.single(request, BulkDecisionResponse))).results
 
     def escalate_email_function_call(self, call_id: str, escalation: Escalation) -> FunctionCall:
         self._server_only("escalate_email_function_call")

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError, api_error_for
+from foureyes.cli import review_many
 from foureyes.cli._common import configured_api_base, fail, out, untrusted
 
 DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
@@ -42,7 +43,6 @@ ApiKey = Annotated[
         show_default=False,
     ),
 ]
-CallId = Annotated[str, typer.Argument(metavar="CALL_ID", help="The call id of the function call.")]
 
 _TO_ANSWER = "to answer a question, use: foureyes answer ID TEXT"
 _TO_DECIDE = "approvals are decided with: foureyes approve ID / foureyes reject ID --comment TEXT"
@@ -190,43 +190,94 @@ def _respond(reviewer: Reviewer, kind: str, call_id: str, body: dict[str, Any], 
     out.print(Text.assemble(f"{done} ", untrusted(call_id), "." if progress is None else f": {progress}."))
 
 
+CallIds = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="CALL_ID...", help="The call ids of the function calls.", show_default=False),
+]
+AllPending = Annotated[
+    bool, typer.Option("--all-pending", help="Every pending function call of --project (asks first).")
+]
+Project = Annotated[
+    str | None, typer.Option(help="With --all-pending: the project (slug) the key belongs to.")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="With --all-pending: do not ask.")]
+
+
+def _targets(
+    reviewer: Reviewer, call_ids: list[str] | None, every: bool, project: str | None, verb: str, yes: bool
+) -> list[str]:
+    """The call ids to decide: those given, or (``--all-pending``) every pending one, confirmed."""
+    if every == bool(call_ids):
+        raise fail("give one or more CALL_IDs, or --all-pending --project SLUG")
+    if call_ids:
+        return call_ids
+    found: list[dict[str, Any]] = []
+
+    def listing() -> None:
+        found.extend(review_many.all_pending(reviewer.request, project))
+
+    _run(listing)
+    review_many.confirm_all(found, verb, project or "", yes)
+    return [item["call_id"] for item in found]
+
+
 def approve(
-    call_id: CallId,
+    call_ids: CallIds = None,
     comment: Annotated[str | None, typer.Option(help="A note for the agent.")] = None,
     args: Annotated[
         str | None,
         typer.Option(
             "--args",
             metavar="JSON",
-            help="Approve these arguments instead (a JSON object), where the request allows edits.",
+            help="Approve these arguments instead (a JSON object), where the request allows edits "
+            "(one CALL_ID only).",
         ),
     ] = None,
+    every: AllPending = False,
+    project: Project = None,
+    yes: Yes = False,
     api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Approve a function call: the agent runs it (with --args: with the arguments you give)."""
+    """Approve function calls: the agents run them (with --args: with the arguments you give).
+    Several CALL_IDs, or --all-pending, are decided in one request per 500; exit 1 if any was skipped."""
     reviewer = Reviewer(api_base, api_key)
+    ids = _targets(reviewer, call_ids, every, project, "Approve", yes)
     body: dict[str, Any] = {"approved": True, "comment": comment}
     if args is not None:
+        if len(ids) != 1 or every:
+            raise fail("--args edits one call: give exactly one CALL_ID")
         body["edited_kwargs"] = json_object(args, "--args")
-    _run(lambda: _respond(reviewer, "function_calls", call_id, body, "Approved"), _TO_ANSWER)
+    _decide(reviewer, ids, every, body, "Approved")
 
 
 def reject(
-    call_id: CallId,
-    comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")],
+    call_ids: CallIds = None,
+    comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")] = "",
     option: Annotated[
         str | None, typer.Option(help="The name of one of the request's reject options.")
     ] = None,
+    every: AllPending = False,
+    project: Project = None,
+    yes: Yes = False,
     api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Reject a function call with a comment for the agent."""
+    """Reject function calls with a comment for the agents (several, or --all-pending, as for
+    approve)."""
     if not comment.strip():
         raise fail("a rejection needs a comment: the agent is told why")
     reviewer = Reviewer(api_base, api_key)
+    ids = _targets(reviewer, call_ids, every, project, "Reject", yes)
     body = {"approved": False, "comment": comment, "reject_option_name": option}
-    _run(lambda: _respond(reviewer, "function_calls", call_id, body, "Rejected"), _TO_ANSWER)
+    _decide(reviewer, ids, every, body, "Rejected")
+
+
+def _decide(reviewer: Reviewer, ids: list[str], every: bool, body: dict[str, Any], done: str) -> None:
+    if len(ids) == 1 and not every:
+        _run(lambda: _respond(reviewer, "function_calls", ids[0], body, done), _TO_ANSWER)
+    else:
+        _run(lambda: review_many.decide_many(reviewer.request, ids, body, done))
 
 
 def answer(

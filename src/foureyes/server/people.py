@@ -101,7 +101,7 @@ class People:
         self.store = PeopleStore(db)
         self._db = db
         # Role changes are recorded in the change log with the change itself.
-        self._emitter = emitter or Emitter(lambda _topic: None)
+        self._emitter = emitter or Emitter(lambda *_: None)
         self._settings = settings
         self._clock = clock
         self.hasher = password_hasher(settings)

@@ -58,7 +58,7 @@ from foureyes.server.outbox import Sink
 from foureyes.server.people import People
 from foureyes.server.push import Limits, Notifier, Registry, Revocations, Topic, notifier_for
 from foureyes.server.settings import Settings
-from foureyes.storage import Database
+from foureyes.storage import Database, ItemRecord
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -129,9 +129,12 @@ class Service:
             if sink.flags_failures:
                 sink.on_failed = self.delivery_failures.report
 
-    def _publish(self, topic: Topic) -> None:
+    def _publish(self, topic: Topic, settled: ItemRecord | None) -> None:
         # Looked up at each call, so whoever replaces the notifier's publish (tests) sees it.
-        self.notifier.publish(topic)
+        if settled is None:
+            self.notifier.publish(topic)
+        else:
+            self.notifier.publish(topic, settled)
 
     @property
     def on_outbox(self) -> Callable[[], None] | None:

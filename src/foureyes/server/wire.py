@@ -12,6 +12,7 @@ from foureyes.storage import DecisionRecord, ItemRecord
 from foureyes.storage.credentials import redact_channel_of
 
 if TYPE_CHECKING:  # the service renders webhook bodies with render_item, so no runtime import back
+    from foureyes.server.domain.bulk import BulkOutcome
     from foureyes.server.service import PendingPage
 
 
@@ -90,3 +91,15 @@ def render_page(page: PendingPage) -> dict[str, Any]:
         "offset": page.offset,
         "has_more": page.has_more,
     }
+
+
+def bulk_results(outcome: BulkOutcome, asked: list[str]) -> list[dict[str, Any]]:
+    """A bulk respond's answer: each verdict's result, in the order ``asked``."""
+    found: dict[str, dict[str, Any]] = {
+        item.call_id: {"call_id": item.call_id, "result": "decided", "function_call": render_item(item)}
+        for item in outcome.decided
+    }
+    found |= {
+        s.call_id: {"call_id": s.call_id, "result": "skipped", "reason": s.reason} for s in outcome.skipped
+    }
+    return [found[call_id] for call_id in asked]

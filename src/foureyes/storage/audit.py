@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from foureyes.storage.schema import audit_checkpoints, audit_head, audit_keys, audit_log, projects
 
@@ -55,14 +55,20 @@ def _entry(row: Row[Any]) -> AuditEntryRecord:
     )
 
 
+# Run by every audited change: built once.
+_TAKE = (
+    audit_head.update()
+    .where(audit_head.c.id == 1)
+    .values(size=audit_head.c.size + bindparam("taken"))
+    .returning(audit_head.c.size)
+)
+_INSERT = audit_log.insert()
+_SLUG = select(projects.c.slug).where(projects.c.id == bindparam("project_id"))
+
+
 def take_indexes(conn: Connection, count: int) -> int:
     """Reserve ``count`` indexes in this transaction; the first of them."""
-    size = conn.execute(
-        audit_head.update()
-        .where(audit_head.c.id == 1)
-        .values(size=audit_head.c.size + count)
-        .returning(audit_head.c.size)
-    ).scalar_one()
+    size = conn.execute(_TAKE, {"taken": count}).scalar_one()
     return int(size) - count
 
 
@@ -72,20 +78,21 @@ def head_size(conn: Connection) -> int:
 
 def insert(conn: Connection, entry: AuditEntryRecord) -> None:
     conn.execute(
-        audit_log.insert().values(
-            seq=entry.seq,
-            created_at=entry.created_at,
-            kind=entry.kind,
-            project_id=entry.project_id,
-            call_id=entry.call_id,
-            entry=entry.entry,
-            leaf_hash=entry.leaf_hash,
-        )
+        _INSERT,
+        {
+            "seq": entry.seq,
+            "created_at": entry.created_at,
+            "kind": entry.kind,
+            "project_id": entry.project_id,
+            "call_id": entry.call_id,
+            "entry": entry.entry,
+            "leaf_hash": entry.leaf_hash,
+        },
     )
 
 
 def project_slug(conn: Connection, project_id: int) -> str | None:
-    slug = conn.execute(select(projects.c.slug).where(projects.c.id == project_id)).scalar_one_or_none()
+    slug = conn.execute(_SLUG, {"project_id": project_id}).scalar_one_or_none()
     return None if slug is None else str(slug)
 
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from foureyes.storage.records import EventRecord
 from foureyes.storage.schema import events
@@ -65,11 +65,17 @@ def for_item(conn: Connection, item_id: int) -> list[EventRecord]:
     return [_event(row) for row in rows]
 
 
+# Read by every decision's Slack fan-out: built once.
+_CREATED_DATA = (
+    select(events.c.data)
+    .where((events.c.item_id == bindparam("item_id")) & (events.c.type == "created"))
+    .limit(1)
+)
+
+
 def created_data(conn: Connection, item_id: int) -> dict[str, Any]:
     """The data of an item's ``created`` event (where it was ``routed_to``, whether ``settled``)."""
-    row = conn.execute(
-        select(events.c.data).where((events.c.item_id == item_id) & (events.c.type == "created")).limit(1)
-    ).first()
+    row = conn.execute(_CREATED_DATA, {"item_id": item_id}).first()
     found = json.loads(row.data) if row is not None and row.data else {}
     return found if isinstance(found, dict) else {}
 

@@ -26,6 +26,13 @@ _SELECT_ITEM = select(items).where(
     items.c.kind == bindparam("kind"),
     items.c.call_id == bindparam("call_id"),
 )
+# A decision runs these on every item it completes: built once, like the create's.
+_COMPLETE = (
+    items.update()
+    .where(items.c.id == bindparam("done_item_id"), items.c.state == PENDING)
+    .values(state=bindparam("done_state"), completed_at=bindparam("done_at"))
+)
+_INSERT_DECISION = decisions.insert()
 # The deciding person's address, else the address an email link was signed for.
 ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
 # Who decided, by the name they had then (stored with the decision), else by their name now.
@@ -103,6 +110,23 @@ def get(conn: Connection, project_id: int, kind: str, call_id: str) -> ItemRecor
     return item_record(row, found)
 
 
+def get_many(conn: Connection, project_id: int, kind: str, call_ids: list[str]) -> dict[str, ItemRecord]:
+    """The items of these call ids that exist, by call id, with their decisions: two statements
+    however many are named (a bulk decision reads its whole batch at once)."""
+    rows = conn.execute(
+        select(items).where(
+            items.c.project_id == project_id, items.c.kind == kind, items.c.call_id.in_(call_ids)
+        )
+    ).all()
+    wanted = [row.id for row in rows if _has_decisions(row)]
+    found: dict[int, list[DecisionRecord]] = {}
+    if wanted:
+        query = DECISIONS_WITH_ACTOR.where(decisions.c.item_id.in_(wanted))
+        for row in conn.execute(query):
+            found.setdefault(row.item_id, []).append(decision_from_row(row))
+    return {row.call_id: item_record(row, tuple(found.get(row.id, ()))) for row in rows}
+
+
 def get_by_id(conn: Connection, item_id: int) -> ItemRecord | None:
     """The item with its decisions, by its row id."""
     row = conn.execute(select(items).where(items.c.id == item_id)).first()
@@ -146,9 +170,7 @@ def complete(
     (a conditional UPDATE). ``actor_email``/``actor_name`` are the deciding person's, as now (the name is kept
     with the decision)."""
     result = conn.execute(
-        items.update()
-        .where(items.c.id == item.id, items.c.state == PENDING)
-        .values(state=state, completed_at=decision.decided_at)
+        _COMPLETE, {"done_item_id": item.id, "done_state": state, "done_at": decision.decided_at}
     )
     if result.rowcount != 1:
         return None
@@ -169,7 +191,7 @@ def _insert_decision(
     # the person's name as it is now, kept with the decision: a later rename leaves it as it was
     name = actor_name if decision.actor_user_id is not None else None
     inserted = conn.execute(
-        decisions.insert().values(item_id=item.id, **columns, actor_address=address, actor_name=name)
+        _INSERT_DECISION, {**columns, "item_id": item.id, "actor_address": address, "actor_name": name}
     )
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from foureyes._protocol import ItemKind, ItemState
-from foureyes.models import FunctionCallStatus, HumanContactStatus
+from foureyes.models import BulkDecisionRequest, FunctionCallStatus, HumanContactStatus
 from foureyes.server.api._common import (
     Credentials,
     as_principal,
@@ -31,11 +31,12 @@ from foureyes.server.api._common import (
     wait_seconds,
 )
 from foureyes.server.auth import AGENT, RESPOND, Principal
+from foureyes.server.domain.bulk import Verdict
 from foureyes.server.domain.errors import ValidationFailedError, field_error
 from foureyes.server.input_policy import max_depth_of
-from foureyes.server.push import LONG_POLL, KeyGrant, Subscriber, item_topic
+from foureyes.server.push import LONG_POLL, KeyGrant, Subscriber, item_topic, settled_item
 from foureyes.server.service import DEFAULT_PAGE_SIZE, PendingPage
-from foureyes.server.wire import render_item, render_page
+from foureyes.server.wire import bulk_results, render_item, render_page
 from foureyes.storage import ItemRecord
 
 router = APIRouter()
@@ -88,6 +89,25 @@ async def respond_to_function_call(request: Request, call_id: str, credentials: 
         )
 
     return JSONResponse(render_item(await as_principal(request, credentials, decide)))
+
+
+# foureyes' extension: many verdicts in one transaction (docs/protocol.md). Declared before the
+# single respond's path would matter: "/agent/function_calls/respond" never matches it.
+@router.post("/agent/function_calls/respond")
+async def respond_to_function_calls(request: Request, credentials: Responder) -> JSONResponse:
+    raw = await request.body()
+    depth = max_depth_of(request)
+    service = service_of(request)
+
+    def decide(p: Principal) -> list[dict[str, Any]]:
+        body = parse_model(BulkDecisionRequest, parse_json_object(raw, depth))
+        verdicts = [Verdict(**d.model_dump()) for d in body.decisions]
+        outcome = service.bulk.decide_each(
+            p.project_id, verdicts, channel=CHANNEL, actor_key_id=p.key_id, actor_user_id=p.user_id
+        )
+        return bulk_results(outcome, [v.call_id for v in verdicts])
+
+    return JSONResponse({"results": await as_principal(request, credentials, decide)})
 
 
 @router.post("/agent/function_calls/{call_id:path}/escalate_email")
@@ -237,6 +257,9 @@ async def _read_waiting(
         # the decision.
         return as_principal(request, credentials, lambda p: getter(p.project_id, call_id))
 
+    def recheck_key(settled: ItemRecord) -> Awaitable[ItemRecord]:
+        return as_principal(request, credentials, lambda _p: settled)
+
     service = service_of(request)
     topic = item_topic(principal.project_id, kind, call_id)
     subscriber = Subscriber(LONG_POLL, KeyGrant(principal.key_id))
@@ -258,8 +281,10 @@ async def _read_waiting(
                         # None once the key is revoked: the re-read then answers 401.
                         woken = await subscriber.wait(subscription, remaining)
                         # Re-read even after a timeout: another process may have decided without
-                        # telling us.
-                        item = await reread()
+                        # telling us. A decision of this process hands its item over; the key
+                        # is checked all the same.
+                        settled = settled_item(subscription, item) if woken else None
+                        item = await (reread() if settled is None else recheck_key(settled))
                         if not woken:
                             break
         finally:

@@ -45,7 +45,15 @@ from foureyes.server.api._common import in_thread
 from foureyes.server.api.ws_frames import FrameError, parse_frame
 from foureyes.server.auth import AGENT, Principal
 from foureyes.server.domain.errors import DomainError, NotFoundError
-from foureyes.server.push import WEBSOCKET, KeyGrant, Registry, Subscriber, item_topic, run_topic
+from foureyes.server.push import (
+    WEBSOCKET,
+    KeyGrant,
+    Registry,
+    Subscriber,
+    item_topic,
+    run_topic,
+    settled_item,
+)
 from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.server.wire import render_item
@@ -342,7 +350,9 @@ class Session:
             countdown.done((kind, call_id))
             while item.state == ItemState.PENDING:
                 await subscription.wait(_recheck_after())
-                item = await self._read_one(getter, project_id, call_id)
+                # The decision committed in this process hands its item over: no read back.
+                settled = settled_item(subscription, item)
+                item = await self._read_one(getter, project_id, call_id) if settled is None else settled
                 if item.state != ItemState.PENDING:
                     await self._send_item(item)
 

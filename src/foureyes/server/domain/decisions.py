@@ -70,6 +70,13 @@ def check_step_up(item: ItemRecord, step_up_credential: str | None) -> None:
         raise StepUpRequiredError(step_up_message(item.kind))
 
 
+def rejection_without_comment() -> ValidationFailedError:
+    return ValidationFailedError(
+        "a rejection needs a comment (or the name of one of the request's reject_options)",
+        [field_error(["body", "comment"], "required when approved is false", "missing")],
+    )
+
+
 def ensure_pending(item: ItemRecord) -> None:
     if item.state != ItemState.PENDING:
         raise ConflictError(f"{describe(item.kind)} {item.call_id!r} was already {item.state}")
@@ -156,10 +163,7 @@ class Decisions:
                 option = _find_option(item, "reject_options", reject_option_name, "reject_option_name")
                 comment = comment if comment is not None else _option_text(option)
             if comment is None:
-                raise ValidationFailedError(
-                    "a rejection needs a comment (or the name of one of the request's reject_options)",
-                    [field_error(["body", "comment"], "required when approved is false", "missing")],
-                )
+                raise rejection_without_comment()
             verdict = ItemState.REJECTED
         return NewDecision(
             verdict=verdict,

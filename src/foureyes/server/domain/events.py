@@ -46,6 +46,11 @@ class Event:
         """The push topics whose waiters must look again once this is committed."""
         return []
 
+    def completed_item(self) -> ItemRecord | None:
+        """The item this change completed, as committed: handed to this process's waiters with
+        the wake-up, so they need not read it back (a completed item changes no more)."""
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class _ItemEvent(Event):
@@ -88,6 +93,9 @@ class ItemDecided(_ItemEvent):
     """The item completed: its last decision is the one that completed it."""
 
     type: ClassVar[str] = "decided"
+
+    def completed_item(self) -> ItemRecord:
+        return self.record
 
     def data(self) -> dict[str, Any]:
         decision = self.record.decisions[-1]
@@ -234,7 +242,7 @@ class Recorder(Protocol):
 class Emitter:
     def __init__(
         self,
-        publish: Callable[[Topic], None],
+        publish: Callable[[Topic, ItemRecord | None], None],
         sinks: Sequence[FanOut] = (),
         *,
         on_queued: Callable[[], None] | None = None,
@@ -265,8 +273,9 @@ class Emitter:
         if self.audit is not None:
             self.audit.record(tx, event)
         queued = sum(sink.fan_out(tx, event) for sink in self.sinks)
+        completed = event.completed_item()
         for topic in event.topics():
-            tx.after_commit(functools.partial(self._publish, topic))
+            tx.after_commit(functools.partial(self._publish, topic, completed))
         if queued:
             tx.after_commit(self.wake_outbox)
         for observer in self.observers:

@@ -290,6 +290,11 @@ class Items:
             raise NotFoundError(f"{describe(kind)} {call_id!r} not found")
         return item
 
+    def get_many(self, project_id: int, kind: str, call_ids: list[str]) -> dict[str, ItemRecord]:
+        """The items of ``call_ids`` that exist in the project, by call id (one read)."""
+        with self._db.read() as conn:
+            return item_rows.get_many(conn, project_id, kind, call_ids)
+
     def get_function_call(self, project_id: int, call_id: str) -> ItemRecord:
         return self.get(project_id, FUNCTION_CALL, call_id)
 

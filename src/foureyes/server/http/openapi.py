@@ -61,6 +61,10 @@ for _kind, _model, _status in (
     _BODIES[("post", f"{API}/agent/{_kind}/{{call_id}}/respond")] = (_status, _model)
     _BODIES[("post", f"{API}/agent/{_kind}/{{call_id}}/escalate_email")] = (models.Escalation, _model)
     _BODIES[("get", f"{API}/agent/{_kind}/pending")] = (None, models.Page)
+_BODIES[("post", f"{API}/agent/function_calls/respond")] = (
+    models.BulkDecisionRequest,
+    models.BulkDecisionResponse,
+)
 _BODIES[("post", f"{API}/contact_requests")] = (models.HumanContact, models.HumanContact)
 _BODIES[("get", f"{API}/contact_requests/{{call_id}}")] = (None, models.HumanContact)
 _BODIES[("get", f"{API}/project")] = (None, _PROJECT)

@@ -50,6 +50,7 @@ from foureyes.server.push.topics import (
     item_topic,
     project_topic,
     run_topic,
+    settled_item,
 )
 
 __all__ = [
@@ -74,4 +75,5 @@ __all__ = [
     "notifier_for",
     "project_topic",
     "run_topic",
+    "settled_item",
 ]

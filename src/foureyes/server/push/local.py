@@ -20,6 +20,8 @@ class _Waiter:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
+        self._latest: object | None = None  # what the last wake-up handed over
+        self._handed: object | None = None  # ... as of the last wait that returned True
 
     async def wait(self, seconds: float) -> bool:
         try:
@@ -29,13 +31,22 @@ class _Waiter:
             return False
         # Cleared before the caller re-reads: a publish after this point wakes the next wait.
         self.event.clear()
+        self._handed, self._latest = self._latest, None
         return True
 
-    def wake(self) -> None:
+    def handed(self) -> object | None:
+        return self._handed
+
+    def wake(self, handed: object | None = None) -> None:
         # publish() runs in a worker thread (the service is synchronous), and asyncio.Event is
         # not thread-safe, so the set is handed to the waiter's own loop.
         with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
-            self.loop.call_soon_threadsafe(self.event.set)
+            self.loop.call_soon_threadsafe(self._set, handed)
+
+    def _set(self, handed: object | None) -> None:
+        # A later wake-up that hands nothing (another process's, a wake_all) means "look again".
+        self._latest = handed
+        self.event.set()
 
 
 class InProcessNotifier:
@@ -58,11 +69,11 @@ class InProcessNotifier:
                     if not waiters:
                         del self._waiters[topic]
 
-    def publish(self, topic: Topic) -> None:
+    def publish(self, topic: Topic, handed: object | None = None) -> None:
         with self._lock:
             waiters = list(self._waiters.get(topic, ()))
         for waiter in waiters:
-            waiter.wake()
+            waiter.wake(handed)
 
     def wake_all(self) -> None:
         """Wake every subscriber of every topic: for when wake-ups may have been lost."""

@@ -106,8 +106,9 @@ class PostgresNotifier:
     def subscribe(self, topic: Topic) -> AbstractAsyncContextManager[Subscription]:
         return self._local.subscribe(topic)
 
-    def publish(self, topic: Topic) -> None:
-        self._local.publish(topic)
+    def publish(self, topic: Topic, handed: object | None = None) -> None:
+        # Only this process's waiters get what is handed over; the others' re-read.
+        self._local.publish(topic, handed)
         with self._lock:
             if self._sender is None:
                 self._sender = threading.Thread(

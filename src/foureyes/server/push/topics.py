@@ -3,14 +3,20 @@
 A topic is ``(project_id, kind, name)``: an item's topic is ``(project_id, kind, call_id)``;
 ``run_topic`` and ``project_topic`` are published too on every create and completion, so a
 watcher of a run is woken only by its own run's changes, and ``REVOKED`` after every commit that
-may end a live subscriber's access. A notification carries nothing but the topic: whoever is
-woken re-reads the database, so a lost or duplicate wake-up does no harm.
+may end a live subscriber's access. A notification across processes carries nothing but the
+topic: whoever is woken re-reads the database, so a lost or duplicate wake-up does no harm.
+Within the publishing process a wake-up may also hand over the completed item as committed
+(``Subscription.handed``), so the waiters of a decision send it without reading it back; a
+completed item changes no more, so what was handed is what a re-read would find.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
+
+from foureyes._protocol import ItemState
+from foureyes.storage import ItemRecord
 
 Topic = tuple[int, str, str]  # (project_id, kind, call_id | run_id | "")
 
@@ -43,12 +49,18 @@ class Subscription(Protocol):
         returned True), False after ``seconds``."""
         ...
 
+    def handed(self) -> object | None:
+        """What the publish that ended the last ``wait`` handed over (a completed item), or None
+        when it handed nothing, came from another process, or was followed by one that did."""
+        ...
+
 
 class Notifier(Protocol):
     def subscribe(self, topic: Topic) -> AbstractAsyncContextManager[Subscription]: ...
 
-    def publish(self, topic: Topic) -> None:
-        """Wake every subscriber of ``topic``. Safe to call from any thread."""
+    def publish(self, topic: Topic, handed: object | None = None) -> None:
+        """Wake every subscriber of ``topic`` (handing this process's ``handed``). Safe to call
+        from any thread."""
         ...
 
     def start(self) -> None:
@@ -61,3 +73,11 @@ class Notifier(Protocol):
     def subscriber_count(self) -> int:
         """Topic subscriptions held in this process now (the revocation check's included)."""
         ...
+
+
+def settled_item(subscription: Subscription, waited_for: ItemRecord) -> ItemRecord | None:
+    """The completed ``waited_for`` as the wake-up handed it over, else None (read it back)."""
+    handed = subscription.handed()
+    if isinstance(handed, ItemRecord) and handed.id == waited_for.id and handed.state != ItemState.PENDING:
+        return handed
+    return None
