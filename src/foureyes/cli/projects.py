@@ -6,11 +6,11 @@ decide through an email link."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from foureyes.cli._common import DatabaseUrl, admin, fail, out, untrusted
+from foureyes.cli._common import AsJson, DatabaseUrl, admin, fail, out, print_json, untrusted
 
 if TYPE_CHECKING:
     from foureyes.storage import ProjectRecord
@@ -67,11 +67,40 @@ def _describe(project: ProjectRecord) -> None:
     out.print(f"  email deciders: {who}", highlight=False)
 
 
+def project_json(project: ProjectRecord) -> dict[str, Any]:
+    return {
+        "slug": project.slug,
+        "name": project.name,
+        "default_channels": list(project.default_channels),
+        "deadline_seconds": project.expires_after_seconds,
+        "escalation_steps": list(project.escalation_steps),
+        "email_deciders_members_only": project.email_deciders_members_only,
+    }
+
+
+@app.command("list")
+def projects_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """List the projects and their settings."""
+    with admin(database_url) as (service, _):
+        found = service.projects.list_projects()
+    if as_json:
+        print_json({"projects": [project_json(p) for p in found]})
+        return
+    if not found:
+        out.print("No projects.")
+    for project in found:
+        _describe(project)
+
+
 @app.command("show")
-def projects_show(project: Project, database_url: DatabaseUrl = None) -> None:
+def projects_show(project: Project, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
     """Show a project's routing and deadline settings."""
     with admin(database_url) as (service, _):
-        _describe(service.projects.get(project))
+        found = service.projects.get(project)
+    if as_json:
+        print_json(project_json(found))
+    else:
+        _describe(found)
 
 
 @channels_app.command("set")
@@ -116,7 +145,7 @@ def _json_channels(text: str | None) -> list[dict[str, object]]:
 @channels_app.command("show")
 def channels_show(project: Project, database_url: DatabaseUrl = None) -> None:
     """Show the default channels (and the other settings)."""
-    projects_show(project, database_url)
+    projects_show(project, database_url=database_url)
 
 
 @channels_app.command("clear")
@@ -178,7 +207,7 @@ def escalation_add(
 @escalation_app.command("list")
 def escalation_list(project: Project, database_url: DatabaseUrl = None) -> None:
     """Show the escalation chain (and the other settings)."""
-    projects_show(project, database_url)
+    projects_show(project, database_url=database_url)
 
 
 @escalation_app.command("clear")
