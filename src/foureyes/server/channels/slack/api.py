@@ -5,19 +5,21 @@ no sooner than Slack's ``Retry-After``), and an interaction's calls must answer 
 3 seconds or not at all. ``outcome`` turns a call's failure into the outbox's ``Attempt``: a
 rate limit or a transient error is retried, an error no retry can mend (a bad token, an unknown
 channel) fails the delivery at once.
+
+slack_sdk and aiohttp are imported on first use: a server that never talks to Slack (and every
+CLI command) would otherwise pay a third of a second for them at start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import TYPE_CHECKING, Any
 
 from foureyes.server.outbox import Attempt
 from foureyes.server.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 # Slack's ``error`` codes that trying again cannot change.
 PERMANENT = frozenset(
@@ -58,12 +60,17 @@ def token_for(settings: Settings, slack: Mapping[str, Any] | None) -> str:
 
 
 def client(settings: Settings, token: str, *, timeout: float = 10.0) -> AsyncWebClient:
+    from slack_sdk.web.async_client import AsyncWebClient
+
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     return AsyncWebClient(token=token, base_url=base, timeout=int(max(1, timeout)), retry_handlers=[])
 
 
 def outcome(exc: Exception) -> Attempt:
     """The outbox's record of a failed call."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
         code = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""

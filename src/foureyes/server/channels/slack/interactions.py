@@ -28,7 +28,6 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from slack_sdk.signature import SignatureVerifier
 
 from foureyes._protocol import ItemKind, ItemState
 from foureyes.server.channels.slack import api
@@ -68,6 +67,8 @@ def _signed(secret: str, body: bytes, headers: Any) -> bool:
     if not secret:
         return False
     try:
+        from slack_sdk.signature import SignatureVerifier  # on first use: see api.py
+
         return SignatureVerifier(secret).is_valid_request(body, dict(headers))
     except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number, a body not UTF-8
         return False
