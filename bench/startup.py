@@ -4,7 +4,8 @@ PATH``), alternating the two in one run so both see the same machine.
 
 Three figures per checkout, each the median of ``--runs`` (5):
 
-- ``foureyes --help``: wall time of ``python -m foureyes --help``;
+- ``foureyes --help``: wall time of ``python -m foureyes --help``, and its CPU time;
+- the CPU time of ``python -c "import foureyes.server.app"``;
 - its imports: the sum of ``python -X importtime``'s top-level entries for the same command;
 - the server's imports: the same sum for ``import foureyes.server.app``;
 - server start: from launching ``foureyes serve`` on an existing, migrated SQLite database to
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -50,6 +52,16 @@ def help_seconds(src: Path) -> float:
             check=True,
         )
         return time.perf_counter() - started
+
+
+def cpu_seconds(src: Path, *command: str) -> float:
+    """CPU time (user + system) of one run of ``python COMMAND``: on a shared machine it moves
+    far less with the load than wall time does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, *command], env=_env(src, Path(tmp)), capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def import_seconds(src: Path, *command: str) -> float:
@@ -123,6 +135,8 @@ def main() -> None:
         checkouts = {"baseline": base.resolve(), **checkouts}
     measures: dict[str, Callable[[Path], float]] = {
         "foureyes --help, s": help_seconds,
+        "foureyes --help, CPU s": lambda src: cpu_seconds(src, "-m", "foureyes", "--help"),
+        "import foureyes.server.app, CPU s": lambda src: cpu_seconds(src, "-c", "import foureyes.server.app"),
         "its imports, s": lambda src: import_seconds(src, "-m", "foureyes", "--help"),
         "the server's imports, s": lambda src: import_seconds(src, "-c", "import foureyes.server.app"),
         "server start (restart), s": serve_seconds,
