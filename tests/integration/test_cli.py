@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -172,4 +173,45 @@ def test_keys_list_and_revoke(live_server: LiveServer) -> None:
     again = live_server.foureyes("keys", "revoke", key_id)
     assert again.returncode == 1
     assert "no active key" in again.stderr
+    hl.close()
+
+
+def test_pending_in_80_columns_as_json_and_a_rejection_by_option(live_server: LiveServer) -> None:
+    hl = foureyes.HumanLayer(api_key=live_server.create_key("agent"), api_base_url=live_server.api_base)
+    spec = foureyes.FunctionCallSpec(
+        fn="send_email",
+        kwargs={"to": "someone@example.com", "body": "a body long enough to need folding in 80 columns " * 2},
+        reject_options=[
+            foureyes.ResponseOption(name="typo", title="Fix the typo", prompt_fill="fix the typo")
+        ],
+    )
+    call_ids = [hl.create_function_call(spec).call_id for _ in range(2)]  # uuid4: 36 characters
+    key = live_server.create_key("respond")
+
+    live_server.env["COLUMNS"] = "80"  # the terminal a new user has
+    try:
+        table = reviewer_cli(live_server, key, "pending")
+        listing = reviewer_cli(live_server, key, "pending", "--json")
+    finally:
+        live_server.env["COLUMNS"] = "250"
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for call_id in call_ids:  # whole on one line, so it can be copied
+        assert any(call_id in line for line in lines), table.stdout
+
+    assert listing.returncode == 0, listing.stderr
+    document = json.loads(listing.stdout)
+    assert document["human_contacts"] == []
+    assert sorted(c["call_id"] for c in document["function_calls"]) == sorted(call_ids)
+    assert document["function_calls"][0]["spec"]["kwargs"] == spec.kwargs
+
+    nothing = reviewer_cli(live_server, key, "reject", call_ids[0])
+    assert nothing.returncode == 1
+    assert "--option NAME" in nothing.stderr
+    by_option = reviewer_cli(live_server, key, "reject", call_ids[0], "--option", "typo")
+    assert by_option.returncode == 0, by_option.stderr
+    status = hl.get_function_call(call_ids[0]).status
+    assert status.approved is False
+    assert status.reject_option_name == "typo"
     hl.close()

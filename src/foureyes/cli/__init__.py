@@ -1,6 +1,6 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
-Server-side commands (``serve`` in ``serve.py``, ``doctor``; ``keys``, ``webhooks``, ``users``,
+Server-side commands (``serve`` in ``serve.py``, ``doctor``, ``backup``; ``keys``, ``webhooks``, ``users``,
 ``projects``, ``deliveries``, ``receipts``, ``policies``, ``audit`` in their own modules) work on
 the database directly. Reviewer commands (``pending``, ``approve``, ``reject``, ``answer``,
 ``watch``, in ``review.py``) talk to a running server over HTTP with a ``respond``-scoped key,
@@ -27,6 +27,7 @@ except ModuleNotFoundError as missing:  # `pip install foureyes` is the SDK alon
 
 from foureyes.cli import audit, deliveries, keys, policies, projects, receipts, review, users, webhooks
 from foureyes.cli._common import set_config_option, untrusted
+from foureyes.cli.backup import backup
 from foureyes.cli.doctor import doctor
 from foureyes.cli.serve import serve
 from foureyes.integrations.commands import claude_app, hook_app, mcp_app
@@ -76,6 +77,7 @@ def _root(
 
 app.command()(serve)
 app.command()(doctor)
+app.command()(backup)
 app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")

@@ -7,8 +7,10 @@ Server-side modules are imported inside the functions, never at the top: the rev
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +34,11 @@ DatabaseUrl = Annotated[
     typer.Option(envvar="FOUREYES_DATABASE_URL", help="SQLAlchemy URL of the database.", show_default=False),
 ]
 
+AsJson = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document instead of the table (its fields: docs/cli.md)."),
+]
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -49,6 +56,17 @@ def fail(message: str) -> typer.Exit:
 def when(value: Any) -> str:
     """A stored timestamp for a table cell (empty when there is none)."""
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stamp(value: Any) -> str | None:
+    """A stored timestamp for JSON output: ISO 8601 with its offset, or null."""
+    return None if value is None else value.isoformat()
+
+
+def print_json(document: Mapping[str, Any]) -> None:
+    """One JSON document on stdout. ASCII only: agent-written text cannot smuggle a terminal
+    control sequence (C1 characters included) into the output even when it is printed raw."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 # Set by the root command's ``--config`` (``foureyes --config FILE keys list``).

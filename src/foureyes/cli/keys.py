@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from foureyes.cli._common import DatabaseUrl, admin, err, fail, out, untrusted, when
+from foureyes.cli._common import (
+    AsJson,
+    DatabaseUrl,
+    admin,
+    err,
+    fail,
+    out,
+    print_json,
+    stamp,
+    untrusted,
+    when,
+)
 
 SCOPES = ("agent", "respond")
 
@@ -50,11 +61,31 @@ def keys_create(
 @app.command("list")
 def keys_list(
     project: Annotated[str | None, typer.Option(help="Only this project's keys.")] = None,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List API keys (never the keys themselves: only their prefixes are stored in clear)."""
     with admin(database_url) as (service, _):
         keys = service.keys.list_api_keys(project)
+    if as_json:
+        print_json(
+            {
+                "keys": [
+                    {
+                        "id": key.id,
+                        "project": key.project_slug,
+                        "prefix": key.prefix,
+                        "scopes": list(key.scopes),
+                        "name": key.name,
+                        "personal": key.user_id is not None,
+                        "created_at": stamp(key.created_at),
+                        "revoked_at": stamp(key.revoked_at),
+                    }
+                    for key in keys
+                ]
+            }
+        )
+        return
     table = Table(title=f"API keys ({len(keys)})")
     for column in ("id", "project", "prefix", "scopes", "name", "created", "revoked"):
         table.add_column(column)

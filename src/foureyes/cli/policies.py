@@ -9,13 +9,36 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from foureyes.cli._common import DatabaseUrl, admin, err, fail, out, untrusted, when
+from foureyes.cli._common import (
+    AsJson,
+    DatabaseUrl,
+    admin,
+    err,
+    fail,
+    out,
+    print_json,
+    stamp,
+    untrusted,
+    when,
+)
 
 app = typer.Typer(
     help="Manage policies: rules that decide, route or raise the bar at create time.", no_args_is_help=True
 )
 
 Project = Annotated[str, typer.Option(help="The project whose rules these are.")]
+
+
+def _rule_json(rule: Any) -> dict[str, Any]:
+    return {
+        "position": rule.position,
+        "name": rule.name,
+        "when": rule.expression,
+        "then": rule.action,
+        "comment": rule.comment,
+        "shadow": rule.shadow,
+        "created_at": stamp(rule.created_at),
+    }
 
 
 def _table(rules: list[Any], title: str) -> Table:
@@ -67,10 +90,15 @@ def policies_add(
 
 
 @app.command("list")
-def policies_list(project: Project = "default", database_url: DatabaseUrl = None) -> None:
+def policies_list(
+    project: Project = "default", as_json: AsJson = False, database_url: DatabaseUrl = None
+) -> None:
     """List the project's rules in the order they are evaluated."""
     with admin(database_url) as (service, _):
         rules = service.policies.list_policies(project)
+    if as_json:
+        print_json({"project": project, "policies": [_rule_json(rule) for rule in rules]})
+        return
     out.print(_table(rules, f"Policies of {project} ({len(rules)})"))
 
 
@@ -123,11 +151,26 @@ def policies_test(
     project: Project = "default",
     then: Annotated[str, typer.Option("--then", help="The action to show for a match.")] = "match",
     last: Annotated[int, typer.Option(help="How many of the latest requests.")] = 20,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show what EXPR would have decided over the project's latest requests (nothing changes)."""
     with admin(database_url) as (service, _):
         trials = service.policies.test(project, expression, last=last)
+    if as_json:
+        requests = [
+            {
+                "call_id": t.item.call_id,
+                "kind": t.item.kind,
+                "request": t.item.spec.get("fn") or t.item.spec.get("msg"),
+                "agent": t.agent,
+                "matched": t.matched,
+                "state": t.item.state,
+            }
+            for t in trials
+        ]
+        print_json({"project": project, "expression": expression, "requests": requests})
+        return
     table = Table(title=f"{expression} over the last {len(trials)} requests of {project}")
     for column in ("call id", "request", "agent", "would", "was"):
         table.add_column(column)

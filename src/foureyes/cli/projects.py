@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from foureyes.cli._common import DatabaseUrl, admin, fail, out, untrusted
+from foureyes.cli._common import AsJson, DatabaseUrl, admin, fail, out, print_json, untrusted
 
 if TYPE_CHECKING:
     from foureyes.storage import ProjectRecord
@@ -76,12 +76,42 @@ def _describe(project: ProjectRecord, has_slack_token: bool | None = None) -> No
         out.print(f"  Slack bot token: {token}", highlight=False)
 
 
+def project_json(project: ProjectRecord) -> dict[str, Any]:
+    return {
+        "slug": project.slug,
+        "name": project.name,
+        "default_channels": list(project.default_channels),
+        "deadline_seconds": project.expires_after_seconds,
+        "escalation_steps": list(project.escalation_steps),
+        "email_deciders_members_only": project.email_deciders_members_only,
+        "step_up": project.step_up,
+    }
+
+
+@app.command("list")
+def projects_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
+    """List the projects and their settings."""
+    with admin(database_url) as (service, _):
+        found = service.projects.list_projects()
+    if as_json:
+        print_json({"projects": [project_json(p) for p in found]})
+        return
+    if not found:
+        out.print("No projects.")
+    for project in found:
+        _describe(project)
+
+
 @app.command("show")
-def projects_show(project: Project, database_url: DatabaseUrl = None) -> None:
+def projects_show(project: Project, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
     """Show a project's routing and deadline settings."""
     with admin(database_url) as (service, _):
         found = service.projects.get(project)
-        _describe(found, service.projects.has_slack_token(found.id))
+        has_token = service.projects.has_slack_token(found.id)
+    if as_json:
+        print_json(project_json(found) | {"has_slack_token": has_token})
+    else:
+        _describe(found, has_token)
 
 
 @channels_app.command("set")
@@ -126,7 +156,7 @@ def _json_channels(text: str | None) -> list[dict[str, object]]:
 @channels_app.command("show")
 def channels_show(project: Project, database_url: DatabaseUrl = None) -> None:
     """Show the default channels (and the other settings)."""
-    projects_show(project, database_url)
+    projects_show(project, database_url=database_url)
 
 
 @channels_app.command("clear")
@@ -198,7 +228,7 @@ def escalation_add(
 @escalation_app.command("list")
 def escalation_list(project: Project, database_url: DatabaseUrl = None) -> None:
     """Show the escalation chain (and the other settings)."""
-    projects_show(project, database_url)
+    projects_show(project, database_url=database_url)
 
 
 @escalation_app.command("clear")

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from foureyes._exceptions import APIError, TransportError, api_error_for
 from foureyes.cli import review_many
-from foureyes.cli._common import configured_api_base, fail, out, untrusted
+from foureyes.cli._common import AsJson, configured_api_base, fail, out, print_json, untrusted
 
 DEFAULT_API_BASE = "http://127.0.0.1:7444/humanlayer/v1"
 
@@ -116,14 +116,19 @@ def _table(
     title: str, what: str, items: list[dict[str, Any]], describe: Callable[[dict[str, Any]], Text]
 ) -> Table:
     table = Table(title=f"{title} ({len(items)})", show_lines=True)
-    for column in ("call id", what, "run", "requested"):
-        table.add_column(column, overflow="fold")
+    # A call id is copied into the next command: it never wraps. The run and the age go under
+    # it, so that in 80 columns the description keeps the rest of the width.
+    table.add_column("call id, run, requested", no_wrap=True, overflow="fold")
+    table.add_column(what, overflow="fold")
     for item in items:
         described = describe(item["spec"])
         progress = approval_progress(item.get("status") or {})
         if progress:
             described.append_text(Text(f"\n{progress}", style="yellow"))
-        table.add_row(untrusted(item["call_id"]), described, untrusted(item["run_id"]), _age(item))
+        run = untrusted(item["run_id"])
+        run.stylize("dim")
+        where = Text.assemble(untrusted(item["call_id"]), "\n", run, (f"\n{_age(item)}", "dim"))
+        table.add_row(where, described)
     return table
 
 
@@ -156,13 +161,17 @@ def _path_id(call_id: str) -> str:
     return quote(call_id, safe="")
 
 
-def pending(api_base: ApiBase = None, api_key: ApiKey = None) -> None:
+def pending(as_json: AsJson = False, api_base: ApiBase = None, api_key: ApiKey = None) -> None:
     """List the approvals and questions waiting for a human."""
     reviewer = Reviewer(api_base, api_key)
 
     def go() -> None:
         calls = reviewer.request("GET", "/agent/function_calls/pending")["items"]
         contacts = reviewer.request("GET", "/agent/human_contacts/pending")["items"]
+        if as_json:
+            # The objects exactly as the API gives them: their fields are the protocol's.
+            print_json({"function_calls": calls, "human_contacts": contacts})
+            return
         if not calls and not contacts:
             out.print("Nothing is waiting for a decision.")
             return
@@ -253,9 +262,13 @@ def approve(
 
 def reject(
     call_ids: CallIds = None,
-    comment: Annotated[str, typer.Option(help="Why: this is handed back to the agent.")] = "",
+    comment: Annotated[
+        str | None,
+        typer.Option(help="Why: this is handed back to the agent (optional with --option)."),
+    ] = None,
     option: Annotated[
-        str | None, typer.Option(help="The name of one of the request's reject options.")
+        str | None,
+        typer.Option(help="The name of one of the request's reject options (its text tells the agent why)."),
     ] = None,
     every: AllPending = False,
     project: Project = None,
@@ -263,10 +276,10 @@ def reject(
     api_base: ApiBase = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Reject function calls with a comment for the agents (several, or --all-pending, as for
-    approve)."""
-    if not comment.strip():
-        raise fail("a rejection needs a comment: the agent is told why")
+    """Reject function calls, telling the agents why: a comment, a reject option, or both
+    (several, or --all-pending, as for approve)."""
+    if not (comment or "").strip() and option is None:
+        raise fail("a rejection tells the agent why: pass --comment TEXT, or --option NAME, or both")
     reviewer = Reviewer(api_base, api_key)
     ids = _targets(reviewer, call_ids, every, project, "Reject", yes)
     body = {"approved": False, "comment": comment, "reject_option_name": option}

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from foureyes.cli._common import DatabaseUrl, admin, err, fail, out, untrusted
+from foureyes.cli._common import AsJson, DatabaseUrl, admin, err, fail, out, print_json, stamp, untrusted
 
 app = typer.Typer(help="Manage the people who decide, and their roles per project.", no_args_is_help=True)
 
@@ -65,10 +65,27 @@ def users_reset(email: Email, database_url: DatabaseUrl = None) -> None:
 
 
 @app.command("list")
-def users_list(database_url: DatabaseUrl = None) -> None:
+def users_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
     """List users and their roles."""
     with admin(database_url) as (service, _):
         rows = [(u, service.people.memberships_of(u.id)) for u in service.people.list_users()]
+    if as_json:
+        print_json(
+            {
+                "users": [
+                    {
+                        "id": user.id,
+                        "email": user.email,
+                        "name": user.display_name,
+                        "roles": [{"project": m.project_slug, "role": m.role} for m in roles],
+                        "password_set": user.password_hash is not None,
+                        "created_at": stamp(user.created_at),
+                    }
+                    for user, roles in rows
+                ]
+            }
+        )
+        return
     table = Table(title=f"Users ({len(rows)})")
     for column in ("id", "email", "name", "roles", "password set"):
         table.add_column(column)

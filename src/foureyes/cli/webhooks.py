@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from foureyes.cli._common import DatabaseUrl, admin, err, out, untrusted, when
+from foureyes.cli._common import AsJson, DatabaseUrl, admin, err, out, print_json, stamp, untrusted, when
+from foureyes.cli.deliveries import attempt_json, delivery_json
 
 app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args_is_help=True)
 
@@ -47,11 +48,30 @@ def webhooks_add(
 @app.command("list")
 def webhooks_list(
     project: Annotated[str | None, typer.Option(help="Only this project's endpoints.")] = None,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List webhook endpoints."""
     with admin(database_url) as (service, _):
         endpoints = service.webhooks.list_webhooks(project)
+    if as_json:
+        print_json(
+            {
+                "endpoints": [
+                    {
+                        "id": e.id,
+                        "project": e.project_slug,
+                        "url": e.url,
+                        "events": list(e.events),
+                        "enabled": e.enabled,
+                        "previous_secret_expires_at": stamp(e.previous_secret_expires_at),
+                        "created_at": stamp(e.created_at),
+                    }
+                    for e in endpoints
+                ]
+            }
+        )
+        return
     if not endpoints:
         out.print("No webhook endpoints.")
         return
@@ -118,11 +138,15 @@ def webhooks_deliveries(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that gave up.")] = False,
     endpoint: Annotated[int | None, typer.Option(help="Only this endpoint's deliveries.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List webhook deliveries, newest first, with their last error."""
     with admin(database_url) as (service, _):
         found = service.webhooks.list_deliveries(failed_only=failed, endpoint_id=endpoint, limit=limit)
+    if as_json:
+        print_json({"deliveries": [delivery_json(d) for d in found]})
+        return
     if not found:
         out.print("No failed deliveries." if failed else "No deliveries.")
         return
@@ -144,10 +168,13 @@ def webhooks_deliveries(
 
 
 @app.command("attempts")
-def webhooks_attempts(delivery_id: int, database_url: DatabaseUrl = None) -> None:
+def webhooks_attempts(delivery_id: int, as_json: AsJson = False, database_url: DatabaseUrl = None) -> None:
     """Every attempt of one delivery: when, HTTP status, latency and error."""
     with admin(database_url) as (service, _):
         attempts = service.webhooks.list_attempts(delivery_id)
+    if as_json:
+        print_json({"delivery_id": delivery_id, "attempts": [attempt_json(a) for a in attempts]})
+        return
     if not attempts:
         out.print(f"Delivery {delivery_id} has not been attempted yet.")
         return

@@ -219,9 +219,21 @@ def hook_claude_code(
 
 
 @claude_app.command("deferred")
-def claude_deferred(state_dir: StateDir = None) -> None:
+def claude_deferred(
+    state_dir: StateDir = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead (its fields: docs/cli.md).")
+    ] = False,
+) -> None:
     """List the Claude Code sessions paused at a tool call, waiting for a human."""
     store = claude_code.DeferredStore(state_dir or claude_code.default_state_dir())
+    if as_json:
+        sessions = [
+            {"session_id": r.session_id, "tool_name": r.tool_name, "call_id": r.call_id, "cwd": r.cwd}
+            for r in store.all()
+        ]
+        sys.stdout.write(json.dumps({"sessions": sessions}, indent=2) + "\n")
+        return
     for record in store.all():
         sys.stdout.write(f"{record.session_id}\t{record.tool_name}\t{record.call_id}\t{record.cwd}\n")
 

@@ -39,6 +39,10 @@ def find_project(conn: Connection, slug: str) -> ProjectRecord | None:
     return None if row is None else _project(row)
 
 
+def list_projects(conn: Connection) -> list[ProjectRecord]:
+    return [_project(row) for row in conn.execute(select(projects).order_by(projects.c.slug))]
+
+
 def get_project(conn: Connection, project_id: int) -> ProjectRecord | None:
     row = conn.execute(select(projects).where(projects.c.id == project_id)).first()
     return None if row is None else _project(row)

@@ -84,6 +84,10 @@ class Projects:
             raise NotFoundError(f"project {slug!r} not found")
         return project
 
+    def list_projects(self) -> list[ProjectRecord]:
+        with self._db.read() as conn:
+            return project_rows.list_projects(conn)
+
     def _change(
         self,
         slug: str,

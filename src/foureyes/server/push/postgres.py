@@ -27,15 +27,17 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Engine
 
 from foureyes._backoff import Backoff
 from foureyes.server.push.local import InProcessNotifier
 from foureyes.server.push.topics import Notifier, Subscription, Topic
 from foureyes.storage import Database
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ class PostgresNotifier:
     # ------------------------------------------------------------------ threads
 
     def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg  # only a PostgreSQL server loads it (a fifth of a second at start)
+
         return psycopg.connect(autocommit=True, **self._connect_params)
 
     def _backoff(self) -> Iterator[float]:
@@ -169,7 +173,7 @@ class PostgresNotifier:
                     break
                 self._listening.clear()
                 delay = next(delays)
-                if isinstance(exc, psycopg.Error):
+                if isinstance(exc, _psycopg_error()):
                     logger.warning("lost the LISTEN connection (%s); reconnecting in %.1f s", exc, delay)
                 else:  # a bug here must not leave the replica deaf for good
                     logger.exception("the listener failed; reconnecting in %.1f s", delay)
@@ -236,7 +240,7 @@ class PostgresNotifier:
                     for payload in payloads:
                         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
                 return conn
-            except psycopg.Error as exc:
+            except _psycopg_error() as exc:
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -252,3 +256,9 @@ def notifier_for(db: Database) -> Notifier:
     if db.dialect == "postgresql":
         return PostgresNotifier(db.engine)
     return InProcessNotifier()
+
+
+def _psycopg_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error

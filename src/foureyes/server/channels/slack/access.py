@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import TYPE_CHECKING, Any
 
 from foureyes.server.channels.slack.api import channel_slack
 from foureyes.server.channels.slack.linking import SlackLinks
 from foureyes.server.domain.errors import NotFoundError
 from foureyes.server.people import DECIDING_ROLES, People
 from foureyes.storage import ItemRecord
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 
 @dataclass(frozen=True)

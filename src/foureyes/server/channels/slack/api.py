@@ -5,16 +5,16 @@ no sooner than Slack's ``Retry-After``), and an interaction's calls must answer 
 3 seconds or not at all. ``outcome`` turns a call's failure into the outbox's ``Attempt``: a
 rate limit or a transient error is retried, an error no retry can mend (a bad token, an unknown
 channel) fails the delivery at once.
+
+slack_sdk and aiohttp are imported on first use: a server that never talks to Slack (and every
+CLI command) would otherwise pay a third of a second for them at start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Connection
 
 from foureyes.server.outbox import Attempt
@@ -23,6 +23,9 @@ from foureyes.storage import ItemRecord, credentials
 from foureyes.storage import slack as slack_rows
 from foureyes.storage.credentials import REDACTED
 from foureyes.storage.sealing import SecretBox
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 # Slack's ``error`` codes that trying again cannot change.
 PERMANENT = frozenset(
@@ -73,12 +76,17 @@ def request_token(conn: Connection, box: SecretBox, settings: Settings, item: It
 
 
 def client(settings: Settings, token: str, *, timeout: float = 10.0) -> AsyncWebClient:
+    from slack_sdk.web.async_client import AsyncWebClient
+
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     return AsyncWebClient(token=token, base_url=base, timeout=int(max(1, timeout)), retry_handlers=[])
 
 
 def outcome(exc: Exception) -> Attempt:
     """The outbox's record of a failed call."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     if isinstance(exc, SlackApiError):
         status = exc.response.status_code
         code = str(exc.response.get("error") or "") if isinstance(exc.response.data, dict) else ""

@@ -17,7 +17,6 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from slack_sdk.signature import SignatureVerifier
 
 from foureyes.storage import slack as slack_rows
 
@@ -28,6 +27,8 @@ def _signed(secret: str, body: bytes, headers: Any) -> bool:
     if not secret:
         return False
     try:
+        from slack_sdk.signature import SignatureVerifier  # on first use: see api.py
+
         return SignatureVerifier(secret).is_valid_request(body, dict(headers))
     except (ValueError, UnicodeDecodeError):  # a timestamp that is not a number, a body not UTF-8
         return False

@@ -17,7 +17,6 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from pywebpush import WebPusher, WebPushException
 from sqlalchemy import Connection
 
 from foureyes.server.channels.webhook.sink import read_capped
@@ -119,6 +118,9 @@ class WebPushSink:
                 error=f"push subscription {delivery.target} was turned off or expired", permanent=True
             )
         key = await asyncio.to_thread(self.vapid_key)
+        # pywebpush (and its requests and aiohttp) on first use, not at every server's start.
+        from pywebpush import WebPusher, WebPushException
+
         info = {
             "endpoint": subscription.endpoint,
             "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
