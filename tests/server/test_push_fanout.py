@@ -94,6 +94,17 @@ def costs(
     }
 
 
+# Each cost is measured three times, in runs of its own, and the least kept: a statement of the
+# server's own timers or workers that lands inside one measure is not the event's, while a cost
+# that grows with the runs watched grows in every measure.
+FEW = (1, 3, 5)
+LOTS = (2, 4, 6)
+
+
+def least(measures: list[dict[str, int]]) -> dict[str, int]:
+    return {what: min(m[what] for m in measures) for what in measures[0]}
+
+
 # 20,000 subscriptions over one WebSocket take seconds to set up: left out of scripts/test --fast.
 @pytest.mark.slow
 def test_an_event_costs_the_same_with_10_or_20000_runs_watched(
@@ -107,17 +118,17 @@ def test_an_event_costs_the_same_with_10_or_20000_runs_watched(
     with connect(client, agent.key) as ws:
         ready(ws)
         # Runs watched-run-N get items; the rest are made up, as a hostile client would send them.
-        runs = ["watched-run-0", "watched-run-1", *(f"made-up-{i}" for i in range(8))]
+        runs = [*(f"watched-run-{n}" for n in (0, *FEW)), *(f"made-up-{i}" for i in range(6))]
         ws.send_json({"type": "subscribe", "id": 1, "runs": runs})
         assert items_until_subscribed(ws, 1) == []
         costs(ws, agent, reviewer, counter, 0, make_function_call)  # warm-up: pools, caches
-        few = costs(ws, agent, reviewer, counter, 1, make_function_call)
+        few = least([costs(ws, agent, reviewer, counter, n, make_function_call) for n in FEW])
 
-        runs = ["watched-run-2", *(f"made-up-{i}" for i in range(8, MANY - 3))]
+        runs = [*(f"watched-run-{n}" for n in LOTS), *(f"made-up-{i}" for i in range(6, MANY - 7))]
         ws.send_json({"type": "subscribe", "id": 2, "runs": runs})
         assert items_until_subscribed(ws, 2) == []
         assert notifier.subscriber_count() == standing + MANY
-        many = costs(ws, agent, reviewer, counter, 2, make_function_call)
+        many = least([costs(ws, agent, reviewer, counter, n, make_function_call) for n in LOTS])
     assert notifier.subscriber_count() == standing
     assert few == many, f"10 runs watched: {few}; {MANY} runs watched: {many}"
     # A create in the watched run costs the create plus one read of that run, by its watcher.

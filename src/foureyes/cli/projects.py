@@ -76,7 +76,7 @@ def _describe(project: ProjectRecord, has_slack_token: bool | None = None) -> No
         out.print(f"  Slack bot token: {token}", highlight=False)
 
 
-def project_json(project: ProjectRecord) -> dict[str, Any]:
+def project_json(project: ProjectRecord, has_slack_token: bool) -> dict[str, Any]:
     return {
         "slug": project.slug,
         "name": project.name,
@@ -85,6 +85,7 @@ def project_json(project: ProjectRecord) -> dict[str, Any]:
         "escalation_steps": list(project.escalation_steps),
         "email_deciders_members_only": project.email_deciders_members_only,
         "step_up": project.step_up,
+        "has_slack_token": has_slack_token,
     }
 
 
@@ -93,13 +94,14 @@ def projects_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> 
     """List the projects and their settings."""
     with admin(database_url) as (service, _):
         found = service.projects.list_projects()
+        tokens = {p.id: service.projects.has_slack_token(p.id) for p in found}
     if as_json:
-        print_json({"projects": [project_json(p) for p in found]})
+        print_json({"projects": [project_json(p, tokens[p.id]) for p in found]})
         return
     if not found:
         out.print("No projects.")
     for project in found:
-        _describe(project)
+        _describe(project, tokens[project.id])
 
 
 @app.command("show")
@@ -109,7 +111,7 @@ def projects_show(project: Project, as_json: AsJson = False, database_url: Datab
         found = service.projects.get(project)
         has_token = service.projects.has_slack_token(found.id)
     if as_json:
-        print_json(project_json(found) | {"has_slack_token": has_token})
+        print_json(project_json(found, has_token))
     else:
         _describe(found, has_token)
 
