@@ -31,7 +31,7 @@ def backup(
         bool,
         typer.Option(
             "--with-key",
-            help="Also copy the key that seals webhook secrets, to FILE.key (by default it is "
+            help="Also copy the key that seals the server's secrets, to FILE.key (by default it is "
             "left out: keep it apart from the database's backups).",
         ),
     ] = False,
@@ -74,12 +74,14 @@ def backup(
     )
     if with_key:
         err.print(
-            f"The key that seals webhook secrets is copied to {escape(str(key_target))}.", highlight=False
+            f"The key that seals the server's secrets is copied to {escape(str(key_target))}.",
+            highlight=False,
         )
     else:
         err.print(
-            f"Not copied: the key that seals webhook secrets ({escape(str(key_file))}). Back it up apart: "
-            "without it, restored webhook endpoints cannot sign.",
+            f"Not copied: the key that seals the server's secrets ({escape(str(key_file))}). Back it "
+            "up apart: without it, the restored server cannot open webhook secrets, Slack tokens or "
+            "receipt keys.",
             highlight=False,
         )
 

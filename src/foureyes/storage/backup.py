@@ -125,7 +125,7 @@ def _fsync(path: Path) -> None:
 
 
 def copy_key_file(key_file: Path, target: Path, *, overwrite: bool = False) -> None:
-    """Copy the key that seals webhook secrets, 0600, without replacing a file unless asked."""
+    """Copy the key that seals the server's secrets, 0600, without replacing a file unless asked."""
     data = key_file.read_bytes()
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:

@@ -94,7 +94,11 @@ def load_or_create_key(path: Path) -> bytes:
             os.fsync(out.fileno())
         with contextlib.suppress(FileExistsError):
             os.link(scratch, path)
-            logger.warning("created the key that seals webhook secrets: %s (back it up apart)", path)
+            logger.warning(
+                "created the key that seals the server's secrets (webhook secrets, Slack tokens, "
+                "signing keys): %s (back it up apart)",
+                path,
+            )
     finally:
         scratch.unlink(missing_ok=True)
     return _read_key(path)
