@@ -136,9 +136,12 @@ def test_a_step_up_request_is_decided_only_with_an_assertion_bound_to_the_decisi
     bulk = rae.post("/inbox/p/default/bulk/decide", {"call_id": ["pay"], "action": "approve"})
     assert bulk.status_code == 200
     assert "needs step-up: decide it on its own page" in bulk.text
-    emailed = client.post(
-        link_for(service, agent.project_id, "pay", "boss@example.com"), data={"decision": "approve"}
-    )
+    link = link_for(service, agent.project_id, "pay", "boss@example.com")
+    shown = client.get(link)  # the link's page says so and offers no form
+    assert shown.status_code == 403
+    assert "needs step-up" in shown.text
+    assert "<form" not in shown.text
+    emailed = client.post(link, data={"decision": "approve"})
     assert emailed.status_code == 403
     assert "needs step-up" in emailed.text
 

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from foureyes.server.channels.email.links import PURPOSE, BadLinkError, LinkClaim, LinkSigner
 from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from foureyes.server.domain.passkeys import step_up_message
 from foureyes.server.domain.quorum import progress
 from foureyes.server.people import DECIDING_ROLES
 from foureyes.storage import ItemRecord
@@ -111,6 +112,9 @@ def show(request: Request, token: str) -> HTMLResponse:
         return _page(refused.status, problem=refused.problem)
     if item.completed_at is not None:
         return _page(409, item=item, problem=_closed(item))
+    if item.step_up:
+        # no form: an email link cannot carry the passkey assertion the decision needs
+        return _page(403, item=item, problem=step_up_message(item.kind))
     query = request.query_params
     preselect = {
         "decision": "reject" if query.get("reject") == "true" else "approve",
