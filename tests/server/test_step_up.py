@@ -195,6 +195,11 @@ def test_step_up_is_kept_on_each_request(rae: Browser, service: Service, agent: 
         c: service.items.get_function_call(agent.project_id, c).step_up for c in ("before", "during", "after")
     }
     assert flags == {"before": False, "during": True, "after": False}
+    # The pending list offers quick buttons only where they can decide.
+    listed = rae.get("/inbox/p/default").text
+    assert 'aria-label="Approve before"' in listed
+    assert 'aria-label="Approve during"' not in listed
+    assert f'<a href="{CALLS}/during">Needs a passkey: decide it on its page</a>' in listed
     assert rae.post(f"{CALLS}/before", {"action": "approve"}).status_code == 303
     assert rae.post(f"{CALLS}/during", {"action": "approve"}).status_code == 403
 
