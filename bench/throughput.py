@@ -16,12 +16,13 @@ Every create is acknowledged only after it is committed durably (SQLite synchron
 PostgreSQL synchronous_commit on). After each run the benchmark reads the database: every
 acknowledged call id must be stored, and nothing beyond what was sent (wrk stops with requests in
 flight, which the server may still commit). Prints creates per second, latency, and the CPU
-milliseconds per create of the server processes and of the load generator, per run and the
-median of the runs.
+milliseconds per create of the server processes, of the PostgreSQL backends connected to the
+bench's database, and of the load generator, per run and the median of the runs. ``--profile
+DIR`` adds two uncounted wrk runs per backend with py-spy sampling the server.
 
     .venv/bin/python bench/throughput.py [--driver wrk|httpx|httpx,wrk] [--runs 3]
         [--connections 32] [--duration 10] [--threads 2] [--creates 5000]
-        [--database sqlite,postgresql] [--postgres-url URL] [--replicas 1]
+        [--database sqlite,postgresql] [--postgres-url URL] [--replicas 1] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Result:
     driver: str
     load: Load
     server_cpu: float  # CPU seconds of all server processes during the timed run
+    database_cpu: float  # and of PostgreSQL's backends serving them (0 on SQLite: in-process)
     stored: int  # rows the database holds for this run's call ids
     loadavg: float  # 1-minute load average as the run started
 
@@ -282,6 +284,21 @@ def stored_call_ids(url: str, prefix: str) -> set[str]:
         engine.dispose()
 
 
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL backend processes connected to the bench's database, this query's own
+    excepted (the servers' pools keep theirs open across a run once warmed up)."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            rows = conn.execute(text(query + " AND pid <> pg_backend_pid()"))
+            return [row[0] for row in rows]
+    finally:
+        engine.dispose()
+
+
 def bench(backend: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Result]:
     replicas = args.replicas if backend == "postgresql" else 1
     with running_servers(url, workdir, replicas) as servers:
@@ -293,10 +310,14 @@ def bench(backend: str, url: str, workdir: Path, args: argparse.Namespace) -> li
                 drive(servers, key, args, f"warmup-{driver}-{run}", False)
                 loadavg = os.getloadavg()[0]
                 pids = [s.proc.pid for s in servers if s.proc is not None]
+                backends = database_backends(url)
                 server_before = sum(process_cpu(pid) for pid in pids)
+                database_before = {pid: process_cpu(pid) for pid in backends}
                 prefix = f"{driver}-{run}"
                 load = drive(servers, key, args, prefix, True)
                 server_cpu = sum(process_cpu(pid) for pid in pids) - server_before
+                # a backend that ended during the run reads 0 and is left out
+                database_cpu = sum(max(0.0, process_cpu(pid) - cpu) for pid, cpu in database_before.items())
                 stored = stored_call_ids(url, prefix)
                 lost = load.acked - stored
                 if lost or len(stored) > load.sent:
@@ -305,7 +326,7 @@ def bench(backend: str, url: str, workdir: Path, args: argparse.Namespace) -> li
                         f"{len(stored)} stored, {load.sent} sent; acknowledged but not stored: "
                         f"{sorted(lost)[:10]}"
                     )
-                result = Result(backend, driver, load, server_cpu, len(stored), loadavg)
+                result = Result(backend, driver, load, server_cpu, database_cpu, len(stored), loadavg)
                 print(
                     f"  {backend} {driver} run {run + 1}: {result.rate:,.0f} creates/s, "
                     f"p50 {load.p50 * 1000:.1f} ms, server {result.per_create_ms(server_cpu):.2f} ms CPU "
@@ -379,14 +400,15 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     )
     print(
         "| backend | driver | run | load avg | creates/s | p50 ms | p99 ms | max ms "
-        "| server CPU ms | load generator CPU ms | stored - acknowledged (of unanswered) |"
+        "| server CPU ms | PostgreSQL CPU ms | driver CPU ms | stored - acked (unanswered) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def row(r: Result, run: str) -> str:
         return (
             f"| {r.backend} | {r.driver} | {run} | {r.loadavg:.1f} | {r.rate:,.0f} | {r.load.p50 * 1000:.1f} "
             f"| {r.load.p99 * 1000:.1f} | {r.load.max * 1000:.1f} | {r.per_create_ms(r.server_cpu):.2f} "
+            f"| {r.per_create_ms(r.database_cpu):.2f} "
             f"| {r.per_create_ms(r.load.cpu):.2f} | {r.stored - r.creates} ({r.load.sent - r.creates}) |"
         )
 
@@ -405,6 +427,7 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             f"| {median(lambda r: r.rate, 0)} | {median(lambda r: r.load.p50 * 1000)} "
             f"| {median(lambda r: r.load.p99 * 1000)} | {median(lambda r: r.load.max * 1000)} "
             f"| {median(lambda r: r.per_create_ms(r.server_cpu), 2)} "
+            f"| {median(lambda r: r.per_create_ms(r.database_cpu), 2)} "
             f"| {median(lambda r: r.per_create_ms(r.load.cpu), 2)} | |"
         )
 
