@@ -138,10 +138,13 @@ def test_on_a_phone_the_requests_come_first_and_the_filters_fold_away(site: Site
         filters = page.locator("details.filters-box")
         expect(filters).not_to_have_attribute("open", "")
         expect(page.locator("#fn")).to_be_hidden()
-        # The first request and its Approve button are on the first screen.
-        first = page.locator("#items li.item").first.locator("button.row-approve").bounding_box()
-        assert first is not None
-        assert first["y"] + first["height"] <= 844
+        # The first request and its Approve button are on the first screen. The live stream
+        # replaces the list once it connects, so the check waits for that and retries (a one-off
+        # measure could land on a row that has just been swapped out).
+        expect(page.locator("body[data-live-connected='yes']")).to_have_count(1)
+        assert page.evaluate("window.scrollY") == 0
+        first = page.locator("#items li.item").first.locator("button.row-approve")
+        expect(first).to_be_in_viewport(ratio=1)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         # One tap opens the filters; a filter in use keeps them open.
         page.locator("details.filters-box > summary").click()

@@ -16,6 +16,7 @@ from sqlalchemy import inspect
 from foureyes.server.domain.events import Emitter
 from foureyes.server.domain.items import Items
 from foureyes.storage import Database, ItemRecord, NewDecision, NewItem
+from foureyes.storage.database import DatabaseClosedError
 from foureyes.storage.schema import metadata
 
 from ..db import complete_item, create_item, ensure_project, events_of, get_item
@@ -101,6 +102,18 @@ def test_data_persists_across_close_and_reopen(database_url: str) -> None:
         assert ensure_project(reopened, "default", now=NOW) == project
     finally:
         reopened.close()
+
+
+def test_a_closed_database_makes_no_new_connection(database_url: str) -> None:
+    # A thread still working after close() gets an error, not a fresh pool whose connection
+    # nobody closes.
+    storage = _storage(database_url)
+    ensure_project(storage, "default", now=NOW)
+    storage.close()
+    with pytest.raises(DatabaseClosedError, match="is closed"):
+        ensure_project(storage, "default", now=NOW)
+    assert storage.engine.pool.checkedout() == 0
+    assert storage.engine.pool.checkedin() == 0
 
 
 def test_naive_datetimes_are_refused(database_url: str) -> None:

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from foureyes.server.domain.chains import EscalationChains
 from foureyes.server.domain.decisions import Decisions
+from foureyes.server.threads import run_blocking
 from foureyes.storage import Database
 from foureyes.storage import items as item_rows
 
@@ -114,7 +115,7 @@ class ExpiryTask:
         while True:
             self._wake.clear()
             try:
-                count = await asyncio.to_thread(self.run_once, self._clock())
+                count = await run_blocking(self.run_once, self._clock())
                 if count:
                     logger.info("expired %d request(s) whose deadline passed", count)
                 if self.escalated:

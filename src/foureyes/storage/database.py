@@ -35,7 +35,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.engine import CursorResult, make_url
 
 from foureyes.storage import _postgres, _sqlite
@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 T = TypeVar("T")
+
+
+class DatabaseClosedError(RuntimeError):
+    """A connection was asked of a ``Database`` after ``close()``."""
 
 
 def _migrations_config() -> Config:
@@ -187,6 +191,14 @@ class Database:
         self._group = (
             _GroupCommit(self._write_lock, self._transaction) if self._write_lock is not None else None
         )
+        # After close() no new connection is made: the engine's pool would otherwise start over
+        # and hold it until the garbage collector finds it open (a late thread's work fails here).
+        self._closed = False
+        event.listen(engine, "do_connect", self._refuse_when_closed)
+
+    def _refuse_when_closed(self, *_: Any) -> None:
+        if self._closed:
+            raise DatabaseClosedError(f"the database {self._engine.url!r} is closed")
 
     @classmethod
     def from_url(cls, url: str, *, secret_key_file: str | Path | None = None) -> Database:
@@ -230,6 +242,7 @@ class Database:
         return current, _head_revisions()
 
     def close(self) -> None:
+        self._closed = True
         self._engine.dispose()
 
     @contextmanager

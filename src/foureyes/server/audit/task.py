@@ -9,6 +9,7 @@ import contextlib
 import logging
 
 from foureyes.server.audit.log import AuditLog
+from foureyes.server.threads import run_blocking
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,6 @@ class CheckpointTask:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await asyncio.to_thread(self._audit.checkpoint)
+                await run_blocking(self._audit.checkpoint)
             except Exception:
                 logger.exception("signing an audit checkpoint failed; trying again at the next interval")

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from foureyes._backoff import jittered_delay
 from foureyes.server.audit.log import AuditLog
 from foureyes.server.outbox.sink import Attempt, FailureReport, Sink
+from foureyes.server.threads import run_blocking
 from foureyes.storage import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED, Database, DeliveryRecord
 from foureyes.storage import outbox as deliveries
 from foureyes.storage.outbox import Route
@@ -55,8 +56,9 @@ def _utcnow() -> datetime:
 
 
 async def _in_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    # The database calls are synchronous; the event loop must not wait on them.
-    return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+    # The database calls are synchronous; the event loop must not wait on them, and a stopped
+    # worker's call finishes before the service closes the database.
+    return await run_blocking(fn, *args, **kwargs)
 
 
 def retry_delay(failures: int, rng: Callable[[], float] = random.random) -> timedelta:

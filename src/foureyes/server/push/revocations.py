@@ -23,10 +23,9 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-import anyio.to_thread
-
 from foureyes.server.push.registry import Grant, KeyGrant, Registry, SessionGrant
 from foureyes.server.push.topics import REVOKED, Notifier
+from foureyes.server.threads import run_blocking
 from foureyes.storage import Database
 from foureyes.storage.access import AccessStore
 
@@ -73,7 +72,7 @@ class Revocations:
         return {grant for grant in grants if good(grant)}
 
     async def still_allowed(self, grant: Grant) -> bool:
-        return grant in await anyio.to_thread.run_sync(self.allowed, (grant,))
+        return grant in await run_blocking(self.allowed, (grant,))
 
     async def sweep(self) -> int:
         """End every live subscriber whose grant is gone; how many were ended."""
@@ -81,7 +80,7 @@ class Revocations:
         if not live:
             return 0
         self.sweeps += 1
-        good = await anyio.to_thread.run_sync(self.allowed, {s.grant for s in live})
+        good = await run_blocking(self.allowed, {s.grant for s in live})
         gone = [s for s in live if s.grant not in good]
         if gone:
             logger.info("ending %d subscriber(s) whose key or access was revoked", len(gone))

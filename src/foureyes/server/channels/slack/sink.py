@@ -22,7 +22,6 @@ project's (sealed too), else the server's. It is in no payload, so the outbox ne
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from foureyes.server.channels.slack.blocks import (
 from foureyes.server.domain.events import Event, ItemCreated, ItemDecided, ItemEscalated
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
+from foureyes.server.threads import run_blocking
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, outbox
 from foureyes.storage import events as event_rows
 from foureyes.storage import keys as key_rows
@@ -261,7 +261,7 @@ class SlackSink:
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
         payload: Mapping[str, Any] = json.loads(delivery.payload)
         message_id = payload.get("message")
-        found = await asyncio.to_thread(self._read, delivery.item_id, message_id)
+        found = await run_blocking(self._read, delivery.item_id, message_id)
         item = found.item
         if item is None:
             return Attempt(error="the request is gone", permanent=True)
@@ -283,7 +283,7 @@ class SlackSink:
                 elif payload.get("thread_ts"):
                     arguments["thread_ts"] = payload["thread_ts"]
                 answer = await client.chat_postMessage(channel=channel, **arguments)
-                await asyncio.to_thread(
+                await run_blocking(
                     self._posted, item.id, message_id, str(answer["channel"]), str(answer["ts"])
                 )
             else:

@@ -10,7 +10,6 @@ at that moment, so a rotation overlaps), refuses addresses the SSRF guard refuse
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, Collection, Mapping
@@ -24,6 +23,7 @@ from foureyes.server.domain.events import DeliveryFailed, Event, ItemCreated, It
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
+from foureyes.server.threads import run_blocking
 from foureyes.server.wire import render_item
 from foureyes.storage import Database, DeliveryRecord, ItemRecord, Tx, WebhookEndpointRecord, outbox
 from foureyes.storage import endpoints as endpoint_rows
@@ -171,7 +171,7 @@ class WebhookSink:
             return endpoint_rows.get(conn, self._db.box, int(delivery.target))
 
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
-        endpoint = await asyncio.to_thread(self._endpoint, delivery)
+        endpoint = await run_blocking(self._endpoint, delivery)
         if endpoint is None:
             return Attempt(error=f"webhook endpoint {delivery.target} no longer exists")
         try:

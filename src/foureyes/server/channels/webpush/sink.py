@@ -12,7 +12,6 @@ for good; any other failure is retried by the outbox.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +25,7 @@ from foureyes.server.domain.events import Event, ItemCreated, ItemEscalated
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.ssrf import UnsafeURLError, check_url_async
+from foureyes.server.threads import run_blocking
 from foureyes.storage import Database, DeliveryRecord, Tx, outbox
 from foureyes.storage import keys as key_rows
 from foureyes.storage import push as push_rows
@@ -112,12 +112,12 @@ class WebPushSink:
             push_rows.remove(tx.conn, subscription_id)
 
     async def deliver(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
-        subscription = await asyncio.to_thread(self._subscription, delivery)
+        subscription = await run_blocking(self._subscription, delivery)
         if subscription is None:
             return Attempt(
                 error=f"push subscription {delivery.target} was turned off or expired", permanent=True
             )
-        key = await asyncio.to_thread(self.vapid_key)
+        key = await run_blocking(self.vapid_key)
         # pywebpush (and its requests and aiohttp) on first use, not at every server's start.
         from pywebpush import WebPusher, WebPushException
 
@@ -157,7 +157,7 @@ class WebPushSink:
             return Attempt(status)
         text = answer.decode("utf-8", "replace")[:200]
         if status in GONE:
-            await asyncio.to_thread(self._remove, subscription.id)
+            await run_blocking(self._remove, subscription.id)
             return Attempt(
                 status, f"HTTP {status}: the subscription is gone, removed: {text}", permanent=True
             )
