@@ -13,8 +13,8 @@ from foureyes.server.settings import Settings
 from foureyes.storage import Database, keys
 
 
-def run(url: str, *args: str) -> tuple[int, str]:
-    done = CliRunner().invoke(app, list(args), env={"FOUREYES_DATABASE_URL": url, "COLUMNS": "250"})
+def run(url: str, *args: str, columns: int = 250) -> tuple[int, str]:
+    done = CliRunner().invoke(app, list(args), env={"FOUREYES_DATABASE_URL": url, "COLUMNS": str(columns)})
     if done.exception is not None and not isinstance(done.exception, SystemExit):
         raise done.exception
     return done.exit_code, done.stdout + done.stderr
@@ -122,3 +122,28 @@ def test_deliveries_lists_email_and_its_attempts(tmp_path: Path) -> None:
     code, shown = run(url, "deliveries", "attempts", str(delivery.id))
     assert code == 0, shown
     assert "email is not configured" in shown
+
+
+def test_deliveries_fit_80_columns_with_the_call_id_whole(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    call_id = "9b2f6c1e-4d3a-4f7e-8a51-0c6d2e9f7b13"
+    db = Database.from_url(url)
+    db.migrate()
+    service = Service(db, InProcessNotifier(), settings=Settings(database_url=url))
+    try:
+        service.projects.set_default_channels(
+            "default", [{"email": {"address": "finance-approvals-team@subsidiary.example.com"}}]
+        )
+        project = service.projects.get("default")
+        service.items.create_function_call(
+            project.id, {"run_id": "r", "call_id": call_id, "spec": {"fn": "f", "kwargs": {}}}
+        )
+    finally:
+        service.close()
+    code, shown = run(url, "deliveries", columns=80)
+    assert code == 0, shown
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 80, shown
+    assert any(call_id in line for line in lines), shown
+    error_cells = [line.rsplit("│", 2)[1].strip() for line in lines if line.count("│") == 5]
+    assert " ".join(error_cells).startswith("email is not configured on this server"), shown

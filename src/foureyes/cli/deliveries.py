@@ -1,25 +1,29 @@
-"""``foureyes deliveries``: every channel's deliveries (webhooks and email) and their attempts,
-on the database directly."""
+"""``foureyes deliveries``: every channel's deliveries (email, Slack, Web Push, webhooks) and
+their attempts, on the database directly."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from foureyes.cli._common import AsJson, DatabaseUrl, admin, out, print_json, stamp, untrusted, when
 
 if TYPE_CHECKING:
     from foureyes.storage.records import AttemptRecord, DeliveryRecord
 
-app = typer.Typer(help="Deliveries of every channel (email, webhooks) and their attempts.")
+app = typer.Typer(help="Deliveries of every channel (email, Slack, Web Push, webhooks) and their attempts.")
 
 
 @app.callback(invoke_without_command=True)
 def deliveries_list(
     ctx: typer.Context,
-    sink: Annotated[str | None, typer.Option(help="Only this channel's: email or webhook.")] = None,
+    sink: Annotated[
+        str | None, typer.Option(help="Only this channel's: email, slack, webpush or webhook.")
+    ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that failed for good.")] = False,
     target: Annotated[str | None, typer.Option(help="Only to this address (or webhook endpoint id).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
@@ -37,32 +41,31 @@ def deliveries_list(
     if not found:
         out.print("No failed deliveries." if failed else "No deliveries.")
         return
-    table = Table(title="Deliveries")
-    for column in (
-        "id",
-        "channel",
-        "to",
-        "event",
-        "call id",
-        "status",
-        "attempts",
-        "next attempt",
-        "last error",
-    ):
-        table.add_column(column, overflow="fold")
+    out.print(deliveries_table("Deliveries", found))
+
+
+def deliveries_table(title: str, found: Sequence[DeliveryRecord]) -> Table:
+    # Stacked cells, so that in 80 columns the call id (copied into the next command) and the
+    # address stay whole and the error keeps the rest of the width.
+    table = Table(title=f"{title} ({len(found)})", show_lines=True)
+    table.add_column("id, channel, to", overflow="fold", ratio=1)
+    table.add_column("call id, event", no_wrap=True, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("last error", overflow="fold", ratio=2)
     for d in found:
+        to = untrusted(d.target)
+        to.stylize("dim")
+        call = untrusted(d.call_id or "(test)")
+        status = f"{d.status}\n{d.attempts} attempt{'' if d.attempts == 1 else 's'}"
+        if d.status == "pending":
+            status += f"\nnext {d.next_attempt_at:%m-%d %H:%M}"  # the full time is in --json
         table.add_row(
-            str(d.id),
-            d.sink,
-            untrusted(d.target),
-            d.event_type,
-            untrusted(d.call_id or "(test)"),
-            d.status,
-            str(d.attempts),
-            when(d.next_attempt_at) if d.status == "pending" else "",
+            Text.assemble(f"{d.id} {d.sink}\n", to),
+            Text.assemble(call, (f"\n{d.event_type}", "dim")),
+            status,
             untrusted(d.last_error or ""),
         )
-    out.print(table)
+    return table
 
 
 def delivery_json(d: DeliveryRecord) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foureyes.cli._common import AsJson, DatabaseUrl, admin, err, out, print_json, stamp, untrusted, when
-from foureyes.cli.deliveries import attempt_json, delivery_json
+from foureyes.cli.deliveries import attempt_json, deliveries_table, delivery_json
 
 app = typer.Typer(help="Manage webhook endpoints and their deliveries.", no_args_is_help=True)
 
@@ -150,21 +150,7 @@ def webhooks_deliveries(
     if not found:
         out.print("No failed deliveries." if failed else "No deliveries.")
         return
-    table = Table(title="Webhook deliveries")
-    for column in ("id", "endpoint", "event", "call id", "status", "attempts", "next attempt", "last error"):
-        table.add_column(column, overflow="fold")
-    for d in found:
-        table.add_row(
-            str(d.id),
-            d.target,
-            d.event_type,
-            untrusted(d.call_id or "(test)"),
-            d.status,
-            str(d.attempts),
-            when(d.next_attempt_at) if d.status == "pending" else "",
-            untrusted(d.last_error or ""),
-        )
-    out.print(table)
+    out.print(deliveries_table("Webhook deliveries", found))
 
 
 @app.command("attempts")
