@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from foureyes.cli import app
+from foureyes.server.service import open_service
+from foureyes.server.settings import Settings
 
 from ..fast_hashing import FAST_HASHING_ENV
 
@@ -64,6 +66,17 @@ def test_keys_and_users(cli: Cli) -> None:
     assert user["name"] == "Ana"
     assert user["roles"] == [{"project": "ops", "role": "admin"}]
     assert user["password_set"] is False
+    assert user["slack_user_ids"] == []
+
+    # Linked through `/foureyes link CODE` in Slack: both listings show the Slack user.
+    code = cli("users", "slack-link-code", "ana@example.com").strip()
+    service = open_service(Settings(database_url=cli.env["FOUREYES_DATABASE_URL"]))
+    try:
+        assert service.slack_links.redeem(code, "U0ANA", "T0TEAM") is not None
+    finally:
+        service.close()
+    assert cli.json("users", "list")["users"][0]["slack_user_ids"] == ["U0ANA"]
+    assert "U0ANA" in cli("users", "list")
 
 
 def test_projects(cli: Cli) -> None:

@@ -69,6 +69,7 @@ def users_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> Non
     """List users and their roles."""
     with admin(database_url) as (service, _):
         rows = [(u, service.people.memberships_of(u.id)) for u in service.people.list_users()]
+        slack = service.slack_links.slack_ids_by_person()
     if as_json:
         print_json(
             {
@@ -79,6 +80,7 @@ def users_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> Non
                         "name": user.display_name,
                         "roles": [{"project": m.project_slug, "role": m.role} for m in roles],
                         "password_set": user.password_hash is not None,
+                        "slack_user_ids": slack.get(user.id, []),
                         "created_at": stamp(user.created_at),
                     }
                     for user, roles in rows
@@ -87,7 +89,7 @@ def users_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> Non
         )
         return
     table = Table(title=f"Users ({len(rows)})")
-    for column in ("id", "email", "name", "roles", "password set"):
+    for column in ("id", "email", "name", "roles", "password set", "slack"):
         table.add_column(column)
     for user, roles in rows:
         table.add_row(
@@ -96,6 +98,7 @@ def users_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> Non
             untrusted(user.display_name),
             ", ".join(f"{m.project_slug}:{m.role}" for m in roles),
             "yes" if user.password_hash else "no",
+            ", ".join(slack.get(user.id, [])),
         )
     out.print(table)
 

@@ -77,3 +77,14 @@ def slack_ids_of(conn: Connection, user_id: int) -> list[str]:
         .order_by(slack_users.c.slack_user_id)
     )
     return [str(row[0]) for row in rows]
+
+
+def slack_ids_by_person(conn: Connection) -> dict[int, list[str]]:
+    """Every link, by person (``foureyes users list`` shows them in one read)."""
+    found: dict[int, list[str]] = {}
+    rows = conn.execute(
+        select(slack_users.c.user_id, slack_users.c.slack_user_id).order_by(slack_users.c.slack_user_id)
+    )
+    for user_id, slack_user_id in rows:
+        found.setdefault(int(user_id), []).append(str(slack_user_id))
+    return found

@@ -105,3 +105,7 @@ class SlackLinks:
     def slack_ids_of(self, user_id: int) -> list[str]:
         with self._db.read() as conn:
             return link_rows.slack_ids_of(conn, user_id)
+
+    def slack_ids_by_person(self) -> dict[int, list[str]]:
+        with self._db.read() as conn:
+            return link_rows.slack_ids_by_person(conn)
