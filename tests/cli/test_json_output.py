@@ -95,6 +95,13 @@ def test_projects(cli: Cli) -> None:
         {"after_seconds": 600, "channels": [{"email": {"address": "boss@x.example"}}]}
     ]
     assert shown["email_deciders_members_only"] is False
+    assert [p["has_slack_token"] for p in listed] == [False, False]
+
+    done = CliRunner().invoke(app, ["projects", "slack-token", "payments"], env=cli.env, input="xoxb-own-1\n")
+    assert done.exit_code == 0, done.stderr
+    assert [p["has_slack_token"] for p in cli.json("projects", "list")["projects"]] == [False, True]
+    assert cli.json("projects", "show", "payments")["has_slack_token"] is True
+    assert "Slack bot token: the project's own" in cli("projects", "show", "payments")
 
 
 def test_webhooks_and_deliveries(cli: Cli) -> None:

@@ -94,14 +94,14 @@ def projects_list(as_json: AsJson = False, database_url: DatabaseUrl = None) -> 
     """List the projects and their settings."""
     with admin(database_url) as (service, _):
         found = service.projects.list_projects()
-        tokens = {p.id: service.projects.has_slack_token(p.id) for p in found}
+        tokens = service.projects.with_slack_token()
     if as_json:
-        print_json({"projects": [project_json(p, tokens[p.id]) for p in found]})
+        print_json({"projects": [project_json(p, p.id in tokens) for p in found]})
         return
     if not found:
         out.print("No projects.")
     for project in found:
-        _describe(project, tokens[project.id])
+        _describe(project, project.id in tokens)
 
 
 @app.command("show")
@@ -109,7 +109,7 @@ def projects_show(project: Project, as_json: AsJson = False, database_url: Datab
     """Show a project's routing and deadline settings."""
     with admin(database_url) as (service, _):
         found = service.projects.get(project)
-        has_token = service.projects.has_slack_token(found.id)
+        has_token = found.id in service.projects.with_slack_token()
     if as_json:
         print_json(project_json(found, has_token))
     else:

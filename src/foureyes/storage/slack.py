@@ -123,6 +123,12 @@ def set_project_token(conn: Connection, box: SecretBox, project_id: int, token: 
     return result.rowcount == 1
 
 
+def projects_with_token(conn: Connection) -> frozenset[int]:
+    """The projects that have a bot token of their own (nothing is opened to tell)."""
+    rows = conn.execute(select(projects.c.id).where(projects.c.slack_bot_token.is_not(None)))
+    return frozenset(int(row[0]) for row in rows)
+
+
 def project_token(conn: Connection, box: SecretBox, project_id: int) -> str | None:
     """The project's own bot token, opened; None when it has none."""
     stored = conn.execute(select(projects.c.slack_bot_token).where(projects.c.id == project_id)).scalar()

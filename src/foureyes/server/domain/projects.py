@@ -227,6 +227,7 @@ class Projects:
             actor_user_id,
         )
 
-    def has_slack_token(self, project_id: int) -> bool:
+    def with_slack_token(self) -> frozenset[int]:
+        """The ids of the projects with a Slack bot token of their own."""
         with self._db.read() as conn:
-            return slack_rows.project_token(conn, self._db.box, project_id) is not None
+            return slack_rows.projects_with_token(conn)
