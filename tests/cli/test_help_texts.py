@@ -50,3 +50,19 @@ def test_every_help_text_is_shown_with_its_brackets(path: tuple[str, ...], comma
 def test_the_serve_help_shows_its_defaults() -> None:
     done = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "80"})
     assert "Interface to listen on [default: 127.0.0.1]." in _shown(done.output)
+
+
+GROUPS = [(path, command) for path, command in COMMANDS if getattr(command, "commands", None)]
+
+
+@pytest.mark.parametrize(("path", "group"), GROUPS, ids=[" ".join(p) or "foureyes" for p, _ in GROUPS])
+def test_a_command_list_shows_each_summary_unbroken(path: tuple[str, ...], group: Any) -> None:
+    # Wide enough that nothing needs wrapping: each summary is then on the line of its command.
+    done = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "2000"})
+    assert done.exit_code == 0, done.output
+    lines = [" ".join(re.sub(r"[│╭╮╰╯─]", " ", line).split()) for line in done.output.splitlines()]
+    for name, sub in group.commands.items():
+        if sub.hidden:
+            continue
+        summary = _written((sub.short_help or sub.help or "").split("\n\n")[0])
+        assert f"{name} {summary}".strip() in lines, f"{' '.join((*path, name))}: {summary!r} is broken"

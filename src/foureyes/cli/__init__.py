@@ -12,6 +12,7 @@ entry point.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
@@ -93,6 +94,22 @@ for command in (review.pending, review.approve, review.reject, review.answer, re
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(hook_app, name="hook")
 app.add_typer(claude_app, name="claude")
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """A command list shows each command's first paragraph, and in Typer's Rich markup mode it
+    keeps the docstring's line breaks, cutting a summary wrapped in the source mid-sentence:
+    each listed summary is set to that paragraph on one line (the wrapping is the terminal's)."""
+    for info in group.registered_commands:
+        if info.short_help is None:
+            text = info.help or inspect.getdoc(info.callback) or ""
+            info.short_help = " ".join(text.split("\n\n")[0].split()) or None
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 # Installed by the server extra only: a server-side command run without them says which extra.
