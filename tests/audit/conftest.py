@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,20 +16,9 @@ from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database
 
+from ..clock import Clock
 from ..fast_hashing import FAST_HASHING
 from ..webhooks.receiver import Receiver, running_receiver
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 @dataclass

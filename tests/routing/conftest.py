@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from foureyes.server.settings import Settings
 from foureyes.storage import Database, DeliveryRecord
 from foureyes.storage import outbox as deliveries
 
+from ..clock import Clock
 from ..db import ensure_project, events_of
 
 LINK = re.compile(r"^(Approve|Reject|Answer): +(\S+)\r?$", re.MULTILINE)
@@ -30,18 +31,6 @@ LINK = re.compile(r"^(Approve|Reject|Answer): +(\S+)\r?$", re.MULTILINE)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 @dataclass
@@ -100,7 +89,7 @@ async def make_mail_world(database_url: str, clock: Clock, smtp_port: int) -> Wo
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from foureyes.server.settings import Settings
 from foureyes.storage import Database
 from foureyes.storage import outbox as deliveries
 
+from ..clock import Clock
 from ..db import ensure_project
 from .live import SlackServer
 from .slack_api import SlackApi, running_slack_api
@@ -28,14 +28,6 @@ from .slack_api import SlackApi, running_slack_api
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

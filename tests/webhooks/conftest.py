@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from foureyes.server.service import Service
 from foureyes.server.settings import Settings
 from foureyes.storage import Database
 
+from ..clock import Clock
 from ..db import ensure_project
 from .receiver import Receiver, running_receiver
 
@@ -26,18 +27,6 @@ from .receiver import Receiver, running_receiver
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 @dataclass
