@@ -20,11 +20,12 @@ from foureyes.server.service import Service
 from foureyes.storage import Database
 from foureyes.storage import escalations as chain_rows
 
+from ..clock import Clock
 from ..db import events_of
 from ..email_channel.smtp_server import Mailbox, parts, start_smtp
 from ..integration.conftest import free_port
 from ..webhooks.receiver import running_receiver
-from .conftest import Clock, World, make_mail_world
+from .conftest import World, make_mail_world
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

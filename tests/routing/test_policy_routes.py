@@ -16,11 +16,12 @@ from foureyes.storage import DeliveryRecord
 from foureyes.storage import outbox as deliveries
 from foureyes.storage import push as push_rows
 
+from ..clock import Clock
 from ..email_channel.smtp_server import Mailbox, start_smtp
 from ..integration.conftest import free_port
 from ..server.inbox_helpers import make_person
 from ..slack.slack_api import SlackApi, running_slack_api
-from .conftest import Clock, World, make_world
+from .conftest import World, make_world
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

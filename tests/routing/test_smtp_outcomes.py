@@ -13,10 +13,11 @@ from aiosmtpd.controller import Controller
 
 from foureyes.server.channels.email.links import PURPOSE, LinkSigner
 
+from ..clock import Clock
 from ..email_channel.smtp_server import Mailbox
 from ..integration.conftest import free_port
 from ..webhooks.receiver import Receiver, running_receiver
-from .conftest import Clock, World, links_in, make_mail_world
+from .conftest import World, links_in, make_mail_world
 
 pytestmark = pytest.mark.anyio
 

@@ -15,8 +15,9 @@ from foureyes.storage.database import MIGRATIONS_DIR
 from foureyes.storage.sealing import SecretBox
 from foureyes.webhooks import verify
 
+from ..clock import Clock
 from ..db import attempts_of, delivery_of, events_of
-from .conftest import Clock, webhook_worker
+from .conftest import webhook_worker
 from .receiver import Receiver
 
 pytestmark = pytest.mark.anyio

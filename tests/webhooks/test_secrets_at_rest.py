@@ -20,8 +20,9 @@ from foureyes.storage.schema import webhook_endpoints
 from foureyes.storage.sealing import PREFIX, SealingKeyError, SecretBox
 from foureyes.webhooks import verify
 
+from ..clock import Clock
 from ..db import endpoints_of, ensure_project
-from .conftest import Clock, webhook_worker
+from .conftest import webhook_worker
 from .receiver import Receiver
 
 pytestmark = pytest.mark.anyio
