@@ -255,13 +255,18 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_servers(url: str, workdir: Path, replicas: int) -> Iterator[list[LiveServer]]:
-    """``replicas`` real servers on one database, sharing one secret key file."""
+def running_servers(
+    url: str, workdir: Path, replicas: int, server_src: str | None = None
+) -> Iterator[list[LiveServer]]:
+    """``replicas`` real servers on one database, sharing one secret key file; ``server_src``:
+    a ``src`` directory whose ``foureyes`` the servers (and their key command) run instead."""
     servers = []
     for n in range(replicas):
         (workdir / str(n)).mkdir()
         server = LiveServer(workdir / str(n), database_url=url)
         server.env["FOUREYES_SECRET_KEY_FILE"] = str(workdir / "secret.key")
+        if server_src:
+            server.env["PYTHONPATH"] = server_src
         servers.append(server)
     try:
         # the first alone, so it migrates the fresh database before the others look at it
@@ -301,7 +306,7 @@ def database_backends(url: str) -> list[int]:
 
 def bench(backend: str, url: str, workdir: Path, args: argparse.Namespace) -> list[Result]:
     replicas = args.replicas if backend == "postgresql" else 1
-    with running_servers(url, workdir, replicas) as servers:
+    with running_servers(url, workdir, replicas, args.server_src) as servers:
         key = servers[0].create_key("agent")
         results = []
         for run in range(args.runs):
@@ -451,6 +456,11 @@ def main() -> None:
         "--postgres-url", default=os.environ.get("FOUREYES_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     )
     parser.add_argument("--replicas", type=int, default=1, help="server processes on the PostgreSQL database")
+    parser.add_argument(
+        "--server-src",
+        help="run the servers from this src directory (e.g. `git archive COMMIT src | tar -x -C DIR`, "
+        "then DIR/src), to compare another commit's server in the same hour",
+    )
     parser.add_argument(
         "--profile",
         type=Path,

@@ -43,8 +43,12 @@ def list_projects(conn: Connection) -> list[ProjectRecord]:
     return [_project(row) for row in conn.execute(select(projects).order_by(projects.c.slug))]
 
 
+# Built once: every create reads its project, and so do the sinks' fan-outs in its transaction.
+_PROJECT = select(projects).where(projects.c.id == bindparam("project_id"))
+
+
 def get_project(conn: Connection, project_id: int) -> ProjectRecord | None:
-    row = conn.execute(select(projects).where(projects.c.id == project_id)).first()
+    row = conn.execute(_PROJECT, {"project_id": project_id}).first()
     return None if row is None else _project(row)
 
 

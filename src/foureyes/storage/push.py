@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from foureyes.storage.schema import api_keys, events, memberships, push_subscriptions, server_keys
@@ -160,28 +160,33 @@ def list_for(conn: Connection, *, user_id: int | None = None) -> list[PushSubscr
     return [_subscription(row) for row in conn.execute(query)]
 
 
+# Built once: every create's Web Push fan-out asks it (most often of a project with none).
+_RECIPIENTS = (
+    select(push_subscriptions.c.id)
+    .join(
+        memberships,
+        (memberships.c.user_id == push_subscriptions.c.user_id)
+        & (memberships.c.project_id == push_subscriptions.c.project_id),
+    )
+    .where(push_subscriptions.c.project_id == bindparam("project_id"))
+    .order_by(push_subscriptions.c.id)
+)
+
+
 def recipients(conn: Connection, project_id: int) -> list[int]:
     """The subscriptions of a project whose person is still a member of it, by id."""
-    query = (
-        select(push_subscriptions.c.id)
-        .join(
-            memberships,
-            (memberships.c.user_id == push_subscriptions.c.user_id)
-            & (memberships.c.project_id == push_subscriptions.c.project_id),
-        )
-        .where(push_subscriptions.c.project_id == project_id)
-        .order_by(push_subscriptions.c.id)
-    )
-    return [int(found) for found in conn.execute(query).scalars()]
+    return [int(found) for found in conn.execute(_RECIPIENTS, {"project_id": project_id}).scalars()]
+
+
+_AGENT = (
+    select(func.coalesce(api_keys.c.name, api_keys.c.prefix))
+    .select_from(events)
+    .join(api_keys, api_keys.c.id == events.c.actor_key_id)
+    .where(events.c.item_id == bindparam("item_id"), events.c.type == "created")
+)
 
 
 def agent_of(conn: Connection, item_id: int) -> str | None:
     """The agent that created an item: its key's name, else the key's prefix."""
-    query = (
-        select(func.coalesce(api_keys.c.name, api_keys.c.prefix))
-        .select_from(events)
-        .join(api_keys, api_keys.c.id == events.c.actor_key_id)
-        .where(events.c.item_id == item_id, events.c.type == "created")
-    )
-    found = conn.execute(query).scalar_one_or_none()
+    found = conn.execute(_AGENT, {"item_id": item_id}).scalar_one_or_none()
     return None if found is None else str(found)
