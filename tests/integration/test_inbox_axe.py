@@ -58,6 +58,8 @@ def _project(site: Site) -> None:
     lead.post("/agent/function_calls/d1/respond", json={"approved": False, "comment": "no"})
     answers = [{"name": "formal", "title": "Formal", "description": "Dear Sir or Madam"}]
     agent.post("/human_contacts", json=human_contact("q1", "Formal or casual?", response_options=answers))
+    # A request that allows edits: its page has the arguments' editor.
+    agent.post("/function_calls", json={**function_call("e1", kwargs={"usd": 40}), "allow_edit": True})
     # From now on the project's requests need step-up: the notice on s1, the passkey parts.
     site.service.projects.set_step_up("a11y", True)
     agent.post("/function_calls", json=function_call("s1", kwargs={"amount": 900}))
@@ -71,6 +73,7 @@ PAGES = [
     "/inbox/p/a11y/function_calls/p1",
     "/inbox/p/a11y/function_calls/d1",
     "/inbox/p/a11y/function_calls/s1",
+    "/inbox/p/a11y/function_calls/e1",
     "/inbox/p/a11y/settings",
     "/inbox/p/a11y/human_contacts/q1",
     "/inbox/p/a11y/runs/run-1",

@@ -4,6 +4,7 @@ violations) and every payload is shown as literal text."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -36,6 +37,7 @@ def _setup(site: Site) -> list[str]:
                 "kwargs": {payload: payload, "nested": {"k": [payload]}},
                 "reject_options": [{"name": payload, "title": payload, "description": payload}],
             },
+            "allow_edit": True,
         }
         question = {
             "run_id": payload,
@@ -95,6 +97,22 @@ def test_xss_corpus_renders_as_text(site: Site, page: Any) -> None:
         assert page.locator(".option button").text_content() == f"Reject: {payload}"
         assert page.locator(".option button").get_attribute("value") == payload
         assert page.locator(".option .description").text_content() == payload
+        # The editor holds them as text, and its live diff shows keys and values as text.
+        editor = page.locator("#approve-args")
+        assert json.loads(editor.input_value()) == {payload: payload, "nested": {"k": [payload]}}
+        editor.fill(json.dumps({"nested": {"k": [payload, 1]}, "added": payload}))
+        keys = page.locator("#edit-diff tbody th code")
+        expect(keys).to_have_count(3)
+        assert keys.all_text_contents() == ["nested", payload, "added"]
+        values = page.locator("#edit-diff pre").all_text_contents()
+        assert (
+            values
+            == [
+                json.dumps({"k": [payload]}, indent=2, ensure_ascii=False),
+                json.dumps({"k": [payload, 1]}, indent=2, ensure_ascii=False),
+            ]
+            + [json.dumps(payload, ensure_ascii=False)] * 2
+        )
         clean(f"function call {n}")
 
         page.goto(f"{base}/runs/{quote(payload, safe='')}")

@@ -1,7 +1,8 @@
 """The reviewer's web inbox, server-rendered under ``/inbox``.
 
 Plain HTML forms do everything without JavaScript but passkeys; small scripts add the rest:
-``static/inbox.js`` live updates over Server-Sent Events, ``static/push.js`` the switch for phone
+``static/inbox.js`` live updates over Server-Sent Events, ``static/edit.js`` the checks and the
+diff of the arguments' editor (only on a page that has one), ``static/push.js`` the switch for phone
 notifications (``notifications.py``), and ``static/passkeys.js`` the WebAuthn ceremonies
 (``passkeys.py``), which cannot do without it. Routes are thin: they check who is asking, call
 the service, render a template. See docs/inbox.md.

@@ -6,7 +6,6 @@ signed-in person as the actor; the service checks their role.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -32,6 +31,7 @@ from foureyes.storage.inbox import InboxFilter, InboxRow
 
 from . import views
 from .arguments import arguments as rendered_arguments
+from .filters import Filters
 from .render import page
 from .session import Reviewer, check_form, signed_in
 from .step_up import confirmation, verdict_of
@@ -44,40 +44,6 @@ KINDS = {"function_calls": ItemKind.FUNCTION_CALL, "human_contacts": ItemKind.HU
 PATHS: dict[str, str] = {v: k for k, v in KINDS.items()}
 # One page of a list; the next page starts after its last row (keyset paging, no cap).
 PAGE_SIZE = 100
-
-
-@dataclass(frozen=True)
-class Filters:
-    text: str
-    fn: str
-    run: str
-    agent: str
-    age: str
-    kind: str
-
-    @classmethod
-    def from_request(cls, request: Request) -> Filters:
-        q = request.query_params
-
-        def get(name: str) -> str:
-            return q.get(name, "").strip()[:256]
-
-        age = get("age")
-        kind = get("kind")
-        return cls(get("q"), get("fn"), get("run"), get("agent"), age if age in views.AGES else "", kind)
-
-    @property
-    def active(self) -> bool:
-        return any((self.text, self.fn, self.run, self.agent, self.age, self.kind))
-
-    def query(self, **extra: str) -> str:
-        """These filters (and ``extra``) as a query string, ``?`` included; empty when none."""
-        pairs = zip(("q", "fn", "run", "agent", "age", "kind"), self.values(), strict=True)
-        kept = [(k, v) for k, v in (*pairs, *extra.items()) if v]
-        return "?" + urlencode(kept) if kept else ""
-
-    def values(self) -> tuple[str, ...]:
-        return (self.text, self.fn, self.run, self.agent, self.age, self.kind)
 
 
 def _is_call(item: ItemRecord) -> bool:
@@ -215,6 +181,7 @@ async def _item_page(
     item: ItemRecord,
     status_code: int = 200,
     message: str | None = None,
+    edited: str | None = None,
 ) -> Response:
     service = service_of(request)
     agent, channel = await in_thread(service.items.item_origin, item)
@@ -242,7 +209,9 @@ async def _item_page(
         agent=agent,
         channel=channel,
         arguments=rendered_arguments(item.spec.get("kwargs") or {}) if _is_call(item) else [],
-        edit_text=views.edit_text(item.spec.get("kwargs") or {}) if item.allow_edit else None,
+        # the editor holds the agent's arguments, or the reviewer's text the server refused
+        asked_text=views.edit_text(item.spec.get("kwargs") or {}) if item.allow_edit else None,
+        edit_text=(edited or views.edit_text(item.spec.get("kwargs") or {})) if item.allow_edit else None,
         edit_diff=views.edit_diff,
         contact_channel=redact(item.spec.get("channel")),
         emails=emails,
@@ -350,7 +319,8 @@ async def decide(
         )
     except ValidationFailedError as exc:
         item = await _get(request, project, kind, call_id)
-        return await _item_page(request, reviewer, project, role, item, 422, exc.message)
+        edited = edited_kwargs if action == "approve" else None
+        return await _item_page(request, reviewer, project, role, item, 422, exc.message, edited)
     except StepUpRequiredError as exc:
         item = await _get(request, project, kind, call_id)
         return await _item_page(request, reviewer, project, role, item, 403, exc.message)

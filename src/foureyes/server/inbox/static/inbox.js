@@ -190,6 +190,17 @@
           }
         }
         break;
+      case "e":
+        // The arguments' editor, on a request that allows edits (a list row opens it there).
+        var editor = document.getElementById("approve-args");
+        if (editor) {
+          editor.focus();
+        } else if (row && row.hasAttribute("data-editable")) {
+          window.location.href = row.getAttribute("data-url") + "#approve-args";
+        } else {
+          handled = false;
+        }
+        break;
       case "x":
         var box = row && row.querySelector("input.select");
         if (box) {
