@@ -43,7 +43,7 @@ import httpx
 from foureyes import _default, _receipts
 from foureyes._async.client import AsyncHumanLayer
 from foureyes._sync.client import HumanLayer
-from foureyes.models import FunctionCall, HumanContact
+from foureyes.models import MAX_BULK_DECISIONS, FunctionCall, HumanContact
 
 __all__ = ["API_BASE_URL", "API_KEY", "CLIENT_TIMEOUT", "FakeFoureyes"]
 
@@ -292,6 +292,8 @@ class FakeFoureyes:
             match request.method, parts:
                 case "POST", [("function_calls" | "contact_requests") as collection]:
                     return self._create(collection, body)
+                case "POST", ["agent", "function_calls", "respond"]:
+                    return self._bulk(body)
                 case "GET", ["agent", ("function_calls" | "contact_requests") as collection, "pending"]:
                     return self._page(collection, request.url.params)
                 case "GET", [("function_calls" | "contact_requests") as collection, call_id]:
@@ -363,6 +365,34 @@ class FakeFoureyes:
             return httpx.Response(200, json=self._decide_locked(collection, call_id, body, _BY_API))
         except ValueError as exc:
             return _error(422, "invalid_request", str(exc))
+
+    def _bulk(self, body: Any) -> httpx.Response:
+        """foureyes' bulk respond: each verdict decided as its own respond would be, or skipped
+        with the reason, in the order sent."""
+        decisions = body.get("decisions") if isinstance(body, dict) else None
+        if not isinstance(decisions, list) or not 1 <= len(decisions) <= MAX_BULK_DECISIONS:
+            return _error(422, "validation_error", f"decisions must hold 1 to {MAX_BULK_DECISIONS} verdicts")
+        call_ids = [d.get("call_id") if isinstance(d, dict) else None for d in decisions]
+        if not all(isinstance(c, str) for c in call_ids) or len(set(call_ids)) != len(call_ids):
+            return _error(422, "validation_error", "each verdict names a call_id, each call id once")
+        results = []
+        for decision in decisions:
+            call_id = decision["call_id"]
+            item = self.items.get((FUNCTION_CALLS, call_id))
+            if item is None:
+                results.append({"call_id": call_id, "result": "skipped", "reason": "not found"})
+                continue
+            if self._done(FUNCTION_CALLS, item):
+                state = "approved" if item["status"]["approved"] else "rejected"
+                results.append({"call_id": call_id, "result": "skipped", "reason": state})
+                continue
+            try:
+                decided = self._decide_locked(FUNCTION_CALLS, call_id, decision, _BY_API)
+            except ValueError as exc:
+                results.append({"call_id": call_id, "result": "skipped", "reason": str(exc)})
+                continue
+            results.append({"call_id": call_id, "result": "decided", "function_call": decided})
+        return httpx.Response(200, json={"results": results})
 
     # ---------------------------------------------------------------- state
 

@@ -15,6 +15,7 @@ import foureyes
 from foureyes import (
     AuthenticationError,
     ConflictError,
+    FunctionCallDecision,
     FunctionCallSpec,
     FunctionCallStatus,
     HumanContactSpec,
@@ -131,6 +132,39 @@ def test_the_servers_rules_hold() -> None:
         fy.reject("c-1", "no")
     with pytest.raises(AuthenticationError):
         fy.client(api_key="someone-else").get_function_call("c-1")
+
+
+def test_bulk_respond_decides_each_verdict_or_says_why_not() -> None:
+    fy = FakeFoureyes()
+    hl = fy.client()
+    for n in range(3):
+        hl.create_function_call(FunctionCallSpec(fn="f", kwargs={"n": n}), call_id=f"c-{n}")
+    fy.approve("c-0")
+    results = hl.respond_to_function_calls(
+        [
+            FunctionCallDecision(call_id="c-0", approved=False, comment="late"),
+            FunctionCallDecision(call_id="c-1", approved=True),
+            FunctionCallDecision(call_id="c-2", approved=False),  # no comment: refused
+            FunctionCallDecision(call_id="nope", approved=True),
+        ]
+    )
+    assert [(r.call_id, r.result, r.reason) for r in results] == [
+        ("c-0", "skipped", "approved"),
+        ("c-1", "decided", None),
+        ("c-2", "skipped", "a rejection needs a comment or a reject option"),
+        ("nope", "skipped", "not found"),
+    ]
+    assert results[1].function_call is not None
+    assert results[1].function_call.status.approved is True  # type: ignore[union-attr]
+    assert fy.function_call("c-1").status.responded_by.channel == "api"  # type: ignore[union-attr]
+    assert fy.function_call("c-2").status.approved is None  # type: ignore[union-attr]
+    with pytest.raises(InvalidRequestError):
+        hl.respond_to_function_calls(
+            [
+                FunctionCallDecision(call_id="c-2", approved=True),
+                FunctionCallDecision(call_id="c-2", approved=True),
+            ]
+        )
 
 
 def test_pending_lists_answer_the_protocols_envelope() -> None:
