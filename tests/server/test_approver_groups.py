@@ -250,7 +250,11 @@ def test_policy_group_actions_parse_and_print_back(text: str, spelled: str) -> N
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("require:3_of(a,b)", "invalid approver groups 'require:3_of(a,b)'"[:24]),
+        (
+            "require:3_of(a,b)",
+            "invalid action 'require:3_of(a,b)': at_least must be an integer from 1 to the number "
+            "of groups (2)",
+        ),
         ("require:all_of()", "group names are letters"),
         ("require:any_of(a,a)", "names a group twice"),
         ("require:some_of(a,b)", "require:GROUPS (all_of(A,B), any_of(A,B) or M_of(A,B,C))"),

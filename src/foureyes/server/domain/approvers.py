@@ -128,7 +128,7 @@ def parse_spelling(text: str) -> Requirement | None:
     needed = len(groups) if head == "all" else 1 if head == "any" else int(head)
     checked = _requirement(groups, needed)
     if isinstance(checked, str):
-        raise InvalidParameterError(f"invalid approver groups {text!r}: {checked} ({SYNTAX})")
+        raise InvalidParameterError(f"invalid action 'require:{text.strip()}': {checked} (require:{SYNTAX})")
     return checked
 
 
