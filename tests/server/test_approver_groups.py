@@ -5,6 +5,7 @@ waiting (approved null) until the groups are met."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import humanlayer
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from foureyes.cli.review import approval_progress
 from foureyes.server.audit.verify import verify
+from foureyes.server.domain.approvers import freeable, matching
 from foureyes.server.domain.errors import ConflictError, InvalidParameterError, NotFoundError
 from foureyes.server.domain.rules import parse_action
 from foureyes.server.service import Service
@@ -331,3 +333,27 @@ def test_the_inbox_shows_what_is_still_needed_and_the_groups(
     admin_page = browser.client.get("/inbox/p/default/people").text
     assert "Approver groups" in admin_page
     assert "both@example.com, fin2@example.com, fin@example.com" in admin_page
+
+
+def _most_matched(people: list[list[str]]) -> int:
+    """How many approvers can each count for a group of their own, by trying every way."""
+    if not people:
+        return 0
+    first, rest = people[0], people[1:]
+    skip = _most_matched(rest)
+    taken = [1 + _most_matched([[g for g in p if g != group] for p in rest]) for group in first]
+    return max([skip, *taken])
+
+
+def test_the_matching_and_the_groups_still_wanted_agree_with_trying_every_way() -> None:
+    chance = random.Random(12)
+    for _ in range(1500):
+        groups = [f"g{i}" for i in range(chance.randint(1, 5))]
+        people = [
+            sorted(chance.sample(groups, chance.randint(0, len(groups)))) for _ in range(chance.randint(0, 5))
+        ]
+        owner = matching(people)
+        most = _most_matched(people)
+        assert len(owner) == most
+        wanted = {g for g in groups if _most_matched([*people, [g]]) > most}
+        assert freeable(groups, people, owner) == wanted

@@ -138,8 +138,9 @@ def requirement_of(item: ItemRecord) -> Requirement | None:
     return Requirement(item.approver_groups, item.approver_groups_needed)
 
 
-def _matched(candidates: Sequence[Sequence[str]]) -> int:
-    """The most approvers that can each count for a group of their own (augmenting paths)."""
+def matching(candidates: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Groups matched to approvers (by index), as many as can each count for one of their own
+    (augmenting paths; a requirement has at most 20 groups)."""
     owner: dict[str, int] = {}
 
     def place(person: int, seen: set[str]) -> bool:
@@ -152,7 +153,23 @@ def _matched(candidates: Sequence[Sequence[str]]) -> int:
                 return True
         return False
 
-    return sum(place(person, set()) for person in range(len(candidates)))
+    for person in range(len(candidates)):
+        place(person, set())
+    return owner
+
+
+def freeable(groups: Sequence[str], candidates: Sequence[Sequence[str]], owner: dict[str, int]) -> set[str]:
+    """The groups one more approver could count for: those no one counts for, and those whose
+    approver could move to another such group (an alternating path)."""
+    free = {g for g in groups if g not in owner}
+    grown = True
+    while grown:
+        grown = False
+        for group, person in owner.items():
+            if group not in free and any(g in free for g in candidates[person]):
+                free.add(group)
+                grown = True
+    return free
 
 
 @dataclass(frozen=True)
@@ -203,9 +220,10 @@ def tally(item: ItemRecord, newcomer: Sequence[str] | None = None) -> Tally:
     if newcomer is not None:
         people.append(sorted(set(newcomer) & set(groups)))
     needed = 0 if requirement is None else requirement.needed
-    met = min(_matched(people), needed)
-    wanted = tuple(g for g in groups if met < needed and _matched([*people, [g]]) > met)
-    return Tally(len(people), item.quorum, met, needed, wanted)
+    owner = matching(people)
+    met = min(len(owner), needed)
+    free = freeable(groups, people, owner) if met < needed else set()
+    return Tally(len(people), item.quorum, met, needed, tuple(g for g in groups if g in free))
 
 
 def counts(item: ItemRecord, groups: Sequence[str]) -> bool:
