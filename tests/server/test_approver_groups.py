@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from foureyes.cli.review import approval_progress
+from foureyes.models import FunctionCall
 from foureyes.server.audit.verify import verify
 from foureyes.server.domain.approvers import freeable, matching
 from foureyes.server.domain.errors import ConflictError, InvalidParameterError, NotFoundError
@@ -82,6 +83,10 @@ def test_all_of_needs_one_member_of_each_group_and_the_official_sdk_waits(
         assert pending["approvals"][0]["groups"] == ["finance"]
         assert pending["approvals_needed"]["groups"] == ["security"]
         assert approval_progress(pending) == "1 of 2 approvals (fin@example.com); still needs security"
+        # the extra status keys leave both SDKs' models valid, and still pending
+        ours = FunctionCall.model_validate(first.json()).status
+        assert ours is not None
+        assert ours.approved is None
         seen = hl.get_function_call("call-1")
         assert seen.status is not None
         assert seen.status.approved is None
