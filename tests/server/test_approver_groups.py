@@ -6,6 +6,7 @@ waiting (approved null) until the groups are met."""
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import humanlayer
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from foureyes.cli.review import approval_progress
 from foureyes.models import FunctionCall
 from foureyes.server.audit.verify import verify
+from foureyes.server.channels.email.links import PURPOSE, LinkClaim, LinkSigner
 from foureyes.server.domain.approvers import freeable, matching
 from foureyes.server.domain.errors import ConflictError, InvalidParameterError, NotFoundError
 from foureyes.server.domain.rules import parse_action
@@ -236,6 +238,31 @@ def test_a_policy_requires_groups(
     assert status["required_approvals"] == 2
     assert _approve(people["sec"]).json()["status"]["approved"] is None
     assert _approve(people["fin"]).json()["status"]["approved"] is True
+    # the rule's groups take the place of those the create named; the count only rises
+    body = make_function_call("call-2", fn="pay") | {
+        "required_approvers": {"any_of": ["legal"]},
+        "required_approvals": 3,
+    }
+    status = agent.post("/function_calls", body).json()["status"]
+    assert status["required_approvers"] == {"all_of": ["finance", "security"]}
+    assert status["required_approvals"] == 3
+    assert status["approvals_needed"]["text"] == "finance and security and 1 more from other people"
+
+
+def test_an_email_link_counts_for_its_recipients_groups(
+    service: Service, client: Any, agent: Caller, people: dict[str, Caller], make_function_call: Any
+) -> None:
+    channel = {"email": {"address": "sec@example.com"}}
+    body = make_function_call(channel=channel) | {"required_approvers": {"all_of": ["finance", "security"]}}
+    assert agent.post("/function_calls", body).status_code == 200
+    assert _approve(people["fin"]).status_code == 200
+    claim = LinkClaim(agent.project_id, "function_call", "call-1", "sec@example.com", int(time.time()) + 600)
+    token = LinkSigner(service.db.box.derive(PURPOSE)).sign(claim)
+    shown = client.get(f"/email/{token}")
+    assert "1 of 2 approvals (fin@example.com); still needs security" in shown.text
+    done = client.post(f"/email/{token}", data={"decision": "approve"})
+    assert done.status_code == 200, done.text
+    assert agent.get("/function_calls/call-1").json()["status"]["approved"] is True
 
 
 @pytest.mark.parametrize(
