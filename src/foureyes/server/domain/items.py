@@ -203,8 +203,6 @@ class Items:
         required = requested_quorum(payload) if kind == FUNCTION_CALL else None
         approvers = requested_approvers(payload) if kind == FUNCTION_CALL else None
         if approvers is not None:
-            with self._db.read() as conn:
-                check_requested(conn, project_id, approvers)
             # each group's approver is one of the people counted
             required = max(required or 1, approvers.needed) if approvers.needed > 1 else required
         new = NewItem(
@@ -235,6 +233,9 @@ class Items:
             if project is not None and project.step_up:
                 wanted = dataclasses.replace(wanted, step_up=True)
             item, created = item_rows.insert(tx.conn, wanted)
+            if created and approvers is not None:
+                # in the create's transaction (a replay of a stored request is not checked again)
+                check_requested(tx.conn, project_id, approvers)
             if created:
                 credentials.seal(
                     tx.conn, self._db.box, secrets, part=credentials.SPEC, now=now, item_id=item.id
