@@ -39,8 +39,9 @@ def blocking_violations(page: Any) -> list[str]:
 
 def _project(site: Site) -> None:
     """Everything a page can show: pending and decided calls with folded, marked arguments, a
-    question with options, a deadline, a run."""
+    question with options, a deadline, a run, an approver group."""
     site.person("ola@example.com", "a11y", "admin", "Ola")
+    site.service.groups.add("a11y", "finance", ["ola@example.com"])
     agent = site.agent(site.key("a11y", name="agent-1"))
     lead = site.agent(site.key("a11y", ("respond",), name="lead"))
     due = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()

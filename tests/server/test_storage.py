@@ -52,11 +52,12 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
             "policies",
             *("audit_log", "audit_head", "audit_keys", "audit_checkpoints"),
             *("passkeys", "webauthn_challenges"),
+            *("project_groups", "project_group_members"),
         }
         storage.migrate()
         with storage.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0019"
+            assert context.get_current_revision() == "0021"
             # The migrations build exactly what schema.py describes.
             assert compare_metadata(context, metadata) == []
     finally:

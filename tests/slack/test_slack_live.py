@@ -188,3 +188,38 @@ def test_signed_but_not_an_interaction(live: SlackServer) -> None:
     assert (
         live.web.post("/slack/interactions", content=b"\xff", headers=signed_raw(b"\xff")).status_code == 401
     )
+
+
+def test_an_approval_that_leaves_a_group_to_go_says_what_is_still_needed(
+    live: SlackServer, slack: SlackApi
+) -> None:
+    for command in (
+        ("users", "add", "someone@example.com", "--role", "reviewer"),
+        ("groups", "add", "finance", "--member", "boss@example.com"),
+        ("groups", "add", "security", "--member", "someone@example.com"),
+    ):
+        done = live.server.foureyes(*command)
+        assert done.returncode == 0, done.stderr
+    body = {
+        "run_id": "run-1",
+        "call_id": "two-sides",
+        "spec": slack_spec().model_dump(mode="json"),
+        "required_approvers": {"all_of": ["finance", "security"]},
+    }
+    created = live.agent.post("/function_calls", json=body)
+    assert created.status_code == 200, created.text
+    [post] = slack.wait_for("chat.postMessage")
+    ts = "1760000000.000001"
+    first = block_action(post.args["blocks"], "approve", user=REVIEWER, channel=CHANNEL, ts=ts)
+    assert live.interact(first).status_code == 200
+    [told] = slack.wait_for("chat.postEphemeral")
+    assert told.args["user"] == REVIEWER
+    assert told.args["text"] == (
+        "Your approval is recorded: 1 of 2 approvals (boss@example.com); still needs security."
+    )
+    assert live.status("two-sides")["approved"] is None
+    second = block_action(post.args["blocks"], "approve", user=STRANGER, channel=CHANNEL, ts=ts)
+    assert live.interact(second).status_code == 200
+    wait_until(lambda: live.status("two-sides")["approved"] is True)
+    [update] = slack.wait_for("chat.update")
+    assert "*Approved* by" in texts(update.args["blocks"])

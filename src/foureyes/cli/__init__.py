@@ -1,7 +1,7 @@
 """The ``foureyes`` command: run the server, manage keys, and decide from the terminal.
 
 Server-side commands (``serve`` in ``serve.py``, ``doctor``, ``backup``; ``keys``, ``webhooks``, ``users``,
-``projects``, ``deliveries``, ``receipts``, ``policies``, ``audit`` in their own modules) work on
+``projects``, ``deliveries``, ``receipts``, ``policies``, ``groups``, ``audit`` in their own modules) work on
 the database directly. Reviewer commands (``pending``, ``approve``, ``reject``, ``answer``,
 ``watch``, in ``review.py``) talk to a running server over HTTP with a ``respond``-scoped key,
 through the same API and service path as every other channel. The Claude Code and MCP commands
@@ -26,7 +26,18 @@ except ModuleNotFoundError as missing:  # `pip install foureyes` is the SDK alon
         "pip install 'foureyes[cli]' for the reviewer commands, 'foureyes[server]' for everything"
     ) from None
 
-from foureyes.cli import audit, deliveries, keys, policies, projects, receipts, review, users, webhooks
+from foureyes.cli import (
+    audit,
+    deliveries,
+    groups,
+    keys,
+    policies,
+    projects,
+    receipts,
+    review,
+    users,
+    webhooks,
+)
 from foureyes.cli._common import set_config_option, untrusted
 from foureyes.cli.backup import backup
 from foureyes.cli.doctor import doctor
@@ -86,6 +97,7 @@ app.add_typer(receipts.app, name="receipts")
 app.add_typer(projects.app, name="projects")
 app.add_typer(deliveries.app, name="deliveries")
 app.add_typer(policies.app, name="policies")
+app.add_typer(groups.app, name="groups")
 app.add_typer(audit.app, name="audit")
 for command in (review.pending, review.approve, review.reject, review.answer, review.watch):
     app.command()(command)

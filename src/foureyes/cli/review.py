@@ -135,12 +135,15 @@ def _table(
 def approval_progress(status: dict[str, Any]) -> str | None:
     """'1 of 2 approvals (alice@example.com); 1 more needed' for a request needing several."""
     required = status.get("required_approvals")
-    if not isinstance(required, int) or required < 2:
+    if not isinstance(required, int) or (required < 2 and not status.get("required_approvers")):
         return None
     approvals = status.get("approvals") or []
     who = ", ".join(str(a.get("email") or a.get("name") or "?") for a in approvals)
     text = f"{len(approvals)} of {required} approvals" + (f" ({who})" if who else "")
-    if status.get("approved") is None:
+    needed = status.get("approvals_needed") or {}
+    if status.get("approved") is None and status.get("required_approvers") and needed.get("text"):
+        text += f"; still needs {needed['text']}"  # the server's words for the groups still needed
+    elif status.get("approved") is None:
         text += f"; {max(required - len(approvals), 0)} more needed from other people"
     return text
 

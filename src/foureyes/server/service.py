@@ -8,6 +8,7 @@ the inbox and the CLI::
     service.bulk         approve or reject many in one transaction (domain/bulk.py)
     service.escalations  record escalations                        (domain/escalation.py)
     service.policies     rules applied at create time              (domain/policies.py)
+    service.groups       approver groups a requirement names       (domain/groups.py)
     service.keys         API keys, personal tokens, authenticate   (domain/keys.py)
     service.people       reviewers, roles, invitations, sessions   (people.py)
     service.passkeys     reviewers' passkeys, signing in, step-up  (domain/passkeys.py)
@@ -41,6 +42,7 @@ from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.deliveries import Deliveries, DeliveryFailures
 from foureyes.server.domain.escalation import Escalations
 from foureyes.server.domain.events import Emitter
+from foureyes.server.domain.groups import Groups
 from foureyes.server.domain.items import (
     DEFAULT_PAGE_SIZE,
     FUNCTION_CALL,
@@ -110,6 +112,7 @@ class Service:
         self.bulk = BulkDecisions(db, self.items, self.decisions)
         self.policies = Policies(db, self.emitter, self.decisions, clock)
         self.items.policy = self.policies
+        self.groups = Groups(db, self.emitter, clock)
         self.escalations = Escalations(db, self.emitter, self.items, clock)
         self.keys = Keys(db, self.emitter, self.people, clock, on_revoked=self.revocations.announce)
         webhook_sink = next(s for s in self.sinks if isinstance(s, WebhookSink))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from foureyes._protocol import ItemKind, ItemState
+from foureyes.server.domain.approvers import requirement_of, tally
 from foureyes.server.renderable import renderable
 from foureyes.storage import DecisionRecord, ItemRecord
 from foureyes.storage.credentials import redact_channel_of
@@ -64,16 +65,41 @@ def render_item(item: ItemRecord) -> dict[str, Any]:
         status["edited_kwargs"] = decision.edited_kwargs
     if decision is not None and decision.receipt is not None:
         status["receipt"] = decision.receipt
-    if item.quorum > 1:
+    if item.needs_several:
         # Who approved so far; approved stays null until the last of them.
         status["required_approvals"] = item.quorum
-        status["approvals"] = [{**responded_by(d), "at": _iso(d.decided_at)} for d in item.approvals()]
+        status["approvals"] = [_approval(item, d) for d in item.approvals()]
+        requirement = requirement_of(item)
+        if requirement is not None:
+            status["required_approvers"] = requirement.as_json()
+        if item.state == ItemState.PENDING:
+            status["approvals_needed"] = _needed(item)
     if item.routes:
         status["routes"] = list(item.routes)
     # What storage holds from before the input limits may not render: that part becomes a placeholder.
     # Credentials are never stored in a spec; redacting again keeps one that got in anyway unseen.
     spec = renderable(redact_channel_of(item.spec))
     return {"run_id": item.run_id, "call_id": item.call_id, "spec": spec, "status": status}
+
+
+def _approval(item: ItemRecord, decision: DecisionRecord) -> dict[str, Any]:
+    shown = {**responded_by(decision), "at": _iso(decision.decided_at)}
+    if item.approver_groups:
+        # the requirement's groups the approver was in (one of them is the one they count for)
+        shown["groups"] = list(decision.approver_groups)
+    return shown
+
+
+def _needed(item: ItemRecord) -> dict[str, Any]:
+    """What a pending item still needs: ``approvals`` in all, ``from_groups`` of them from
+    distinct ones of ``groups``; ``text`` says it as the inbox does ("security and 1 more ...")."""
+    found = tally(item)
+    return {
+        "approvals": max(found.required - found.approvals, 0),
+        "from_groups": found.groups_left,
+        "groups": list(found.wanted),
+        "text": found.still_needs(),
+    }
 
 
 def responded_by(decision: DecisionRecord) -> dict[str, Any]:

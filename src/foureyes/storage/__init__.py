@@ -7,7 +7,7 @@ and one repository module per table group, each a set of functions taking a conn
 - ``endpoints``: webhook endpoints (secrets sealed)
 - ``credentials``: credentials inside contact channels, redacted in place and sealed apart
 - ``outbox``: deliveries of every sink and their attempts
-- ``policies``: each project's rules
+- ``policies``: each project's rules; ``groups``: its approver groups
 - ``people``, ``inbox``, ``access``, ``throttle``: reviewers, the inbox's lists, grants, sign-in
 """
 
@@ -21,6 +21,7 @@ from foureyes.storage.records import (
     DecisionRecord,
     DeliveryRecord,
     EventRecord,
+    GroupRecord,
     ItemRecord,
     NewDecision,
     NewItem,
@@ -39,6 +40,7 @@ __all__ = [
     "DecisionRecord",
     "DeliveryRecord",
     "EventRecord",
+    "GroupRecord",
     "ItemRecord",
     "NewDecision",
     "NewItem",

@@ -65,6 +65,7 @@ def decision_from_row(row: Row[Any]) -> DecisionRecord:
         receipt=row.receipt,
         policy=row.policy,
         step_up_credential=row.step_up_credential,
+        approver_groups=_names(row.approver_groups),
     )
 
 
@@ -89,12 +90,22 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         creator_user_id=row.creator_user_id,
         routes=tuple((row.routes or "").split()),
         step_up=bool(row.step_up),
+        approver_groups=_names(row.approver_groups),
+        approver_groups_needed=row.approver_groups_needed or 0,
     )
+
+
+def _names(stored: str | None) -> tuple[str, ...]:
+    return tuple((stored or "").split())
+
+
+def _joined(names: tuple[str, ...]) -> str | None:
+    return " ".join(names) or None
 
 
 def _has_decisions(row: Row[Any]) -> bool:
     """A completed item has its decisions; a pending one only the approvals of a quorum."""
-    return bool(row.state != PENDING or (row.required_approvals or 1) > 1)
+    return bool(row.state != PENDING or (row.required_approvals or 1) > 1 or row.approver_groups)
 
 
 def decisions_of(conn: Connection, item_id: int) -> list[DecisionRecord]:
@@ -147,8 +158,12 @@ def insert(conn: Connection, new: NewItem) -> tuple[ItemRecord, bool]:
     stored = {f.name: getattr(new, f.name) for f in dataclasses.fields(new)}
     del stored["actor_key_id"], stored["channel"]
     routes = " ".join(new.routes) or None
+    groups = {
+        "approver_groups": _joined(new.approver_groups),
+        "approver_groups_needed": new.approver_groups_needed or None,
+    }
     result = conn.execute(
-        items.insert(), {**stored, "spec": dumps(new.spec), "state": PENDING, "routes": routes}
+        items.insert(), {**stored, "spec": dumps(new.spec), "state": PENDING, "routes": routes, **groups}
     )
     (item_id,) = result.inserted_primary_key or (None,)
     assert isinstance(item_id, int)
@@ -187,7 +202,7 @@ def _insert_decision(
     address = actor_email if decision.actor_user_id is None else None
     # JSON in its column, as a mapping in the record
     edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
-    columns = {**given, "edited_kwargs": edited}
+    columns = {**given, "edited_kwargs": edited, "approver_groups": _joined(decision.approver_groups)}
     # the person's name as it is now, kept with the decision: a later rename leaves it as it was
     name = actor_name if decision.actor_user_id is not None else None
     inserted = conn.execute(
@@ -213,16 +228,32 @@ def add_approval(
 
 
 def set_quorum_and_routes(
-    conn: Connection, item: ItemRecord, required: int | None, routes: tuple[str, ...]
+    conn: Connection,
+    item: ItemRecord,
+    required: int | None,
+    routes: tuple[str, ...],
+    groups: tuple[tuple[str, ...], int] | None = None,
 ) -> ItemRecord:
     """What a policy decided about a new item short of deciding it: the approvals it needs, the
-    channels it goes to."""
+    channels it goes to, and (``groups``: names and how many of them) its approver groups."""
+    names, needed = (item.approver_groups, item.approver_groups_needed) if groups is None else groups
     conn.execute(
         items.update()
         .where(items.c.id == item.id)
-        .values(required_approvals=required, routes=" ".join(routes) or None)
+        .values(
+            required_approvals=required,
+            routes=" ".join(routes) or None,
+            approver_groups=_joined(names),
+            approver_groups_needed=needed or None,
+        )
     )
-    return dataclasses.replace(item, required_approvals=required, routes=routes)
+    return dataclasses.replace(
+        item,
+        required_approvals=required,
+        routes=routes,
+        approver_groups=names,
+        approver_groups_needed=needed,
+    )
 
 
 def lock_if_pending(conn: Connection, item_id: int) -> bool:

@@ -61,6 +61,8 @@ class DecisionRecord:
     policy: str | None = None
     # the passkey (credential id, base64url) whose step-up assertion backed it (0019)
     step_up_credential: str | None = None
+    # of its item's approver groups, those the approver was in when approving (0021)
+    approver_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,20 @@ class ItemRecord:
     routes: tuple[str, ...] = ()
     # deciding it needs a fresh passkey assertion bound to the decision (0019)
     step_up: bool = False
+    # the approver groups its requirement names, and from how many distinct ones of them
+    # approvals are needed (0 with no group requirement) (0021)
+    approver_groups: tuple[str, ...] = ()
+    approver_groups_needed: int = 0
 
     @property
     def quorum(self) -> int:
+        """How many distinct people must approve (a group requirement's count included)."""
         return self.required_approvals or 1
+
+    @property
+    def needs_several(self) -> bool:
+        """Whether its approvals are counted (quorum.py) rather than the first completing it."""
+        return self.quorum > 1 or bool(self.approver_groups)
 
     def approvals(self) -> tuple[DecisionRecord, ...]:
         """The approvals recorded so far (an item needing several keeps them while pending)."""
@@ -135,6 +147,8 @@ class NewItem:
     creator_user_id: int | None = None
     routes: tuple[str, ...] = ()
     step_up: bool = False
+    approver_groups: tuple[str, ...] = ()
+    approver_groups_needed: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,7 @@ class NewDecision:
     receipt: str | None = None
     policy: str | None = None
     step_up_credential: str | None = None
+    approver_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +191,17 @@ class PolicyRecord:
     action: str
     comment: str | None
     shadow: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    """A project's approver group and its members' addresses, sorted."""
+
+    id: int
+    project_id: int
+    name: str
+    members: tuple[str, ...]
     created_at: datetime
 
 

@@ -22,12 +22,12 @@ from sqlalchemy import (
     text,
 )
 
-from foureyes.storage import passkey_schema, slack_schema, trust_schema
+from foureyes.storage import group_schema, passkey_schema, slack_schema, trust_schema
 from foureyes.storage.schema_base import UTCDateTime, metadata
 
 # The keys the server signs with, and the tamper-evident log, are declared in trust_schema.py,
-# reviewers' passkeys in passkey_schema.py, the Slack channel's in slack_schema.py (same
-# metadata); all are named here too, so every table is found in this module.
+# reviewers' passkeys in passkey_schema.py, the Slack channel's in slack_schema.py, approver
+# groups in group_schema.py (same metadata); all are named here too, so every table is found in this module.
 signing_keys = trust_schema.signing_keys
 server_keys = trust_schema.server_keys
 audit_log = trust_schema.audit_log
@@ -40,6 +40,8 @@ slack_interactions = slack_schema.slack_interactions
 slack_users = slack_schema.slack_users
 slack_link_codes = slack_schema.slack_link_codes
 slack_messages = slack_schema.slack_messages
+project_groups = group_schema.project_groups
+project_group_members = group_schema.project_group_members
 
 
 projects = Table(
@@ -113,6 +115,10 @@ items = Table(
     Column("escalation_steps_done", Integer, nullable=False, server_default=text("0")),
     # deciding it needs a fresh passkey assertion; copied from its project, a policy may set it (0019)
     Column("step_up", Boolean, nullable=False, server_default=false()),
+    # the approver groups its requirement names, space-separated, and from how many distinct
+    # ones of them approvals are needed (domain/approvers.py); null: no group requirement (0021)
+    Column("approver_groups", Text, nullable=True),
+    Column("approver_groups_needed", Integer, nullable=True),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
     Index("ix_items_pending", "project_id", "kind", "state", "requested_at"),
     Index("ix_items_expiry", "state", "expires_at"),
@@ -146,6 +152,8 @@ decisions = Table(
     Column("actor_name", String(200), nullable=True),
     # the passkey whose step-up assertion backed this decision (credential id, base64url) (0019)
     Column("step_up_credential", String(1400), nullable=True),
+    # of its item's approver groups, those the approver was in when approving, space-separated (0021)
+    Column("approver_groups", Text, nullable=True),
 )
 
 

@@ -46,6 +46,7 @@ DECISION_COLUMNS = (
     "spec_digest",
     "policy",
     "receipt",
+    "approver_groups",
 )
 
 

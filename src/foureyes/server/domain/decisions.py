@@ -273,7 +273,7 @@ class Decisions:
 
         if state == ItemState.APPROVED and decision.policy is None:
             check_not_creator(item, decision.actor_user_id, self._creator_address(item), email)
-            if item.quorum > 1:
+            if item.needs_several:
                 return record_approval(
                     tx, self._emitter, item, decision, actor_email=email, actor_name=name, sign=signed
                 )

@@ -222,6 +222,8 @@ def decision_fields(decision: DecisionRecord) -> dict[str, Any]:
         "policy": decision.policy,
         "edited_kwargs": decision.edited_kwargs,
         "receipt": decision.receipt,
+        # stored space-separated; entries from before 0021 have none, as their rows
+        "approver_groups": " ".join(decision.approver_groups) or None,
     }
 
 

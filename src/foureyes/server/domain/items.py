@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from foureyes._protocol import MAX_ID_LENGTH, ItemKind
 from foureyes.models import FunctionCall, HumanContact
+from foureyes.server.domain.approvers import check_requested, requested_approvers
 from foureyes.server.domain.deadlines import default_deadline, requested_deadline
 from foureyes.server.domain.edits import requested_allow_edit
 from foureyes.server.domain.errors import (
@@ -200,6 +201,10 @@ class Items:
         # only a function call's arguments can be edited
         allow_edit = requested_allow_edit(payload) if kind == FUNCTION_CALL else False
         required = requested_quorum(payload) if kind == FUNCTION_CALL else None
+        approvers = requested_approvers(payload) if kind == FUNCTION_CALL else None
+        if approvers is not None:
+            # each group's approver is one of the people counted
+            required = max(required or 1, approvers.needed) if approvers.needed > 1 else required
         new = NewItem(
             project_id=project_id,
             kind=kind,
@@ -215,6 +220,8 @@ class Items:
             allow_edit=allow_edit,
             required_approvals=required,
             creator_user_id=actor_user_id,
+            approver_groups=() if approvers is None else approvers.groups,
+            approver_groups_needed=0 if approvers is None else approvers.needed,
         )
 
         def create(tx: Tx) -> tuple[ItemRecord, bool]:
@@ -226,6 +233,9 @@ class Items:
             if project is not None and project.step_up:
                 wanted = dataclasses.replace(wanted, step_up=True)
             item, created = item_rows.insert(tx.conn, wanted)
+            if created and approvers is not None:
+                # in the create's transaction (a replay of a stored request is not checked again)
+                check_requested(tx.conn, project_id, approvers)
             if created:
                 credentials.seal(
                     tx.conn, self._db.box, secrets, part=credentials.SPEC, now=now, item_id=item.id

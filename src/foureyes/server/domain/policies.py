@@ -4,9 +4,11 @@ request in its create transaction.
 The first rule (by position) whose expression matches acts: ``approve`` and ``reject`` decide
 the request at once through the one decision path (a decision row attributed to the rule,
 channel ``policy``, and ``ItemDecided``), so the agent reads the answer in the create response;
-``require:N`` raises the approvals it needs; ``route:...`` sends it to its targets (routes.py). No
-match: a human decides. A shadow rule never acts: when it matches, a ``policy`` event records
-what it would have done, and evaluation goes on. See ``rules.py`` for the expressions.
+``require:N`` raises the approvals it needs, ``require:all_of(...)`` names approver groups (which
+the project must have when the rule is written: approvers.py); ``route:...`` sends it to its
+targets (routes.py). No match: a human decides. A shadow rule never acts: when it matches, a
+``policy`` event records what it would have done, and evaluation goes on. See ``rules.py`` for
+the expressions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from foureyes._protocol import ItemState
+from foureyes.server.domain.approvers import unknown_groups
 from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.errors import InvalidParameterError, NotFoundError
 from foureyes.server.domain.events import Emitter, PolicyMatched, SettingsChanged
@@ -47,6 +50,7 @@ MAX_RULES = 50
 MAX_TEST_ITEMS = 1000
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a verdict with no match
 _RULE_FIELDS = {"name", "when", "then", "comment", "shadow"}
+MAX_ACTION_LENGTH = 200  # the column's width
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ def _checked_rule(raw: Mapping[str, Any]) -> dict[str, Any]:
     shadow = raw.get("shadow", False)
     if not isinstance(shadow, bool):
         raise InvalidParameterError(f"policy {name!r}: 'shadow' must be true or false")
+    if len(str(action)) > MAX_ACTION_LENGTH:
+        raise InvalidParameterError(
+            f"policy {name!r}: the action is longer than {MAX_ACTION_LENGTH} characters"
+        )
     return {
         "name": name,
         "expression": expression,
@@ -129,6 +137,18 @@ def _checked_rule(raw: Mapping[str, Any]) -> dict[str, Any]:
         "comment": comment,
         "shadow": shadow,
     }
+
+
+def _check_groups(tx: Tx, project: ProjectRecord, rules: Sequence[Mapping[str, Any]]) -> None:
+    """Every group a rule's action names is one of the project's."""
+    for rule in rules:
+        wanted = parse_action(rule["action"]).approvers
+        unknown = [] if wanted is None else unknown_groups(tx.conn, project.id, wanted)
+        if unknown:
+            raise InvalidParameterError(
+                f"policy {rule['name']!r}: project {project.slug!r} has no group named "
+                f"{', '.join(unknown)} (foureyes groups add)"
+            )
 
 
 class Policies:
@@ -164,6 +184,7 @@ class Policies:
                 )
             if any(p.name == rule["name"] for p in policy_rows.list_policies(tx.conn, found.id)):
                 raise InvalidParameterError(f"project {project!r} already has a policy named {name!r}")
+            _check_groups(tx, found, [rule])
             last = policy_rows.next_position(tx.conn, found.id)
             at = last if position is None else max(1, min(position, last))
             policy_rows.make_room(tx.conn, found.id, at)
@@ -204,6 +225,7 @@ class Policies:
         now = self._clock()
         with self._db.write() as tx:
             found = key_rows.ensure_project(tx.conn, project, now=now)
+            _check_groups(tx, found, checked)
             policy_rows.replace_all(tx.conn, found.id, checked, now)
             self._changed(tx, found.id, "policies_applied", names=names)
             applied = policy_rows.list_policies(tx.conn, found.id)
@@ -296,6 +318,12 @@ class Policies:
         )
 
     def _act(self, tx: Tx, item: ItemRecord, rule: PolicyRecord, action: Action, now: datetime) -> ItemRecord:
+        if action.kind == REQUIRE and action.approvers is not None:
+            # the rule's groups take the place of any the request named; the count only rises
+            wanted = action.approvers
+            required = max(item.quorum, wanted.needed)
+            groups = (wanted.groups, wanted.needed)
+            return item_rows.set_quorum_and_routes(tx.conn, item, required, item.routes, groups)
         if action.kind == REQUIRE:
             required = max(item.quorum, action.approvals or 1)
             return item_rows.set_quorum_and_routes(tx.conn, item, required, item.routes)

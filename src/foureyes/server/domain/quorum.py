@@ -5,7 +5,8 @@ policy). Each approval is a decision row; the item stays pending until that many
 people have approved, and then the last approval completes it as approved. One rejection
 completes it as rejected at once (a veto). People are told apart by their address, so an
 inbox session, a personal token and an email link of the same person are one approver. Nobody
-approves a request created with their own key.
+approves a request created with their own key. A request may also need approvals from members
+of named groups (``approvers.py``); its approvals are counted here the same way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from foureyes.server.domain.approvers import counts, tally
 from foureyes.server.domain.errors import ConflictError, ForbiddenError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemApproved, ItemDecided
 from foureyes.storage import ItemRecord, NewDecision, Tx
+from foureyes.storage import groups as group_rows
 from foureyes.storage import items as item_rows
 
 REQUIRED_APPROVALS = "required_approvals"
@@ -80,12 +83,23 @@ def record_approval(
     who = identity(actor_email)
     if who is None:
         raise ForbiddenError(
-            f"this request needs {item.quorum} approvals from distinct people: approve it as a person "
+            f"this request needs approvals from {item.quorum} distinct people"
+            + (" in its approver groups" if item.approver_groups else "")
+            + ": approve it as a person "
             "(the inbox, a personal token or an email link), not with a project key"
         )
     if who in {identity(d.actor_email) for d in current.approvals()}:
         raise ConflictError(f"you already approved {item.call_id!r}; it needs another person's approval")
-    if len(current.approvals()) + 1 >= current.quorum:
+    if current.approver_groups:
+        member_of = group_rows.groups_of(tx.conn, item.project_id, who, current.approver_groups)
+        if not counts(current, member_of):
+            needs = tally(current).still_needs()
+            raise ForbiddenError(
+                f"your approval would not count: {item.call_id!r} still needs {needs}, "
+                "and you are in none of the groups still needed"
+            )
+        decision = dataclasses.replace(decision, approver_groups=member_of)
+    if tally(current, decision.approver_groups).met:
         done = item_rows.complete(
             tx.conn, current, decision.verdict, sign(decision), actor_email=actor_email, actor_name=actor_name
         )
@@ -126,13 +140,16 @@ def still_needed(item: ItemRecord) -> int:
 
 
 def progress(item: ItemRecord) -> str | None:
-    """'1 of 2 approvals (alice@example.com); 1 more needed' for an item needing several."""
-    if item.quorum < 2:
+    """'1 of 2 approvals (alice@example.com); 1 more needed from other people' for an item
+    needing several; '...; still needs security' when it needs approvers of groups."""
+    if not item.needs_several:
         return None
     approvals = item.approvals()
     who = ", ".join(d.actor_email or d.actor_name or "?" for d in approvals)
     text = f"{len(approvals)} of {item.quorum} approvals" + (f" ({who})" if who else "")
     needed = still_needed(item)
-    if item.state == "pending" and needed:
+    if item.state == "pending" and item.approver_groups:
+        text += f"; still needs {tally(item).still_needs()}"
+    elif item.state == "pending" and needed:
         text += f"; {needed} more needed from other people"
     return text

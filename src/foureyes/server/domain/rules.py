@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from foureyes.server.domain.approvers import SYNTAX, Requirement, parse_spelling
 from foureyes.server.domain.errors import InvalidParameterError
 from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.routes import check_targets
@@ -48,12 +49,14 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+)")
 
 @dataclass(frozen=True)
 class Action:
-    """What a matching rule does: ``approve``, ``reject``, ``require`` (``approvals`` people) or
-    ``route`` (to ``channels``, the targets of routes.py)."""
+    """What a matching rule does: ``approve``, ``reject``, ``require`` (``approvals`` people, or
+    the ``approvers`` of groups: approvers.py) or ``route`` (to ``channels``, the targets of
+    routes.py)."""
 
     kind: str
     approvals: int | None = None
     channels: tuple[str, ...] = ()
+    approvers: Requirement | None = None
 
     @property
     def decides(self) -> bool:
@@ -61,15 +64,19 @@ class Action:
 
     def __str__(self) -> str:
         if self.kind == REQUIRE:
-            return f"require:{self.approvals}"
+            return f"require:{self.approvers or self.approvals}"
         if self.kind == ROUTE:
             return "route:" + ",".join(self.channels)
         return self.kind
 
 
 def parse_action(text: str) -> Action:
-    """``approve``, ``reject``, ``require:N`` or ``route:TARGET[,TARGET...]``."""
+    """``approve``, ``reject``, ``require:N``, ``require:all_of(A,B)`` (approvers.py) or
+    ``route:TARGET[,TARGET...]``."""
     head, _, rest = text.strip().partition(":")
+    groups = parse_spelling(rest) if head == REQUIRE else None
+    if groups is not None:
+        return Action(REQUIRE, approvers=groups)
     if head in (APPROVE, REJECT) and not rest:
         return Action(head)
     if head == REQUIRE and rest.isdigit() and 1 <= int(rest) <= MAX_REQUIRED_APPROVALS:
@@ -77,8 +84,8 @@ def parse_action(text: str) -> Action:
     if head == ROUTE and rest.strip():
         return Action(ROUTE, channels=check_targets(rest.split(",")))
     raise InvalidParameterError(
-        f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}) "
-        "or route:TARGET[,TARGET] (docs/policies.md)"
+        f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}), "
+        f"require:GROUPS ({SYNTAX}) or route:TARGET[,TARGET] (docs/policies.md)"
     )
 
 

@@ -40,6 +40,7 @@ async def _people_page(
     project = await admin_project(request, reviewer, slug, PEOPLE_ADMINS)
     members = await in_thread(service.people.members_of, project.id)
     rules = await in_thread(service.policies.list_for, project.id)
+    groups = await in_thread(service.groups.list_for, project.id)
     return page(
         request,
         "people.html",
@@ -51,6 +52,7 @@ async def _people_page(
         roles=ROLES,
         members=members,
         policies=rules,
+        groups=groups,
         **context,
     )
 

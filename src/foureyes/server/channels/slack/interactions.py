@@ -40,6 +40,7 @@ from foureyes.server.channels.slack.blocks import (
 )
 from foureyes.server.channels.slack.verify import verified_body
 from foureyes.server.domain.errors import ConflictError, DomainError, NotFoundError
+from foureyes.server.domain.quorum import progress
 from foureyes.storage import ItemRecord
 
 logger = logging.getLogger(__name__)
@@ -130,22 +131,25 @@ class _Interaction:
             return None
 
     async def _decide(self, item: ItemRecord, decider: Decider, **verdict: Any) -> str | None:
-        """Record the decision; None, or why it was not recorded."""
+        """Record the decision; None, or what to tell the person: why it was not recorded, or
+        what a request needing several approvals still needs after theirs."""
         who = {"channel": CHANNEL, "actor_key_id": None, **decider.__dict__}
         decisions = self.service.decisions
         try:
             if item.kind == ItemKind.FUNCTION_CALL:
-                await in_thread(
+                done: ItemRecord = await in_thread(
                     decisions.decide_function_call, item.project_id, item.call_id, **verdict, **who
                 )
             else:
-                await in_thread(
+                done = await in_thread(
                     decisions.answer_human_contact, item.project_id, item.call_id, **verdict, **who
                 )
         except ConflictError:
             return "This request was already decided."
         except DomainError as exc:
             return str(exc)
+        if done.state == ItemState.PENDING:
+            return f"Your approval is recorded: {progress(done)}."
         return None
 
     async def _checked(self, ref: Ref) -> tuple[ItemRecord, Decider] | str:
@@ -194,7 +198,7 @@ class _Interaction:
             else:
                 option = str(options[ref.option]["name"])
                 problem = await self._decide(item, decider, response_option_name=option)
-        if problem:
+        if problem:  # or what the request still needs after this approval
             await self._tell(problem)
         return Response(status_code=200)
 
