@@ -89,6 +89,9 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         creator_user_id=row.creator_user_id,
         routes=tuple((row.routes or "").split()),
         step_up=bool(row.step_up),
+        escalation_steps_done=row.escalation_steps_done,
+        escalation_steps=tuple(json.loads(row.escalation_steps)) if row.escalation_steps else (),
+        next_escalation_at=row.next_escalation_at,
     )
 
 

@@ -92,6 +92,11 @@ class ItemRecord:
     routes: tuple[str, ...] = ()
     # deciding it needs a fresh passkey assertion bound to the decision (0019)
     step_up: bool = False
+    # how many escalation steps it has had (0016); its own steps, from a policy, instead of
+    # its project's chain, and when the next of them is due (0022)
+    escalation_steps_done: int = 0
+    escalation_steps: tuple[dict[str, Any], ...] = ()
+    next_escalation_at: datetime | None = None
 
     @property
     def quorum(self) -> int:

@@ -111,6 +111,12 @@ items = Table(
     Column("routes", String(500), nullable=True),
     # how many of its project's escalation steps it has had; they fire in order (0016)
     Column("escalation_steps_done", Integer, nullable=False, server_default=text("0")),
+    # its own escalation steps, given by a policy's escalate: action, instead of its project's
+    # chain: JSON [{"after_seconds", "channels"}] (null: the project's chain), and when the next
+    # of them is due (null: none left) (0022)
+    Column("escalation_steps", Text, nullable=True),
+    Column("next_escalation_at", UTCDateTime(), nullable=True),
+    Index("ix_items_own_escalation", "state", "next_escalation_at"),
     # deciding it needs a fresh passkey assertion; copied from its project, a policy may set it (0019)
     Column("step_up", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("project_id", "kind", "call_id", name="uq_items_project_kind_call"),
