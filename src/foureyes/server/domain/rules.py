@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from foureyes.server.domain.errors import InvalidParameterError
+from foureyes.server.domain.policy_steps import Steps, parse_steps, steps_text
 from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.routes import check_targets
 
@@ -42,6 +43,7 @@ APPROVE = "approve"
 REJECT = "reject"
 REQUIRE = "require"
 ROUTE = "route"
+ESCALATE = "escalate"
 VARIABLES = ("fn", "args", "agent", "run_id", "project", "now", "kind")
 _POSITION = re.compile(r"<input>:(\d+):(\d+)")
 
@@ -49,11 +51,13 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+)")
 @dataclass(frozen=True)
 class Action:
     """What a matching rule does: ``approve``, ``reject``, ``require`` (``approvals`` people) or
-    ``route`` (to ``channels``, the targets of routes.py)."""
+    ``route`` (to ``channels``, the targets of routes.py); or ``escalate`` (its ``steps``:
+    policy_steps.py)."""
 
     kind: str
     approvals: int | None = None
     channels: tuple[str, ...] = ()
+    steps: Steps = ()
 
     @property
     def decides(self) -> bool:
@@ -64,11 +68,14 @@ class Action:
             return f"require:{self.approvals}"
         if self.kind == ROUTE:
             return "route:" + ",".join(self.channels)
+        if self.kind == ESCALATE:
+            return "escalate:" + steps_text(self.steps)
         return self.kind
 
 
 def parse_action(text: str) -> Action:
-    """``approve``, ``reject``, ``require:N`` or ``route:TARGET[,TARGET...]``."""
+    """``approve``, ``reject``, ``require:N``, ``route:TARGET[,TARGET...]`` or
+    ``escalate:DELAY>TARGET[,TARGET][;...]``."""
     head, _, rest = text.strip().partition(":")
     if head in (APPROVE, REJECT) and not rest:
         return Action(head)
@@ -76,9 +83,11 @@ def parse_action(text: str) -> Action:
         return Action(REQUIRE, approvals=int(rest))
     if head == ROUTE and rest.strip():
         return Action(ROUTE, channels=check_targets(rest.split(",")))
+    if head == ESCALATE:
+        return Action(ESCALATE, steps=parse_steps(rest))
     raise InvalidParameterError(
         f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}) "
-        "or route:TARGET[,TARGET] (docs/policies.md)"
+        "or route:TARGET[,TARGET] or escalate:DELAY>TARGET[,TARGET][;DELAY>TARGET...] (docs/policies.md)"
     )
 
 
