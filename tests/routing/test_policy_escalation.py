@@ -6,7 +6,7 @@ escalates keeps the chain; a shadow rule only records; a bad action is refused s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,6 +79,27 @@ async def test_a_matching_rule_gives_the_request_its_own_steps(escalating: World
     [matched] = world.events("wire-1", "policy")
     assert (matched["policy"], matched["action"], matched["shadow"]) == ("big-wires", RULE, False)
     assert item.state == "pending"
+
+
+async def test_the_deadline_task_is_told_when_the_first_step_is_due(escalating: World) -> None:
+    world = escalating
+    told: list[datetime] = []
+    world.service.items.on_deadline = told.append
+    big(world, "wake")
+    requested = world.service.items.get_function_call(world.project_id, "wake").requested_at
+    assert requested + timedelta(minutes=30) in told
+
+
+async def test_a_step_whose_targets_name_no_channel_still_fires_to_no_one(escalating: World) -> None:
+    world = escalating  # the project has no default channels
+    world.service.policies.add("default", "nobody", "args.usd == 3", "escalate:1m>slack", position=1)
+    big(world, "lonely", usd=3)
+    task = task_of(world.service, world.clock)
+    task.run_once(world.clock.advance(minutes=1))
+    assert task.escalated == 1
+    [step] = escalated(world, "lonely")
+    assert (step["policy"], step["channels"]) == ("nobody", [])
+    assert email_targets(world, "lonely") == []
 
 
 async def test_the_steps_fire_in_order_after_their_delays_and_once_each(escalating: World) -> None:

@@ -95,3 +95,18 @@ def test_a_policys_steps_on_the_item_page_ahead_then_fired_and_in_the_audit_log(
         agent.project_id, "chased", approved=True, channel="api", actor_key_id=None
     )
     assert "step 2 (after 2h) not needed" in browser.get(url).text
+
+
+@pytest.mark.slow
+def test_the_running_server_fires_a_policys_step_on_its_own(
+    client: Any, service: Service, agent: Caller
+) -> None:
+    service.policies.add("default", "chase", "true", "escalate:1s>email:boss@example.com")
+    assert agent.post("/function_calls", function_call("chased-live")).status_code == 200
+    item_id = service.items.get_function_call(agent.project_id, "chased-live").id
+    deadline = time.monotonic() + 20
+    fired: list[Any] = []
+    while time.monotonic() < deadline and not fired:
+        fired = fired_steps(service.db, item_id)
+        time.sleep(0.1)
+    assert [(step.number, step.after_seconds, step.policy) for step in fired] == [(1, 1, "chase")]

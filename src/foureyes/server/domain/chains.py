@@ -185,10 +185,7 @@ class EscalationChains:
         """Fire step ``done + 1`` and every later step also due; how many this call fired."""
         steps = project.escalation_steps
         fired = 0
-        while (
-            done < len(steps)
-            and item.requested_at + timedelta(seconds=int(steps[done]["after_seconds"])) <= now
-        ):
+        while (at := step_due(item, steps, done)) is not None and at <= now:
             with self._db.write() as tx:
                 if not chain_rows.mark_fired(tx.conn, item.id, done):
                     return fired  # decided meanwhile, or another replica fired it
