@@ -46,8 +46,14 @@ def test_the_chain_on_the_settings_page_and_the_fired_step_on_the_item(
 
 
 @pytest.mark.slow
-def test_the_running_server_fires_a_step_on_its_own(client: Any, service: Service, agent: Caller) -> None:
-    service.projects.add_escalation_step("default", 1, [{"email": {"address": "oncall@example.com"}}])
+@pytest.mark.parametrize("policy", [None, "chase"], ids=["chain", "policy"])
+def test_the_running_server_fires_a_step_on_its_own(
+    client: Any, service: Service, agent: Caller, policy: str | None
+) -> None:
+    if policy is None:
+        service.projects.add_escalation_step("default", 1, [{"email": {"address": "oncall@example.com"}}])
+    else:  # the deadline task is woken for the request's own first step
+        service.policies.add("default", policy, "true", "escalate:1s>email:boss@example.com")
     assert agent.post("/function_calls", function_call("on-its-own")).status_code == 200
     item_id = service.items.get_function_call(agent.project_id, "on-its-own").id
     deadline = time.monotonic() + 20
@@ -55,7 +61,7 @@ def test_the_running_server_fires_a_step_on_its_own(client: Any, service: Servic
     while time.monotonic() < deadline and not fired:
         fired = fired_steps(service.db, item_id)
         time.sleep(0.1)
-    assert [(step.number, step.after_seconds) for step in fired] == [(1, 1)]
+    assert [(step.number, step.after_seconds, step.policy) for step in fired] == [(1, 1, policy)]
 
 
 def test_a_policys_steps_on_the_item_page_ahead_then_fired_and_in_the_audit_log(
@@ -95,18 +101,3 @@ def test_a_policys_steps_on_the_item_page_ahead_then_fired_and_in_the_audit_log(
         agent.project_id, "chased", approved=True, channel="api", actor_key_id=None
     )
     assert "step 2 (after 2h) not needed" in browser.get(url).text
-
-
-@pytest.mark.slow
-def test_the_running_server_fires_a_policys_step_on_its_own(
-    client: Any, service: Service, agent: Caller
-) -> None:
-    service.policies.add("default", "chase", "true", "escalate:1s>email:boss@example.com")
-    assert agent.post("/function_calls", function_call("chased-live")).status_code == 200
-    item_id = service.items.get_function_call(agent.project_id, "chased-live").id
-    deadline = time.monotonic() + 20
-    fired: list[Any] = []
-    while time.monotonic() < deadline and not fired:
-        fired = fired_steps(service.db, item_id)
-        time.sleep(0.1)
-    assert [(step.number, step.after_seconds, step.policy) for step in fired] == [(1, 1, "chase")]
