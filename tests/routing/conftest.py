@@ -7,7 +7,8 @@ import email
 import email.policy
 import json
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from foureyes.server.channels import sinks_for
+from foureyes.server.expiry import ExpiryTask
 from foureyes.server.outbox import OutboxWorker
 from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
@@ -24,6 +26,8 @@ from foureyes.storage import outbox as deliveries
 
 from ..clock import Clock
 from ..db import ensure_project, events_of
+from ..email_channel.smtp_server import Mailbox, start_smtp
+from ..integration.conftest import free_port
 
 LINK = re.compile(r"^(Approve|Reject|Answer): +(\S+)\r?$", re.MULTILINE)
 
@@ -101,3 +105,36 @@ async def world(database_url: str, clock: Clock) -> AsyncIterator[World]:
     finally:
         await found.worker.stop()
         found.service.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    """A real SMTP server (aiosmtpd) on a free port, and what it received."""
+    port = free_port()
+    controller, box = start_smtp(port)
+    yield port, box
+    controller.stop()
+
+
+def task_of(service: Service, clock: Clock) -> ExpiryTask:
+    """The deadline task of ``service``, firing escalation steps too."""
+    return ExpiryTask(service.db, service.decisions, clock, poll_interval_seconds=1, chains=service.chains)
+
+
+def run_at_once(tasks: Sequence[ExpiryTask], now: datetime) -> list[int]:
+    """One step of each task (each a replica), started together from threads: how many
+    escalation steps each fired."""
+    barrier = threading.Barrier(len(tasks))
+    fired: list[int] = []
+
+    def run(task: ExpiryTask) -> None:
+        barrier.wait()
+        task.run_once(now)
+        fired.append(task.escalated)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return fired

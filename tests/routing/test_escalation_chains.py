@@ -5,16 +5,13 @@ of two; and never for a request already decided."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from foureyes.server.channels.email.sink import recipients_allowed
 from foureyes.server.domain.errors import InvalidInputError
-from foureyes.server.expiry import ExpiryTask
 from foureyes.server.push import InProcessNotifier
 from foureyes.server.service import Service
 from foureyes.storage import Database
@@ -22,24 +19,15 @@ from foureyes.storage import escalations as chain_rows
 
 from ..clock import Clock
 from ..db import events_of
-from ..email_channel.smtp_server import Mailbox, parts, start_smtp
-from ..integration.conftest import free_port
+from ..email_channel.smtp_server import Mailbox, parts
 from ..webhooks.receiver import running_receiver
-from .conftest import World, make_mail_world
+from .conftest import World, make_mail_world, run_at_once, task_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ONCALL = "oncall@example.com"
 LEAD = "lead@example.com"
 CHAIN = (("10m", 600, ONCALL), ("1h", 3600, LEAD))
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, Mailbox]]:
-    port = free_port()
-    controller, box = start_smtp(port)
-    yield port, box
-    controller.stop()
 
 
 @pytest.fixture
@@ -52,10 +40,6 @@ async def mail_world(database_url: str, clock: Clock, smtp: tuple[int, Mailbox])
     finally:
         await found.worker.stop()
         found.service.close()
-
-
-def task_of(service: Service, clock: Clock) -> ExpiryTask:
-    return ExpiryTask(service.db, service.decisions, clock, poll_interval_seconds=1, chains=service.chains)
 
 
 def steps_done(world: World, call_id: str) -> int:
@@ -130,18 +114,7 @@ async def test_two_replicas_fire_each_step_exactly_once(
         fired: list[int] = []
         for advance in ({"minutes": 11}, {"hours": 1}):
             now = world.clock.advance(**advance)
-            barrier = threading.Barrier(2)
-
-            def run(task: ExpiryTask, now: Any = now, barrier: threading.Barrier = barrier) -> None:
-                barrier.wait()
-                task.run_once(now)
-                fired.append(task.escalated)
-
-            threads = [threading.Thread(target=run, args=(t,)) for t in replicas]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            fired += run_at_once(replicas, now)
             for task in replicas:  # and once more each: nothing left to fire
                 task.run_once(now)
                 assert task.escalated == 0

@@ -73,3 +73,42 @@ def test_the_policies_commands(
     assert _run(database_url, "remove", "watch").exit_code == 0
     assert _run(database_url, "remove", "watch").exit_code == 1
     assert [p.name for p in service.policies.list_policies("default")] == ["no-deletes"]
+
+
+def test_an_escalate_rule_from_the_cli_and_a_file(
+    database_url: str, service: Service, agent: Caller, make_function_call: Any, tmp_path: Path
+) -> None:
+    agent.post("/function_calls", make_function_call("big", kwargs={"amount": 5000}))
+    then = "escalate:2h>slack:C123;30m>email:boss@example.com"
+    added = _run(database_url, "add", "chase", "--when", "args.amount > 1000", "--then", then)
+    assert added.exit_code == 0, added.output
+    [rule] = service.policies.list_policies("default")
+    assert rule.action == "escalate:30m>email:boss@example.com;2h>slack:C123"
+
+    refused = _run(database_url, "add", "bad", "--when", "true", "--then", "escalate:30m>pager")
+    assert refused.exit_code == 1
+    assert "escalate step 1 ('30m>pager'): unknown route target 'pager'" in refused.output
+
+    tried = _run(database_url, "test", "args.amount > 1000", "--then", then)
+    assert tried.exit_code == 0, tried.output
+    (big_row,) = [line for line in tried.output.splitlines() if "big" in line]
+    assert "escalate:30m>email:boss@example.com;2h>slack:C123" in big_row
+    bad_test = _run(database_url, "test", "true", "--then", "escalate:soon>email")
+    assert bad_test.exit_code == 1
+    assert "'soon' is not a duration" in bad_test.output
+
+    rules = tmp_path / "policies.yaml"
+    rules.write_text(
+        "policies:\n"
+        "  - name: chase\n"
+        "    when: args.amount > 1000\n"
+        "    then: escalate:1h>email:cfo@example.com\n"
+        "  - {name: broken, when: 'true', then: 'escalate:1h>email:nobody'}\n"
+    )
+    assert _run(database_url, "apply", str(rules)).exit_code == 1
+    rules.write_text(rules.read_text().split("  - {name: broken")[0])
+    applied = _run(database_url, "apply", str(rules))
+    assert applied.exit_code == 0, applied.output
+    assert [p.action for p in service.policies.list_policies("default")] == [
+        "escalate:1h>email:cfo@example.com"
+    ]

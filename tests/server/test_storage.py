@@ -57,7 +57,7 @@ def test_migrations_create_the_schema_from_empty_and_rerun_cleanly(empty_databas
         storage.migrate()
         with storage.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0021"
+            assert context.get_current_revision() == "0022"
             # The migrations build exactly what schema.py describes.
             assert compare_metadata(context, metadata) == []
     finally:

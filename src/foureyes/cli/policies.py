@@ -23,7 +23,8 @@ from foureyes.cli._common import (
 )
 
 app = typer.Typer(
-    help="Manage policies: rules that decide, route or raise the bar at create time.", no_args_is_help=True
+    help="Manage policies: rules that decide, route, escalate or raise the bar at create time.",
+    no_args_is_help=True,
 )
 
 Project = Annotated[str, typer.Option(help="The project whose rules these are.")]
@@ -68,7 +69,12 @@ def policies_add(
         str,
         typer.Option(
             "--then",
-            help="approve, reject, require:N or route:TARGET[,TARGET] (email:ADDR, slack:ID, defaults ...).",
+            help=(
+                "approve, reject, require:N, route:TARGET[,TARGET] (email:ADDR, slack:ID, defaults ...) "
+                "or escalate:DELAY>TARGET[,TARGET][;DELAY>TARGET...] (e.g. "
+                "'escalate:30m>email:boss@example.com;2h>slack:C123': after 30 minutes without a "
+                "decision email the boss, after 2 hours post in C123; instead of the project's chain)."
+            ),
         ),
     ],
     project: Project = "default",
@@ -149,13 +155,16 @@ def policies_apply(
 def policies_test(
     expression: Annotated[str, typer.Argument(metavar="EXPR", help="A CEL expression.")],
     project: Project = "default",
-    then: Annotated[str, typer.Option("--then", help="The action to show for a match.")] = "match",
+    then: Annotated[
+        str, typer.Option("--then", help="The action to show for a match (checked as for add).")
+    ] = "match",
     last: Annotated[int, typer.Option(help="How many of the latest requests.")] = 20,
     as_json: AsJson = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show what EXPR would have decided over the project's latest requests (nothing changes)."""
     with admin(database_url) as (service, _):
+        then = then if then == "match" else service.policies.action_text(then)
         trials = service.policies.test(project, expression, last=last)
     if as_json:
         requests = [
@@ -165,6 +174,7 @@ def policies_test(
                 "request": t.item.spec.get("fn") or t.item.spec.get("msg"),
                 "agent": t.agent,
                 "matched": t.matched,
+                "would": then if t.matched else None,
                 "state": t.item.state,
             }
             for t in trials

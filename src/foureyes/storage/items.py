@@ -92,6 +92,9 @@ def item_record(row: Row[Any], found: tuple[DecisionRecord, ...] = ()) -> ItemRe
         step_up=bool(row.step_up),
         approver_groups=_names(row.approver_groups),
         approver_groups_needed=row.approver_groups_needed or 0,
+        escalation_steps_done=row.escalation_steps_done,
+        escalation_steps=tuple(json.loads(row.escalation_steps)) if row.escalation_steps else (),
+        next_escalation_at=row.next_escalation_at,
     )
 
 

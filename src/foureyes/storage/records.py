@@ -98,6 +98,11 @@ class ItemRecord:
     # approvals are needed (0 with no group requirement) (0021)
     approver_groups: tuple[str, ...] = ()
     approver_groups_needed: int = 0
+    # how many escalation steps it has had (0016); its own steps, from a policy, instead of
+    # its project's chain, and when the next of them is due (0022)
+    escalation_steps_done: int = 0
+    escalation_steps: tuple[dict[str, Any], ...] = ()
+    next_escalation_at: datetime | None = None
 
     @property
     def quorum(self) -> int:

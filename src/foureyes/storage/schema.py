@@ -113,6 +113,12 @@ items = Table(
     Column("routes", String(500), nullable=True),
     # how many of its project's escalation steps it has had; they fire in order (0016)
     Column("escalation_steps_done", Integer, nullable=False, server_default=text("0")),
+    # its own escalation steps, given by a policy's escalate: action, instead of its project's
+    # chain: JSON [{"after_seconds", "channels"}] (null: the project's chain), and when the next
+    # of them is due (null: none left) (0022)
+    Column("escalation_steps", Text, nullable=True),
+    Column("next_escalation_at", UTCDateTime(), nullable=True),
+    Index("ix_items_own_escalation", "state", "next_escalation_at"),
     # deciding it needs a fresh passkey assertion; copied from its project, a policy may set it (0019)
     Column("step_up", Boolean, nullable=False, server_default=false()),
     # the approver groups its requirement names, space-separated, and from how many distinct
@@ -167,8 +173,9 @@ policies = Table(
     Column("position", Integer, nullable=False),
     # CEL, compiled when the rule is added
     Column("expression", Text, nullable=False),
-    # "approve", "reject", "require:N" or "route:TARGET[,TARGET]" (server/domain/routes.py)
-    Column("action", String(200), nullable=False),
+    # "approve", "reject", "require:N", "require:all_of(A,B)", "route:TARGET[,TARGET]" or
+    # "escalate:DELAY>TARGET[;...]" (server/domain/rules.py); 1000 since 0022, for escalate's steps
+    Column("action", String(1000), nullable=False),
     Column("comment", Text, nullable=True),
     # a shadow rule records what it would have done and decides nothing
     Column("shadow", Boolean(name="ck_policies_shadow"), nullable=False),

@@ -118,7 +118,8 @@ class Verdict(Protocol):
 class CreatePolicy(Protocol):
     """The policies, as the create transaction sees them: ``evaluate`` (before ItemCreated, so
     the channels know where the request goes and whether anyone must decide it), then ``act``
-    (after it: the matches are recorded, the item decided, its quorum raised or routes kept)."""
+    (after it: the matches are recorded, the item decided, its quorum raised, routes kept or
+    escalation steps given)."""
 
     def evaluate(self, tx: Tx, item: ItemRecord, actor_key_id: int | None) -> Verdict: ...
 
@@ -269,6 +270,9 @@ class Items:
                 )
                 if self.policy is not None:
                     item = self.policy.act(tx, item, verdict)
+                if item.next_escalation_at is not None and self.on_deadline is not None:
+                    # a policy gave it its own escalation steps: the deadline task fires them
+                    tx.after_commit(functools.partial(self.on_deadline, item.next_escalation_at))
             return item, created
 
         try:

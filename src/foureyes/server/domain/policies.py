@@ -6,9 +6,10 @@ the request at once through the one decision path (a decision row attributed to 
 channel ``policy``, and ``ItemDecided``), so the agent reads the answer in the create response;
 ``require:N`` raises the approvals it needs, ``require:all_of(...)`` names approver groups (which
 the project must have when the rule is written: approvers.py); ``route:...`` sends it to its
-targets (routes.py). No match: a human decides. A shadow rule never acts: when it matches, a
-``policy`` event records what it would have done, and evaluation goes on. See ``rules.py`` for
-the expressions.
+targets (routes.py); ``escalate:...`` gives it its own escalation steps, instead of its
+project's chain (policy_steps.py; ``chains.py`` fires them). No match: a human decides. A
+shadow rule never acts: when it matches, a ``policy`` event records what it would have done,
+and evaluation goes on. See ``rules.py`` for the expressions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from foureyes._protocol import ItemState
@@ -25,8 +26,10 @@ from foureyes.server.domain.decisions import Decisions
 from foureyes.server.domain.errors import InvalidParameterError, NotFoundError
 from foureyes.server.domain.events import Emitter, PolicyMatched, SettingsChanged
 from foureyes.server.domain.items import FUNCTION_CALL
+from foureyes.server.domain.policy_steps import channels_of
 from foureyes.server.domain.rules import (
     APPROVE,
+    ESCALATE,
     MAX_COMMENT_LENGTH,
     REQUIRE,
     ROUTE,
@@ -38,6 +41,7 @@ from foureyes.server.domain.rules import (
     parse_action,
 )
 from foureyes.storage import Database, ItemRecord, NewDecision, PolicyRecord, ProjectRecord, Tx
+from foureyes.storage import escalations as step_rows
 from foureyes.storage import items as item_rows
 from foureyes.storage import keys as key_rows
 from foureyes.storage import policies as policy_rows
@@ -50,7 +54,9 @@ MAX_RULES = 50
 MAX_TEST_ITEMS = 1000
 _NEVER = datetime.min.replace(tzinfo=UTC)  # the time of a verdict with no match
 _RULE_FIELDS = {"name", "when", "then", "comment", "shadow"}
-MAX_ACTION_LENGTH = 200  # the column's width
+MAX_ACTION_LENGTH = 1000  # the column's width
+# what a rule may do to a question too (the others apply to function calls)
+_ANY_KIND = (ROUTE, ESCALATE)
 
 
 @dataclass(frozen=True)
@@ -249,6 +255,11 @@ class Policies:
             for item, agent in recent
         ]
 
+    def action_text(self, then: str) -> str:
+        """An action as a rule would store it (``policies test --then``); InvalidParameterError
+        saying what is wrong with it."""
+        return str(parse_action(then))
+
     def _project(self, conn: Any, slug: str) -> ProjectRecord:
         found = key_rows.find_project(conn, slug)
         if found is None:
@@ -282,7 +293,9 @@ class Policies:
                 program, action = compile_expression(rule.expression), parse_action(rule.action)
             except InvalidParameterError:  # stored before a stricter check: it cannot match
                 continue
-            if not matches(program, variables) or (item.kind != FUNCTION_CALL and action.kind != ROUTE):
+            if not matches(program, variables):
+                continue
+            if item.kind != FUNCTION_CALL and action.kind not in _ANY_KIND:
                 continue
             matched.append((rule, action))
             if not rule.shadow:
@@ -329,6 +342,12 @@ class Policies:
             return item_rows.set_quorum_and_routes(tx.conn, item, required, item.routes)
         if action.kind == ROUTE:
             return item_rows.set_quorum_and_routes(tx.conn, item, item.required_approvals, action.channels)
+        if action.kind == ESCALATE:
+            project = key_rows.get_project(tx.conn, item.project_id)
+            defaults = () if project is None else project.default_channels
+            steps = [{**step, "policy": rule.name} for step in channels_of(action.steps, defaults)]
+            first = item.requested_at + timedelta(seconds=action.steps[0][0])
+            return step_rows.set_own_steps(tx.conn, item, steps, first)
         approved = action.kind == APPROVE
         verdict = ItemState.APPROVED if approved else ItemState.REJECTED
         comment = rule.comment if approved or rule.comment else f"rejected by policy {rule.name}"

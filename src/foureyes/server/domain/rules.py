@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from foureyes.server.domain.approvers import SYNTAX, Requirement, parse_spelling
 from foureyes.server.domain.errors import InvalidParameterError
+from foureyes.server.domain.policy_steps import Steps, parse_steps, steps_text
 from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.routes import check_targets
 
@@ -43,6 +44,7 @@ APPROVE = "approve"
 REJECT = "reject"
 REQUIRE = "require"
 ROUTE = "route"
+ESCALATE = "escalate"
 VARIABLES = ("fn", "args", "agent", "run_id", "project", "now", "kind")
 _POSITION = re.compile(r"<input>:(\d+):(\d+)")
 
@@ -50,13 +52,14 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+)")
 @dataclass(frozen=True)
 class Action:
     """What a matching rule does: ``approve``, ``reject``, ``require`` (``approvals`` people, or
-    the ``approvers`` of groups: approvers.py) or ``route`` (to ``channels``, the targets of
-    routes.py)."""
+    the ``approvers`` of groups: approvers.py), ``route`` (to ``channels``, the targets of
+    routes.py) or ``escalate`` (its ``steps``: policy_steps.py)."""
 
     kind: str
     approvals: int | None = None
     channels: tuple[str, ...] = ()
     approvers: Requirement | None = None
+    steps: Steps = ()
 
     @property
     def decides(self) -> bool:
@@ -67,12 +70,14 @@ class Action:
             return f"require:{self.approvers or self.approvals}"
         if self.kind == ROUTE:
             return "route:" + ",".join(self.channels)
+        if self.kind == ESCALATE:
+            return "escalate:" + steps_text(self.steps)
         return self.kind
 
 
 def parse_action(text: str) -> Action:
-    """``approve``, ``reject``, ``require:N``, ``require:all_of(A,B)`` (approvers.py) or
-    ``route:TARGET[,TARGET...]``."""
+    """``approve``, ``reject``, ``require:N``, ``require:all_of(A,B)`` (approvers.py),
+    ``route:TARGET[,TARGET...]`` or ``escalate:DELAY>TARGET[,TARGET][;...]``."""
     head, _, rest = text.strip().partition(":")
     groups = parse_spelling(rest) if head == REQUIRE else None
     if groups is not None:
@@ -83,9 +88,12 @@ def parse_action(text: str) -> Action:
         return Action(REQUIRE, approvals=int(rest))
     if head == ROUTE and rest.strip():
         return Action(ROUTE, channels=check_targets(rest.split(",")))
+    if head == ESCALATE:
+        return Action(ESCALATE, steps=parse_steps(rest))
     raise InvalidParameterError(
         f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}), "
-        f"require:GROUPS ({SYNTAX}) or route:TARGET[,TARGET] (docs/policies.md)"
+        f"require:GROUPS ({SYNTAX}), route:TARGET[,TARGET] or "
+        "escalate:DELAY>TARGET[,TARGET][;DELAY>TARGET...] (docs/policies.md)"
     )
 
 

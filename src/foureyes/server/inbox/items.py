@@ -17,7 +17,7 @@ from foureyes._protocol import ItemKind
 from foureyes.server.api._common import in_thread, service_of
 from foureyes.server.channels.email.sink import email_deliveries, undelivered
 from foureyes.server.channels.slack.sink import slack_deliveries
-from foureyes.server.domain.chains import fired_steps
+from foureyes.server.domain.chains import steps_of
 from foureyes.server.domain.errors import (
     ConflictError,
     NotFoundError,
@@ -187,7 +187,7 @@ async def _item_page(
     agent, channel = await in_thread(service.items.item_origin, item)
     emails = await in_thread(email_deliveries, service.db, item.id)
     slack = await in_thread(slack_deliveries, service.db, item.id)
-    chain = await in_thread(fired_steps, service.db, item.id)
+    chain = await in_thread(steps_of, service.db, item)
     filters = Filters.from_request(request)
     audit = await in_thread(service.audit.entries_of, item)
     # step-up: where the decision forms get their challenge, and whether there is a passkey
