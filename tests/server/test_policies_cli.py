@@ -14,9 +14,9 @@ from foureyes.server.service import Service
 from .conftest import Caller
 
 
-def _run(database_url: str, *args: str) -> Any:
+def _run(database_url: str, *args: str, columns: int = 250) -> Any:
     return CliRunner().invoke(
-        cli, ["policies", *args, "--database-url", database_url], env={"COLUMNS": "250"}
+        cli, ["policies", *args, "--database-url", database_url], env={"COLUMNS": str(columns)}
     )
 
 
@@ -84,6 +84,13 @@ def test_an_escalate_rule_from_the_cli_and_a_file(
     assert added.exit_code == 0, added.output
     [rule] = service.policies.list_policies("default")
     assert rule.action == "escalate:30m>email:boss@example.com;2h>slack:C123"
+
+    # In 80 columns the list folds the action but shows it whole.
+    listed = _run(database_url, "list", columns=80)
+    assert listed.exit_code == 0, listed.output
+    assert max(map(len, listed.output.splitlines())) <= 80
+    cells = "".join(line.split("│")[3].strip() for line in listed.output.splitlines() if line.count("│") == 5)
+    assert "→escalate:30m>email:boss@example.com;2h>slack:C123" in cells.replace(" ", ""), listed.output
 
     refused = _run(database_url, "add", "bad", "--when", "true", "--then", "escalate:30m>pager")
     assert refused.exit_code == 1

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from foureyes.cli._common import (
     AsJson,
@@ -19,7 +20,6 @@ from foureyes.cli._common import (
     print_json,
     stamp,
     untrusted,
-    when,
 )
 
 app = typer.Typer(
@@ -43,18 +43,23 @@ def _rule_json(rule: Any) -> dict[str, Any]:
 
 
 def _table(rules: list[Any], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("#", "name", "when", "then", "comment", "shadow", "created"):
-        table.add_column(column)
+    # Stacked and folded, never cut: an operator reads every rule's expression and action whole,
+    # in 80 columns too (an escalate: action runs to hundreds of characters).
+    table = Table(title=title, show_lines=True)
+    table.add_column("#", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("when, then", overflow="fold", ratio=3)
+    table.add_column("comment", overflow="fold", ratio=1)
     for rule in rules:
+        name = untrusted(rule.name)
+        if rule.shadow:
+            name.append("\nshadow", style="yellow")
+        name.append(f"\n{rule.created_at:%Y-%m-%d}", style="dim")  # the time is in --json
         table.add_row(
             str(rule.position),
-            untrusted(rule.name),
-            untrusted(rule.expression),
-            rule.action,
+            name,
+            Text.assemble(untrusted(rule.expression), ("\n→ ", "dim"), rule.action),
             untrusted(rule.comment or ""),
-            "shadow" if rule.shadow else "",
-            when(rule.created_at),
         )
     return table
 
