@@ -179,7 +179,7 @@ def one_run(args: argparse.Namespace, checkout: str, src: Path | None, profile: 
             server.env["PYTHONPATH"] = str(src)  # ahead of the editable install
         server.start()
         procs: list[subprocess.Popen[str]] = []
-        sampler: subprocess.Popen[bytes] | None = None
+        samplers: list[subprocess.Popen[bytes]] = []
         try:
             assert server.proc is not None
             pid = server.proc.pid
@@ -205,20 +205,13 @@ def one_run(args: argparse.Namespace, checkout: str, src: Path | None, profile: 
                 ids = pending_ids(reviewer, args.waiters)
             assert len(ids) == args.waiters, f"{len(ids)} pending, expected {args.waiters}"
             if profile is not None:
-                assert PY_SPY is not None
-                # from the first decision to the last agent resumed, every thread that is not idle
-                sampler = subprocess.Popen(
-                    [
-                        PY_SPY,
-                        "record",
-                        "--nonblocking",
-                        "--format=raw",
-                        f"--pid={pid}",
-                        f"--output={profile}",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                # from the first decision to the last agent resumed, every thread that is not
+                # idle: the server's, and the first agent process's (beside the server's file)
+                agent = profile.with_name(profile.stem + "-agent.txt")
+                for sampled, output in ((pid, profile), (procs[0].pid, agent)):
+                    command = [str(PY_SPY), "record", "--nonblocking", "--format=raw", f"--pid={sampled}"]
+                    command += ["-o", str(output)]
+                    samplers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
                 time.sleep(1)  # py-spy attaches
             rss = RssSampler(pid)
             rss.start()
@@ -231,7 +224,7 @@ def one_run(args: argparse.Namespace, checkout: str, src: Path | None, profile: 
                 reports.append(json.loads(out.strip().splitlines()[-1]))
             rss.running = False
             rss.join()
-            if sampler is not None:
+            for sampler in samplers:
                 sampler.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
                 sampler.wait(timeout=60)
         except BaseException:
@@ -241,8 +234,9 @@ def one_run(args: argparse.Namespace, checkout: str, src: Path | None, profile: 
             for proc in procs:
                 if proc.poll() is None:
                     proc.kill()
-            if sampler is not None and sampler.poll() is None:
-                sampler.kill()
+            for sampler in samplers:
+                if sampler.poll() is None:
+                    sampler.kill()
             server.stop()
     last_resume = max(r["last"] for r in reports)
     return Run(
@@ -355,6 +349,7 @@ def main() -> None:
             print_run(run, args)
             if profile is not None:
                 print_profile(profile, top=25)
+                print_profile(profile.with_name(profile.stem + "-agent.txt"), top=15)
     print_medians(runs)
 
 

@@ -34,8 +34,10 @@ _COMPLETE = (
     .values(state=bindparam("done_state"), completed_at=bindparam("done_at"))
 )
 _INSERT_DECISION = decisions.insert()
-# A bulk decision's rows, many in one statement, their ids in the order given.
-_INSERT_DECISIONS = decisions.insert().returning(decisions.c.id, sort_by_parameter_order=True)
+# A bulk decision's rows, many in one statement. Each names its item (one decision per item in
+# a batch), so the ids are matched by item: asking for them in the order given would make
+# SQLAlchemy insert one row a statement on SQLite.
+_INSERT_DECISIONS = decisions.insert().returning(decisions.c.item_id, decisions.c.id)
 # The ones of a batch still pending, held until the commit (FOR UPDATE on PostgreSQL, in id
 # order so two batches lock in the same order; SQLite's BEGIN IMMEDIATE holds the one writer).
 _LOCK_PENDING = (
@@ -217,11 +219,14 @@ def complete_many(
     if updated != len(todo):  # the lock above holds them: nothing else may have decided one
         raise RuntimeError(f"{len(todo)} items locked as pending, {updated} completed")
     rows = [_decision_row(item, d, actor_email, actor_name) for item, d in todo]
-    decision_ids: list[int] = []
+    decision_ids: dict[int, int] = {}
     for start in range(0, len(rows), _CHUNK):
-        decision_ids += conn.execute(_INSERT_DECISIONS, rows[start : start + _CHUNK]).scalars().all()
+        decision_ids.update(
+            (row.item_id, row.id) for row in conn.execute(_INSERT_DECISIONS, rows[start : start + _CHUNK])
+        )
     completed: dict[int, ItemRecord] = {}
-    for (item, d), decision_id in zip(todo, decision_ids, strict=True):
+    for item, d in todo:
+        decision_id = decision_ids[item.id]
         written = DecisionRecord(id=decision_id, **_fields(d), actor_email=actor_email, actor_name=actor_name)
         completed[item.id] = dataclasses.replace(
             item, state=d.verdict, completed_at=d.decided_at, decisions=(*item.decisions, written)
