@@ -11,8 +11,8 @@ notes when each of its waits returned. ``--decide-via bulk`` (the default) sends
 sends one ``respond`` per call. Either way each decision is committed before it is answered.
 ``--baseline PATH`` alternates this checkout's server with another checkout's (its ``src`` first
 on ``PYTHONPATH``; the agents and the reviewer are this checkout's), ``--runs`` times each, and
-prints the medians; ``--profile DIR`` samples each server with py-spy from the first decision
-sent to the last agent resumed.
+prints the medians; ``--profile DIR`` samples each server and its first agent process with py-spy
+from the first decision sent to the last agent resumed.
 
 Reported: the server's RSS idle and while all wait (and its peak during the decisions), the
 decision rate, and the time from the first decision sent to the last agent resumed, and from
