@@ -181,8 +181,12 @@ def _key_for(jwks: Mapping[str, Any], kid: str) -> Ed25519PublicKey:
 
 def sign(claims: Mapping[str, Any], private: bytes) -> str:
     """The compact JWS of ``claims`` signed with ``private`` (its thumbprint as ``kid``)."""
-    key = Ed25519PrivateKey.from_private_bytes(private)
-    header = {"alg": SIGNING_ALG, "kid": thumbprint(public_of(private)), "typ": RECEIPT_TYPE}
+    return sign_with(claims, Ed25519PrivateKey.from_private_bytes(private), thumbprint(public_of(private)))
+
+
+def sign_with(claims: Mapping[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
+    """``sign`` with the key already loaded and its ``kid`` known (a server signing many)."""
+    header = {"alg": SIGNING_ALG, "kid": kid, "typ": RECEIPT_TYPE}
     signing_input = (
         b64url(json.dumps(header, separators=(",", ":")).encode())
         + "."

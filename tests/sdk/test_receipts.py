@@ -4,6 +4,7 @@ fake (it signs like a server); forgeries are made by a man in the middle between
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from foureyes import FunctionCallSpec, HumanLayer, ReceiptError, _receipts
+from foureyes import AsyncHumanLayer, FunctionCallSpec, HumanLayer, ReceiptError, _receipts
 from foureyes.testing import API_BASE_URL, API_KEY, FakeFoureyes
 
 Rewrite = Callable[[dict[str, Any]], None]
@@ -212,3 +213,24 @@ def test_edited_arguments_for_a_request_that_allowed_none_run_nothing() -> None:
     answer = _gated(_client(fy, sneak, verify_receipts=False), ran)("bob", 1)
     assert ran == []
     assert "did not allow edits" in answer
+
+
+def test_receipts_arriving_together_fetch_the_jwks_once() -> None:
+    fy = FakeFoureyes()
+    fy.auto_approve()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("jwks.json"):
+            await asyncio.sleep(0.05)  # long enough for every other wait to need it too
+        return fy.handler(request)
+
+    async def approve_all() -> list[bool]:
+        async with AsyncHumanLayer(
+            api_key=API_KEY, api_base_url=API_BASE_URL, transport=httpx.MockTransport(handle), timeout=10
+        ) as ahl:
+            specs = [FunctionCallSpec(fn="transfer", kwargs={"n": n}) for n in range(20)]
+            done = await asyncio.gather(*(ahl.fetch_approval(spec) for spec in specs))
+            return [d.as_completed().approved is True for d in done]
+
+    assert asyncio.run(approve_all()) == [True] * 20
+    assert len([r for r in fy.requests if r.url.path.endswith("jwks.json")]) == 1

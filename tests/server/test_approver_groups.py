@@ -151,6 +151,30 @@ def test_a_non_members_approval_is_refused_and_changes_nothing(
     assert done["approvals"][0]["groups"] == ["legal"]
 
 
+def test_a_bulk_respond_counts_group_approvals_one_by_one(
+    service: Service, agent: Caller, people: dict[str, Caller], make_function_call: Any
+) -> None:
+    # An any_of of one approval is still a group requirement: the batch's quick path (for items
+    # its first approval completes) must not take it past the group check.
+    _create(agent, make_function_call, "g-1", required_approvers={"any_of": ["finance", "legal"]})
+    _create(agent, make_function_call, "g-2", required_approvers={"all_of": ["finance", "security"]})
+    _create(agent, make_function_call, "plain")
+    verdicts = [{"call_id": c, "approved": True} for c in ("g-1", "g-2", "plain")]
+    results = people["sec"].post("/agent/function_calls/respond", {"decisions": verdicts}).json()["results"]
+    assert [r["result"] for r in results] == ["skipped", "decided", "decided"]
+    assert "would not count" in results[0]["reason"]
+    assert results[1]["function_call"]["status"]["approved"] is None  # still needs finance
+    assert results[1]["function_call"]["status"]["approvals"][0]["groups"] == ["security"]
+    assert results[2]["function_call"]["status"]["approved"] is True
+    first = get_item(service.db, agent.project_id, "function_call", "g-1")
+    assert first is not None
+    assert first.state == "pending"
+    assert decisions_of(service.db, first.id) == []
+    verdicts = [{"call_id": c, "approved": True} for c in ("g-1", "g-2")]
+    results = people["fin"].post("/agent/function_calls/respond", {"decisions": verdicts}).json()["results"]
+    assert [r["function_call"]["status"]["approved"] for r in results] == [True, True]
+
+
 def test_m_of_n_needs_approvals_from_m_distinct_groups(
     agent: Caller, people: dict[str, Caller], make_function_call: Any
 ) -> None:

@@ -7,7 +7,7 @@ clients lives in their ``connections`` modules, written by hand.
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # sync: import threading
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -116,6 +116,8 @@ class AsyncHumanLayer(ClientBase):
         )
         self.sleep = sleep
         self._connections = AsyncConnections(transport, http_client, self._push_factory())
+        # One JWKS fetch for all the receipts that arrive together (a bulk decision's).
+        self._jwks_lock = asyncio.Lock()  # sync: self._jwks_lock = threading.Lock()
 
     # -------------------------------------------------------------- driver
 
@@ -258,20 +260,25 @@ class AsyncHumanLayer(ClientBase):
         if self._pinned_jwks is not None:
             self._check_receipt(call, sent, allow_edit, self._pinned_jwks)
             return
-        jwks = self._fetched_jwks or await self._fetch_jwks()
+        jwks = self._fetched_jwks or await self._fetch_jwks(None)
         try:
             self._check_receipt(call, sent, allow_edit, jwks)
         except ReceiptError as exc:
             if exc.reason != "unknown_key":
                 raise
             # A key made since the JWKS was fetched (a rotation): fetch it once more.
-            self._check_receipt(call, sent, allow_edit, await self._fetch_jwks())
+            self._check_receipt(call, sent, allow_edit, await self._fetch_jwks(jwks))
 
-    async def _fetch_jwks(self) -> dict[str, Any]:
-        request = _core.jwks_request(self._jwks_url(), self.http_timeout)
-        found = await self._run(_core.single(request, JsonWebKeySet))
-        self._fetched_jwks = found.model_dump()
-        return self._fetched_jwks
+    async def _fetch_jwks(self, stale: dict[str, Any] | None) -> dict[str, Any]:
+        """The server's JWKS, fetched unless another wait fetched a newer one than ``stale``
+        while this one waited for the lock: one request however many receipts arrive at once."""
+        async with self._jwks_lock:
+            if self._fetched_jwks is not None and self._fetched_jwks is not stale:
+                return self._fetched_jwks
+            request = _core.jwks_request(self._jwks_url(), self.http_timeout)
+            found = await self._run(_core.single(request, JsonWebKeySet))
+            self._fetched_jwks = found.model_dump()
+            return self._fetched_jwks
 
     async def create_function_call(
         self, spec: FunctionCallSpec, call_id: str | None = None, *, allow_edit: bool = False

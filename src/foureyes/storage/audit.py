@@ -8,6 +8,7 @@ reader that sees entry n sees every entry before it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,19 +77,9 @@ def head_size(conn: Connection) -> int:
     return int(conn.execute(select(audit_head.c.size).where(audit_head.c.id == 1)).scalar_one())
 
 
-def insert(conn: Connection, entry: AuditEntryRecord) -> None:
-    conn.execute(
-        _INSERT,
-        {
-            "seq": entry.seq,
-            "created_at": entry.created_at,
-            "kind": entry.kind,
-            "project_id": entry.project_id,
-            "call_id": entry.call_id,
-            "entry": entry.entry,
-            "leaf_hash": entry.leaf_hash,
-        },
-    )
+def insert_many(conn: Connection, entries: list[AuditEntryRecord]) -> None:
+    """Write these entries in one statement (their indexes taken by ``take_indexes``)."""
+    conn.execute(_INSERT, [dataclasses.asdict(entry) for entry in entries])
 
 
 def project_slug(conn: Connection, project_id: int) -> str | None:

@@ -29,7 +29,7 @@ def append(
     at: datetime,
 ) -> int:
     result = conn.execute(
-        events.insert(),
+        _INSERT,
         {
             "project_id": project_id,
             "item_id": item_id,
@@ -44,6 +44,16 @@ def append(
     (event_id,) = result.inserted_primary_key or (None,)
     assert isinstance(event_id, int)
     return event_id
+
+
+_INSERT = events.insert()
+
+
+def append_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Append many changes in one statement; each row as ``append``'s arguments, ``data`` a
+    mapping and the time as ``at``."""
+    if rows:
+        conn.execute(_INSERT, [{**row, "data": dumps(row["data"]), "created_at": row["at"]} for row in rows])
 
 
 def _event(row: Row[Any]) -> EventRecord:
@@ -78,6 +88,24 @@ def created_data(conn: Connection, item_id: int) -> dict[str, Any]:
     row = conn.execute(_CREATED_DATA, {"item_id": item_id}).first()
     found = json.loads(row.data) if row is not None and row.data else {}
     return found if isinstance(found, dict) else {}
+
+
+_CREATED_DATA_MANY = (
+    select(events.c.item_id, events.c.data)
+    .where(events.c.item_id.in_(bindparam("item_ids", expanding=True)), events.c.type == "created")
+    .order_by(events.c.id)
+)
+
+
+def created_data_many(conn: Connection, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """``created_data`` of many items in one statement, by item id (an item without its event
+    is missing)."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(item_ids), 1000):
+        for row in conn.execute(_CREATED_DATA_MANY, {"item_ids": item_ids[start : start + 1000]}):
+            data = json.loads(row.data) if row.data else {}
+            found.setdefault(row.item_id, data if isinstance(data, dict) else {})
+    return found
 
 
 def for_project(conn: Connection, project_id: int, *, limit: int = 100) -> list[EventRecord]:

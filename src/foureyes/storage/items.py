@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,20 @@ _COMPLETE = (
     .values(state=bindparam("done_state"), completed_at=bindparam("done_at"))
 )
 _INSERT_DECISION = decisions.insert()
+# A bulk decision's rows, many in one statement. Each names its item (one decision per item in
+# a batch), so the ids are matched by item: asking for them in the order given would make
+# SQLAlchemy insert one row a statement on SQLite.
+_INSERT_DECISIONS = decisions.insert().returning(decisions.c.item_id, decisions.c.id)
+# The ones of a batch still pending, held until the commit (FOR UPDATE on PostgreSQL, in id
+# order so two batches lock in the same order; SQLite's BEGIN IMMEDIATE holds the one writer).
+_LOCK_PENDING = (
+    select(items.c.id)
+    .where(items.c.id.in_(bindparam("item_ids", expanding=True)), items.c.state == PENDING)
+    .order_by(items.c.id)
+    .with_for_update()
+)
+# Bound parameters per statement stay well below SQLite's and PostgreSQL's limits.
+_CHUNK = 1000
 # The deciding person's address, else the address an email link was signed for.
 ACTOR_EMAIL = func.coalesce(users.c.email, decisions.c.actor_address).label("actor_email")
 # Who decided, by the name they had then (stored with the decision), else by their name now.
@@ -198,22 +213,78 @@ def complete(
     )
 
 
+def complete_many(
+    conn: Connection,
+    batch: Sequence[tuple[ItemRecord, NewDecision]],
+    *,
+    actor_email: str | None = None,
+    actor_name: str | None = None,
+) -> list[ItemRecord | None]:
+    """``complete`` for many items, each by its decision (its verdict is the state), in a few
+    statements however many there are: for each item, as ``complete`` would answer, in order
+    (None: it was no longer pending, nothing of it written)."""
+    ids = [item.id for item, _ in batch]
+    pending: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        pending.update(conn.execute(_LOCK_PENDING, {"item_ids": ids[start : start + _CHUNK]}).scalars())
+    todo = [(item, decision) for item, decision in batch if item.id in pending]
+    if not todo:
+        return [None] * len(batch)
+    updates = [
+        {"done_item_id": item.id, "done_state": d.verdict, "done_at": d.decided_at} for item, d in todo
+    ]
+    updated = conn.execute(_COMPLETE, updates).rowcount
+    if updated != len(todo):  # the lock above holds them: nothing else may have decided one
+        raise RuntimeError(f"{len(todo)} items locked as pending, {updated} completed")
+    rows = [_decision_row(item, d, actor_email, actor_name) for item, d in todo]
+    decision_ids: dict[int, int] = {}
+    for start in range(0, len(rows), _CHUNK):
+        decision_ids.update(
+            (row.item_id, row.id) for row in conn.execute(_INSERT_DECISIONS, rows[start : start + _CHUNK])
+        )
+    completed: dict[int, ItemRecord] = {}
+    for item, d in todo:
+        decision_id = decision_ids[item.id]
+        written = DecisionRecord(id=decision_id, **_fields(d), actor_email=actor_email, actor_name=actor_name)
+        completed[item.id] = dataclasses.replace(
+            item, state=d.verdict, completed_at=d.decided_at, decisions=(*item.decisions, written)
+        )
+    return [completed.get(item.id) for item, _ in batch]
+
+
+def _decision_row(
+    item: ItemRecord, decision: NewDecision, actor_email: str | None, actor_name: str | None
+) -> dict[str, Any]:
+    """The decision's columns: the record's fields, JSON for the edited arguments, the address of
+    a decider who is no person of the server, and a person's name as it is now (kept with the
+    decision: a later rename leaves it as it was)."""
+    given = _fields(decision)
+    edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
+    return {
+        **given,
+        "edited_kwargs": edited,
+        "approver_groups": _joined(decision.approver_groups),
+        "item_id": item.id,
+        "actor_address": actor_email if decision.actor_user_id is None else None,
+        "actor_name": actor_name if decision.actor_user_id is not None else None,
+    }
+
+
 def _insert_decision(
     conn: Connection, item: ItemRecord, decision: NewDecision, actor_email: str | None, actor_name: str | None
 ) -> DecisionRecord:
-    given = dataclasses.asdict(decision)
-    address = actor_email if decision.actor_user_id is None else None
-    # JSON in its column, as a mapping in the record
-    edited = None if decision.edited_kwargs is None else dumps(decision.edited_kwargs)
-    columns = {**given, "edited_kwargs": edited, "approver_groups": _joined(decision.approver_groups)}
-    # the person's name as it is now, kept with the decision: a later rename leaves it as it was
-    name = actor_name if decision.actor_user_id is not None else None
-    inserted = conn.execute(
-        _INSERT_DECISION, {**columns, "item_id": item.id, "actor_address": address, "actor_name": name}
-    )
+    inserted = conn.execute(_INSERT_DECISION, _decision_row(item, decision, actor_email, actor_name))
     (decision_id,) = inserted.inserted_primary_key or (None,)
     assert isinstance(decision_id, int)
-    return DecisionRecord(id=decision_id, **given, actor_email=actor_email, actor_name=actor_name)
+    return DecisionRecord(id=decision_id, **_fields(decision), actor_email=actor_email, actor_name=actor_name)
+
+
+_DECISION_FIELDS = tuple(f.name for f in dataclasses.fields(NewDecision))
+
+
+def _fields(decision: NewDecision) -> dict[str, Any]:
+    """The decision's fields as they are (``asdict`` would deep-copy the edited arguments)."""
+    return {name: getattr(decision, name) for name in _DECISION_FIELDS}
 
 
 def add_approval(

@@ -9,7 +9,7 @@ replicas exactly one has a row until its lease runs out; a killed worker's lease
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,24 +67,44 @@ def enqueue(
     expires_at: datetime,
 ) -> int:
     """Queue one delivery, due at once; its id."""
-    result = conn.execute(
-        deliveries.insert().values(
-            sink=sink,
-            target=target,
-            item_id=item_id,
-            event_type=event_type,
-            message_id=new_message_id(),
-            payload=payload,
-            status=DELIVERY_PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    )
+    row = _new_row(sink, target, item_id, event_type, payload, now, expires_at)
+    result = conn.execute(_INSERT, row)
     (delivery_id,) = result.inserted_primary_key or (None,)
     assert isinstance(delivery_id, int)
     return delivery_id
+
+
+def enqueue_many(conn: Connection, queued: Sequence[Mapping[str, Any]]) -> None:
+    """Queue many deliveries in one statement, each given as ``enqueue``'s keyword arguments."""
+    if queued:
+        conn.execute(_INSERT, [_new_row(**q) for q in queued])
+
+
+_INSERT = deliveries.insert()
+
+
+def _new_row(
+    sink: str,
+    target: str,
+    item_id: int | None,
+    event_type: str,
+    payload: str,
+    now: datetime,
+    expires_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "sink": sink,
+        "target": target,
+        "item_id": item_id,
+        "event_type": event_type,
+        "message_id": new_message_id(),
+        "payload": payload,
+        "status": DELIVERY_PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
 
 
 def get(conn: Connection, delivery_id: int) -> DeliveryRecord | None:

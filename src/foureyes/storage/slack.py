@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from foureyes.storage import items as item_rows
@@ -114,6 +114,22 @@ def messages_of(conn: Connection, item_id: int) -> list[SlackMessage]:
         select(slack_messages).where(slack_messages.c.item_id == item_id).order_by(slack_messages.c.id)
     ).all()
     return [_message(row) for row in rows]
+
+
+_MESSAGES_OF_MANY = (
+    select(slack_messages)
+    .where(slack_messages.c.item_id.in_(bindparam("item_ids", expanding=True)))
+    .order_by(slack_messages.c.id)
+)
+
+
+def messages_of_many(conn: Connection, item_ids: list[int]) -> dict[int, list[SlackMessage]]:
+    """``messages_of`` many items in one statement, by item id (an item without any is missing)."""
+    found: dict[int, list[SlackMessage]] = {}
+    for start in range(0, len(item_ids), 1000):
+        for row in conn.execute(_MESSAGES_OF_MANY, {"item_ids": item_ids[start : start + 1000]}):
+            found.setdefault(row.item_id, []).append(_message(row))
+    return found
 
 
 def set_project_token(conn: Connection, box: SecretBox, project_id: int, token: str | None) -> bool:

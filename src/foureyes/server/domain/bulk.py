@@ -152,15 +152,23 @@ class BulkDecisions:
         def decide_all(tx: Tx) -> list[tuple[ItemRecord, ItemRecord | None]]:
             refused.clear()
             done = []
+            alone: list[tuple[ItemRecord, NewDecision]] = []
             for item, d in todo:
                 # Each as one decision would be: an approval of a request needing several may
                 # leave it pending; one's own request, or a second approval by the same person,
                 # is refused (before anything of it is written) and reported.
                 try:
-                    done.append((item, self._decisions.record(tx, item, d.verdict, d, actor)))
+                    if d.verdict == ItemState.APPROVED and item.needs_several:
+                        done.append((item, self._decisions.record(tx, item, d.verdict, d, actor)))
+                        continue
+                    if d.verdict == ItemState.APPROVED:
+                        self._decisions.check_approver(item, d, None if actor is None else actor.email)
+                    alone.append((item, d))
                 except (ConflictError, ForbiddenError) as exc:
                     refused.append(Skipped(item.call_id, exc.message))
-            return done
+            # The ones each decision completes by itself, written together.
+            recorded = self._decisions.record_many(tx, alone, actor)
+            return done + [(item, record) for (item, _), record in zip(alone, recorded, strict=True)]
 
         done = self._db.write_grouped(decide_all) if todo else []
         skipped += refused

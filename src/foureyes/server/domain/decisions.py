@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -272,7 +272,7 @@ class Decisions:
             return dataclasses.replace(decision, receipt=self.receipts.sign(tx, item, decision, email, name))
 
         if state == ItemState.APPROVED and decision.policy is None:
-            check_not_creator(item, decision.actor_user_id, self._creator_address(item), email)
+            self.check_approver(item, decision, email)
             if item.needs_several:
                 return record_approval(
                     tx, self._emitter, item, decision, actor_email=email, actor_name=name, sign=signed
@@ -280,6 +280,29 @@ class Decisions:
         done = item_rows.complete(tx.conn, item, state, signed(decision), actor_email=email, actor_name=name)
         if done is not None:
             self._emitter.emit(tx, decided_event(done, decision))
+        return done
+
+    def check_approver(self, item: ItemRecord, decision: NewDecision, email: str | None) -> None:
+        """The person whose key created the request may not approve it (ForbiddenError)."""
+        check_not_creator(item, decision.actor_user_id, self._creator_address(item), email)
+
+    def record_many(
+        self, tx: Tx, batch: Sequence[tuple[ItemRecord, NewDecision]], actor: UserRecord | None
+    ) -> list[ItemRecord | None]:
+        """``record`` each decision that completes its item by itself (no approval towards a
+        quorum; the approvals already checked with ``check_approver``), with what is the same
+        for all done once: the completing UPDATEs and the decision rows in a few statements, the
+        receipts signed with the key looked up once, one ``emit_many``. For each, in order, the
+        item as completed, or None (nothing written) when it was no longer pending."""
+        email = None if actor is None else actor.email
+        name = None if actor is None else actor.display_name
+        signed = [
+            (item, dataclasses.replace(d, receipt=self.receipts.sign(tx, item, d, email, name)))
+            for item, d in batch
+        ]
+        done = item_rows.complete_many(tx.conn, signed, actor_email=email, actor_name=name)
+        events = [decided_event(record, d) for record, (_, d) in zip(done, batch, strict=True) if record]
+        self._emitter.emit_many(tx, events)
         return done
 
     def _creator_address(self, item: ItemRecord) -> str | None:

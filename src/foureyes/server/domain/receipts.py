@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection
 
 from foureyes import _receipts
@@ -82,6 +83,7 @@ class Receipts:
         self._clock = clock
         self._lock = threading.Lock()
         self._key: SigningKeyRecord | None = None
+        self._private: tuple[str, Ed25519PrivateKey] | None = None
         self._checked_at: datetime | None = None
         # Slugs never change, so each project's is read once.
         self._slugs: dict[int, str] = {}
@@ -122,7 +124,15 @@ class Receipts:
         if slug is None:
             project = keys.get_project(tx.conn, item.project_id)
             slug = self._slugs[item.project_id] = "" if project is None else project.slug
-        return _receipts.sign(claims_for(item, decision, slug, actor_email, actor_name), key.private_key)
+        claims = claims_for(item, decision, slug, actor_email, actor_name)
+        return _receipts.sign_with(claims, self._loaded(key), key.kid)
+
+    def _loaded(self, key: SigningKeyRecord) -> Ed25519PrivateKey:
+        """The key ready to sign: loaded once per key, not once per decision."""
+        with self._lock:
+            if self._private is None or self._private[0] != key.kid:
+                self._private = (key.kid, Ed25519PrivateKey.from_private_bytes(key.private_key))
+            return self._private[1]
 
     def _signing_key(self, conn: Connection, *, fresh: bool = False) -> SigningKeyRecord:
         now = self._clock()

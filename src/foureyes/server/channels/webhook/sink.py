@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncGenerator, Collection, Mapping
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -133,33 +133,52 @@ class WebhookSink:
     # ------------------------------------------------------------------ in the change's transaction
 
     def fan_out(self, tx: Tx, event: Event) -> int:
-        event_type = event_type_of(event)
-        item = event.item
-        if event_type is None or item is None:
-            return 0
-        wanted = endpoint_rows.subscribed(tx.conn, item.project_id, event_type)
-        if not wanted:
-            return 0
-        delivery = event.data() if isinstance(event, DeliveryFailed) else None
-        escalation = event.data() if isinstance(event, ItemEscalated) else None
-        payload = webhook_envelope(event_type, item, delivery=delivery, escalation=escalation)
-        for endpoint_id in wanted:
-            self.enqueue(tx, endpoint_id, event_type, payload, item_id=item.id, now=event.at)
-        return len(wanted)
+        return self.fan_out_many(tx, [event])
+
+    def fan_out_many(self, tx: Tx, events: Sequence[Event]) -> int:
+        """``fan_out`` of each, the endpoints read once per project and event type and the
+        deliveries queued in one statement."""
+        wanted: dict[tuple[int, str], list[int]] = {}
+        queued: list[dict[str, Any]] = []
+        for event in events:
+            event_type = event_type_of(event)
+            item = event.item
+            if event_type is None or item is None:
+                continue
+            key = (item.project_id, event_type)
+            if key not in wanted:
+                wanted[key] = endpoint_rows.subscribed(tx.conn, item.project_id, event_type)
+            if not wanted[key]:
+                continue
+            delivery = event.data() if isinstance(event, DeliveryFailed) else None
+            escalation = event.data() if isinstance(event, ItemEscalated) else None
+            payload = webhook_envelope(event_type, item, delivery=delivery, escalation=escalation)
+            queued += [
+                self._delivery(endpoint_id, event_type, payload, item_id=item.id, now=event.at)
+                for endpoint_id in wanted[key]
+            ]
+        outbox.enqueue_many(tx.conn, queued)
+        return len(queued)
 
     def enqueue(
         self, tx: Tx, endpoint_id: int, event_type: str, payload: str, *, item_id: int | None, now: datetime
     ) -> int:
         return outbox.enqueue(
-            tx.conn,
-            sink=SINK,
-            target=str(endpoint_id),
-            item_id=item_id,
-            event_type=event_type,
-            payload=payload,
-            now=now,
-            expires_at=now + self.retry_max,
+            tx.conn, **self._delivery(endpoint_id, event_type, payload, item_id=item_id, now=now)
         )
+
+    def _delivery(
+        self, endpoint_id: int, event_type: str, payload: str, *, item_id: int | None, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "sink": SINK,
+            "target": str(endpoint_id),
+            "item_id": item_id,
+            "event_type": event_type,
+            "payload": payload,
+            "now": now,
+            "expires_at": now + self.retry_max,
+        }
 
     # ------------------------------------------------------------------ in the outbox worker
 
