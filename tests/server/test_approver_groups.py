@@ -6,6 +6,7 @@ waiting (approved null) until the groups are met."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import Any
 
@@ -18,11 +19,11 @@ from foureyes.cli.review import approval_progress
 from foureyes.models import FunctionCall
 from foureyes.server.audit.verify import verify
 from foureyes.server.channels.email.links import PURPOSE, LinkClaim, LinkSigner
-from foureyes.server.domain.approvers import freeable, matching
+from foureyes.server.domain.approvers import Requirement, freeable, matching, unknown_groups
 from foureyes.server.domain.errors import ConflictError, InvalidParameterError, NotFoundError
 from foureyes.server.domain.rules import parse_action
 from foureyes.server.service import Service
-from foureyes.storage.schema import events
+from foureyes.storage.schema import events, items
 
 from ..db import decisions_of, get_item
 from .conftest import Caller
@@ -330,6 +331,51 @@ def test_a_rule_naming_an_unknown_group_is_refused(service: Service, people: dic
     with pytest.raises(InvalidParameterError, match=r"policy 'r2'.*no group named audit"):
         service.policies.apply("default", [{"name": "r2", "when": "true", "then": "require:any_of(audit)"}])
     assert service.policies.list_policies("default") == []
+
+
+def test_a_removal_racing_a_create_that_names_the_group_waits_for_it(
+    service: Service, agent: Caller, people: dict[str, Caller], make_function_call: Any
+) -> None:
+    # A create's transaction holds the groups it names; a removal at that moment waits for its
+    # commit and then finds the request that needs the group (on PostgreSQL by the row lock,
+    # on SQLite by its one writer).
+    requirement = Requirement(("legal",), 1)
+    checked, release = threading.Event(), threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def create() -> None:
+        with service.db.write() as tx:
+            assert unknown_groups(tx.conn, agent.project_id, requirement) == []
+            checked.set()
+            release.wait(10)
+            tx.conn.execute(
+                items.update()
+                .where(items.c.project_id == agent.project_id, items.c.call_id == "racing")
+                .values(approver_groups="legal", approver_groups_needed=1)
+            )
+
+    def remove() -> None:
+        try:
+            service.groups.remove("default", "legal")
+            outcome.append(None)
+        except ConflictError as exc:
+            outcome.append(exc)
+
+    _create(agent, make_function_call, "racing")
+    creating = threading.Thread(target=create)
+    creating.start()
+    assert checked.wait(10)
+    removing = threading.Thread(target=remove)
+    removing.start()
+    removing.join(0.5)
+    assert removing.is_alive()  # held until the create commits
+    release.set()
+    creating.join(10)
+    removing.join(10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ConflictError)
+    assert "needed by 1 pending request(s) (racing)" in str(outcome[0])
+    assert [g.name for g in service.groups.list_for(agent.project_id)] == ["finance", "legal", "security"]
 
 
 def test_group_admin_and_what_cannot_be_removed(

@@ -14,11 +14,19 @@ from foureyes.storage.schema import items, project_group_members, project_groups
 PENDING = "pending"
 
 
-def list_groups(conn: Connection, project_id: int, names: Sequence[str] | None = None) -> list[GroupRecord]:
-    """The project's groups (those of ``names``, when given) by name, with their members."""
+def list_groups(
+    conn: Connection, project_id: int, names: Sequence[str] | None = None, *, lock: str | None = None
+) -> list[GroupRecord]:
+    """The project's groups (those of ``names``, when given) by name, with their members.
+    ``lock`` (PostgreSQL; SQLite has one writer anyway) holds their rows to the end of the
+    transaction: ``share`` for a write that relies on them existing (a create or a policy naming
+    them), ``update`` for one that changes or removes them. So a removal and a create naming the
+    group at the same moment are settled in order: the later one sees what the first did."""
     query = select(project_groups).where(project_groups.c.project_id == project_id)
     if names is not None:
         query = query.where(project_groups.c.name.in_(list(names)))
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
     # sorted here, not by the database: PostgreSQL's collation orders text otherwise than SQLite
     rows = sorted(conn.execute(query).all(), key=lambda row: row.name)
     members: dict[int, list[str]] = {row.id: [] for row in rows}
@@ -36,8 +44,8 @@ def list_groups(conn: Connection, project_id: int, names: Sequence[str] | None =
     ]
 
 
-def find(conn: Connection, project_id: int, name: str) -> GroupRecord | None:
-    found = list_groups(conn, project_id, [name])
+def find(conn: Connection, project_id: int, name: str, *, lock: str | None = None) -> GroupRecord | None:
+    found = list_groups(conn, project_id, [name], lock=lock)
     return found[0] if found else None
 
 

@@ -102,8 +102,9 @@ def requested_approvers(payload: Mapping[str, Any]) -> Requirement | None:
 
 
 def unknown_groups(conn: Connection, project_id: int, requirement: Requirement) -> list[str]:
-    """The groups of ``requirement`` that the project does not have."""
-    known = {g.name for g in group_rows.list_groups(conn, project_id, requirement.groups)}
+    """The groups of ``requirement`` that the project does not have (those it has are held
+    against a removal until this transaction ends)."""
+    known = {g.name for g in group_rows.list_groups(conn, project_id, requirement.groups, lock="share")}
     return [g for g in requirement.groups if g not in known]
 
 

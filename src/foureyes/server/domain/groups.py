@@ -116,7 +116,8 @@ class Groups:
 
     def _group(self, tx: Tx, project: str, name: str) -> tuple[ProjectRecord, GroupRecord]:
         found = key_rows.find_project(tx.conn, project)
-        group = None if found is None else group_rows.find(tx.conn, found.id, name)
+        # held to the end of the change: a create or policy naming it waits, then sees it
+        group = None if found is None else group_rows.find(tx.conn, found.id, name, lock="update")
         if found is None or group is None:
             raise NotFoundError(f"project {project!r} has no group named {name!r}")
         return found, group
