@@ -17,28 +17,12 @@ from foureyes.server.service import Service
 
 from .conftest import Caller
 from .test_long_poll import served
-
-
-def _person(client: Any, service: Service, email: str) -> Caller:
-    user, _ = service.people.add_user(email, "default", "reviewer")
-    token = service.keys.create_personal_token(user.id, "default")
-    principal = service.keys.authenticate(token.plaintext)
-    return Caller(client, token.plaintext, token.id, principal.project_id)
+from .test_quorum import _person, _wait_pending
 
 
 def _approve(caller: Caller, call_id: str) -> None:
     answer = caller.post(f"/agent/function_calls/{call_id}/respond", {"approved": True})
     assert answer.status_code == 200, answer.text
-
-
-def _wait_pending(agent: Caller) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        items = agent.get("/agent/function_calls/pending").json()["items"]
-        if items:
-            return str(items[0]["call_id"])
-        time.sleep(0.02)
-    raise AssertionError("no pending function call appeared")
 
 
 def test_our_decorator_asks_for_two_approvals_and_runs_only_after_both(
