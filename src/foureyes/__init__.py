@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from foureyes._approvers import Approvers, all_of, any_of, at_least
 from foureyes._async.client import AsyncHumanLayer
 from foureyes._client import ApprovalMethod
 from foureyes._config import genid
@@ -81,6 +82,7 @@ __all__ = [
     "APIError",
     "ApprovalMethod",
     "ApprovalTimeout",
+    "Approvers",
     "AsyncHumanLayer",
     "AsyncHumanLayerWrapper",
     "AuthenticationError",
@@ -121,6 +123,9 @@ __all__ = [
     "WebhookVerificationError",
     "WhatsAppContactChannel",
     "__version__",
+    "all_of",
+    "any_of",
+    "at_least",
     "default_async_client",
     "default_client",
     "fetch_approval",

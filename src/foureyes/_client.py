@@ -21,6 +21,7 @@ from typing import Any, Literal, Self, TypeVar, cast
 import httpx
 
 from foureyes import _config, _core, _receipts, _terminal
+from foureyes._approvers import NOTHING, Ask
 from foureyes._core import Operation, Response, RetryPolicy
 from foureyes._exceptions import ConfigurationError, FoureyesError
 from foureyes._push import PushChannel, websocket_url
@@ -158,6 +159,15 @@ class ClientBase:
                 "or pass api_key="
             )
 
+    def _terminal_asks(self, ask: Ask) -> None:
+        """The local terminal has one human in it: a quorum or approver groups cannot be met there,
+        and are refused rather than dropped."""
+        if (ask.approvals or 1) > 1 or ask.approvers is not None:
+            raise ConfigurationError(
+                "approvals and approvers need a foureyes server (the local terminal mode asks one "
+                "person): set FOUREYES_API_KEY (and FOUREYES_API_BASE) or pass api_key="
+            )
+
     def _headers(self) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {self.api_key}",
@@ -226,7 +236,7 @@ class ClientBase:
             and status.expired_at is None
         )
 
-    def _wait(self, item: Any, kind: Any, allow_edit: bool = False) -> Operation[Any]:
+    def _wait(self, item: Any, kind: Any, ask: Ask = NOTHING) -> Operation[Any]:
         return _core.await_completion(
             item,
             kind,
@@ -237,7 +247,7 @@ class ClientBase:
             push=self.wait_via == "websocket",
             # The server ends the request when the caller stops waiting: nobody approves it later.
             expires_at=self._deadline(),
-            allow_edit=allow_edit,
+            ask=ask,
         )
 
     def _deadline(self) -> datetime | None:

@@ -36,6 +36,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from foureyes._approvers import NOTHING, Ask
 from foureyes._backoff import jittered_delay
 from foureyes._exceptions import APIError, ApprovalTimeout, ServerError, TransportError, api_error_for
 from foureyes._protocol import ItemKind
@@ -270,16 +271,15 @@ def create_request(
     api: ItemApi[Any],
     http_timeout: float,
     expires_at: datetime | None = None,
-    allow_edit: bool = False,
+    ask: Ask = NOTHING,
 ) -> Request:
     # Every key is sent, "status": null included, exactly as the HumanLayer SDK does.
     body = item.model_dump(mode="json")
     if expires_at is not None:
         # foureyes' extension: the server completes the request as expired at this time.
         body["expires_at"] = expires_at.isoformat()
-    if allow_edit:
-        # foureyes' extension: a reviewer may approve edited arguments (status.edited_kwargs).
-        body["allow_edit"] = True
+    # foureyes' extensions the caller asked for (edits, a quorum, approver groups), else none.
+    body.update(ask.body())
     return Request("POST", api.collection, body, timeout=http_timeout)
 
 
@@ -362,15 +362,16 @@ def await_completion(
     clock: Callable[[], float],
     push: bool = False,
     expires_at: datetime | None = None,
-    allow_edit: bool = False,
+    ask: Ask = NOTHING,
 ) -> Operation[ItemT]:
     """Create ``item`` on the server and wait until a human completed it, or ``timeout`` passed.
 
     With ``push``, wait by ``Watch`` steps while the push channel serves this item, else (and
     after it reported itself unavailable) by long-poll GETs. ``expires_at`` is sent with the
-    create, so the server expires the request at the caller's deadline."""
+    create, so the server expires the request at the caller's deadline, and so is what ``ask``
+    asks for (edits, a quorum, approver groups)."""
     deadline = _Deadline(timeout, clock)
-    create = create_request(item, api, http_timeout, expires_at, allow_edit)
+    create = create_request(item, api, http_timeout, expires_at, ask)
     call_id = item.call_id
     created = False  # whether the server has acknowledged the create
     failures = 0  # consecutive transient failures, for the backoff

@@ -8,10 +8,11 @@ An ``async def`` function gets the default `AsyncHumanLayer`, anything else the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from foureyes import _decorator, _wrappers
+from foureyes._approvers import Approvers, Ask
 from foureyes._async.client import AsyncHumanLayer
 from foureyes._sync import gate as sync_gate
 from foureyes._sync.client import HumanLayer
@@ -82,25 +83,30 @@ def require_approval(
     reject_options: list[ResponseOption] | None = None,
     *,
     editable: bool = False,
+    approvals: int | None = None,
+    approvers: Approvers | Mapping[str, Any] | None = None,
 ) -> _wrappers.HumanLayerWrapper: ...
 def require_approval(
     contact_channel: ContactChannel | Callable[..., Any] | None = None,
     reject_options: list[ResponseOption] | None = None,
     *,
     editable: bool = False,
+    approvals: int | None = None,
+    approvers: Approvers | Mapping[str, Any] | None = None,
 ) -> Any:
-    """``@require_approval``, bare or called, with the default client (``editable``: as for
-    ``HumanLayer.require_approval``)."""
+    """``@require_approval``, bare or called, with the default client (``editable``,
+    ``approvals``, ``approvers``: as for ``HumanLayer.require_approval``)."""
     if callable(contact_channel):
         return require_approval()(contact_channel)
     _decorator.check_unique(reject_options, "reject_options")
     channel = contact_channel
+    ask = Ask.of(editable, approvals, approvers)
 
     def decide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
-        return default_client()._decider(channel, reject_options, editable)(name, shown)
+        return default_client()._decider(channel, reject_options, ask)(name, shown)
 
     async def adecide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
-        return await default_async_client()._decider(channel, reject_options, editable)(name, shown)
+        return await default_async_client()._decider(channel, reject_options, ask)(name, shown)
 
     return _wrappers.HumanLayerWrapper(decide, adecide)
 
@@ -117,9 +123,17 @@ def human_as_tool(
     )
 
 
-def fetch_approval(spec: FunctionCallSpec, *, allow_edit: bool = False) -> FunctionCall.Completed:
+def fetch_approval(
+    spec: FunctionCallSpec,
+    *,
+    allow_edit: bool = False,
+    approvals: int | None = None,
+    approvers: Approvers | Mapping[str, Any] | None = None,
+) -> FunctionCall.Completed:
     """Ask for approval through the default client and wait for the decision."""
-    return default_client().fetch_approval(spec, allow_edit=allow_edit)
+    return default_client().fetch_approval(
+        spec, allow_edit=allow_edit, approvals=approvals, approvers=approvers
+    )
 
 
 def fetch_human_response(spec: HumanContactSpec) -> HumanContact.Completed:

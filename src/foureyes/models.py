@@ -133,6 +133,28 @@ class RespondedBy(BaseModel):
     channel: str | None = None
 
 
+class Approval(BaseModel):
+    """foureyes: one approval of a request that needs several (``status.approvals``): who, by
+    which channel, when, and (with approver groups) the requirement's groups they were in."""
+
+    email: str | None = None
+    name: str | None = None
+    channel: str | None = None
+    at: datetime | None = None
+    groups: list[str] | None = None
+
+
+class ApprovalsNeeded(BaseModel):
+    """foureyes: what a pending request that needs several approvals still needs
+    (``status.approvals_needed``): ``approvals`` more in all, ``from_groups`` of them from
+    distinct ones of ``groups``; ``text`` says it in words ("1 more from other people")."""
+
+    approvals: int
+    from_groups: int = 0
+    groups: list[str] = Field(default_factory=list)
+    text: str | None = None
+
+
 # The pydantic mypy plugin takes the field named `kwargs` for a redefinition of its synthesised
 # __init__'s **kwargs.
 class FunctionCallSpec(BaseModel):  # type: ignore[no-redef]
@@ -163,6 +185,13 @@ class FunctionCallStatus(BaseModel):
     # foureyes: the decision's signed receipt (compact JWS, see docs/receipts.md); the server's
     # alone, ignored in a respond body
     receipt: str | None = None
+    # foureyes: a request that needs several approvals (create-body required_approvals and
+    # required_approvers, or a policy): how many, from which groups, who approved so far, and
+    # (while pending) what it still needs; approved stays null until the last approval
+    required_approvals: int | None = None
+    required_approvers: dict[str, Any] | None = None
+    approvals: list[Approval] | None = None
+    approvals_needed: ApprovalsNeeded | None = None
 
     class Approved(BaseModel):
         approved: Literal[True]

@@ -24,7 +24,10 @@ module-level ``require_approval``, ``fetch_approval``, ``fetch_human_response`` 
 ``human_as_tool`` use the fake too. Like a real server it signs a receipt for every decision
 (with a key of its own, served as its JWKS), so the SDK's receipt checks run against the fake
 too; ``fy.approve(call_id, edited_kwargs={...})`` approves edited arguments where the request
-allowed edits. See ``docs/testing.md``.
+allowed edits. A request that needs several approvals (``required_approvals``, the SDK's
+``approvals=N``) stays pending until that many distinct people approved (``fy.approve(call_id,
+by="ana@example.com")``, then another ``by``); one rejection vetoes it. Approver groups
+(``required_approvers``) are not faked: such a create is refused with 422. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from urllib.parse import unquote
 import httpx
 
 from foureyes import _default, _receipts
+from foureyes import _fake_quorum as _quorum
 from foureyes._async.client import AsyncHumanLayer
 from foureyes._sync.client import HumanLayer
 from foureyes.models import MAX_BULK_DECISIONS, FunctionCall, HumanContact
@@ -65,6 +69,10 @@ def _now() -> str:
 
 def _error(code: int, name: str, message: str) -> httpx.Response:
     return httpx.Response(code, json={"error": {"code": name, "message": message}})
+
+
+def _by(email: str | None) -> dict[str, Any]:
+    return _BY_TEST if email is None else {**_BY_TEST, "email": email}
 
 
 def _option_text(options: list[dict[str, Any]] | None, name: str) -> str:
@@ -164,18 +172,31 @@ class FakeFoureyes:
             return HumanContact.model_validate(self._item(CONTACTS, call_id))
 
     def approve(
-        self, call_id: str, comment: str | None = None, *, edited_kwargs: dict[str, Any] | None = None
+        self,
+        call_id: str,
+        comment: str | None = None,
+        *,
+        edited_kwargs: dict[str, Any] | None = None,
+        by: str | None = None,
     ) -> FunctionCall:
         """Approve a pending function call (with ``edited_kwargs`` instead of its arguments,
-        where it allows edits); its waiting agent goes on."""
-        status = {"approved": True, "comment": comment, "edited_kwargs": edited_kwargs}
-        return FunctionCall.model_validate(self._decide(FUNCTION_CALLS, call_id, status, _BY_TEST))
+        where it allows edits); its waiting agent goes on.
 
-    def reject(self, call_id: str, comment: str | None = None, *, option: str | None = None) -> FunctionCall:
+        ``by``: the approver's address (``status.responded_by.email``). A call that needs several
+        approvals (``required_approvals``) counts each ``by`` once and stays pending until that
+        many distinct people approved; each of its approvals needs a ``by``, and the same one
+        twice raises ValueError."""
+        status = {"approved": True, "comment": comment, "edited_kwargs": edited_kwargs}
+        return FunctionCall.model_validate(self._decide(FUNCTION_CALLS, call_id, status, _by(by)))
+
+    def reject(
+        self, call_id: str, comment: str | None = None, *, option: str | None = None, by: str | None = None
+    ) -> FunctionCall:
         """Reject a pending function call with a comment, or with one of its ``reject_options``
-        (whose ``prompt_fill``, else ``title``, else name becomes the comment if none is given)."""
+        (whose ``prompt_fill``, else ``title``, else name becomes the comment if none is given).
+        One rejection completes it, however many approvals it needed (a veto)."""
         status = {"approved": False, "comment": comment, "reject_option_name": option}
-        return FunctionCall.model_validate(self._decide(FUNCTION_CALLS, call_id, status, _BY_TEST))
+        return FunctionCall.model_validate(self._decide(FUNCTION_CALLS, call_id, status, _by(by)))
 
     def answer(self, call_id: str, response: str | None = None, *, option: str | None = None) -> HumanContact:
         """Answer a pending question with text, or with one of its ``response_options``."""
@@ -320,11 +341,17 @@ class FakeFoureyes:
         )
         if collection == FUNCTION_CALLS and body.get("allow_edit") is True:
             pending["allow_edit"] = True
+        if collection == FUNCTION_CALLS:
+            problem = _quorum.unsupported(body)
+            if problem is not None:
+                return _error(422, "validation_error", problem)
+            pending.update(_quorum.pending_status(body))
         self.items[key] = {**body, "status": pending}
         self._changed.notify_all()
         for rule in self._rules:
             if rule.collection == collection and rule.fn in (None, body["spec"].get("fn")):
-                self._decide_locked(collection, body["call_id"], rule.status, _BY_TEST)
+                # A rule is the whole human side: it decides outright, quorum or not.
+                self._decide_locked(collection, body["call_id"], rule.status, _BY_TEST, outright=True)
                 break
         return httpx.Response(200, json=self.items[key])
 
@@ -363,6 +390,10 @@ class FakeFoureyes:
             return _error(404, "not_found", "no such route")
         try:
             return httpx.Response(200, json=self._decide_locked(collection, call_id, body, _BY_API))
+        except _quorum.ForbiddenError as exc:
+            return _error(403, "forbidden", str(exc))
+        except _quorum.ConflictError as exc:
+            return _error(409, "conflict", str(exc))
         except ValueError as exc:
             return _error(422, "invalid_request", str(exc))
 
@@ -424,7 +455,13 @@ class FakeFoureyes:
             return self._decide_locked(collection, call_id, status, by)
 
     def _decide_locked(
-        self, collection: str, call_id: str, status: dict[str, Any], by: dict[str, Any]
+        self,
+        collection: str,
+        call_id: str,
+        status: dict[str, Any],
+        by: dict[str, Any],
+        *,
+        outright: bool = False,
     ) -> dict[str, Any]:
         item = self.items[(collection, call_id)]
         spec = item["spec"]
@@ -442,9 +479,15 @@ class FakeFoureyes:
                 raise ValueError(f"{call_id!r} does not allow edits: it was created without allow_edit")
             if edited is not None and not approved:
                 raise ValueError("edited arguments only apply to an approval")
+            # One approval of several is recorded, and the call completes only with the last.
+            several = approved and not outright and _quorum.counts_approvals(item)
+            if several and not _quorum.add_approval(item, by, edited, datetime.now(UTC)):
+                self._changed.notify_all()
+                return item
             update = {"approved": approved, "comment": comment, "reject_option_name": option}
             if edited is not None:
                 update["edited_kwargs"] = edited
+            item["status"].pop("approvals_needed", None)
         else:
             response, option = status.get("response"), status.get("response_option_name")
             if response is None:

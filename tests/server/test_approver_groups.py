@@ -274,6 +274,24 @@ def test_a_policy_requires_groups(
     assert status["approvals_needed"]["text"] == "finance and security and 1 more from other people"
 
 
+def test_a_policy_requires_a_count_and_groups_at_once(
+    service: Service, agent: Caller, people: dict[str, Caller], make_function_call: Any
+) -> None:
+    service.policies.add("default", "three", 'fn == "pay"', "require:3+all_of(finance,security)")
+    assert service.policies.list_policies("default")[0].action == "require:3+all_of(finance,security)"
+    status = agent.post("/function_calls", make_function_call(fn="pay")).json()["status"]
+    assert status["required_approvers"] == {"all_of": ["finance", "security"]}
+    assert status["required_approvals"] == 3
+    assert status["approvals_needed"]["text"] == "finance and security and 1 more from other people"
+    assert _approve(people["fin"]).json()["status"]["approved"] is None
+    assert _approve(people["sec"]).json()["status"]["approved"] is None
+    # the third approval may come from anyone with a deciding role
+    assert _approve(people["nobody"]).json()["status"]["approved"] is True
+    # a create asking for more keeps its count: the rule only raises the bar
+    body = make_function_call("call-2", fn="pay") | {"required_approvals": 5}
+    assert agent.post("/function_calls", body).json()["status"]["required_approvals"] == 5
+
+
 def test_an_email_link_counts_for_its_recipients_groups(
     service: Service, client: Any, agent: Caller, people: dict[str, Caller], make_function_call: Any
 ) -> None:
@@ -299,6 +317,9 @@ def test_an_email_link_counts_for_its_recipients_groups(
         ("require:1_of(a,b)", "require:any_of(a,b)"),
         ("require:2_of(a,b)", "require:all_of(a,b)"),
         ("require:3", "require:3"),
+        ("require:3+all_of(finance,security)", "require:3+all_of(finance,security)"),
+        ("require: 4 + 2_of( a , b , c )", "require:4+2_of(a,b,c)"),
+        ("require:2+all_of(a,b)", "require:2+all_of(a,b)"),
     ],
 )
 def test_policy_group_actions_parse_and_print_back(text: str, spelled: str) -> None:
@@ -317,6 +338,11 @@ def test_policy_group_actions_parse_and_print_back(text: str, spelled: str) -> N
         ("require:all_of()", "group names are letters"),
         ("require:any_of(a,a)", "names a group twice"),
         ("require:some_of(a,b)", "require:GROUPS (all_of(A,B), any_of(A,B) or M_of(A,B,C))"),
+        ("require:3+some_of(a,b)", "require:N+GROUPS"),
+        ("require:1+all_of(a,b)", "all_of(a,b) already needs 2 approvals; write require:all_of(a,b)"),
+        ("require:21+any_of(a)", "the count before '+' must be from 1 to 20"),
+        ("require:+any_of(a)", "the count before '+' must be from 1 to 20"),
+        ("require:3+3_of(a,b)", "at_least must be an integer from 1 to the number of groups (2)"),
     ],
 )
 def test_a_bad_group_action_is_refused_with_what_is_wrong(text: str, problem: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, Self, TypeVar, overload
 import httpx
 
 from foureyes import _config, _core, _decorator, _terminal, _wrappers
+from foureyes._approvers import NOTHING, Approvers, Ask
 from foureyes._async import gate
 from foureyes._async.connections import AsyncConnections
 from foureyes._client import ApprovalMethod, ClientBase, WaitVia, outcome
@@ -184,6 +185,8 @@ class AsyncHumanLayer(ClientBase):
         reject_options: list[ResponseOption] | None = None,
         *,
         editable: bool = False,
+        approvals: int | None = None,
+        approvers: Approvers | Mapping[str, Any] | None = None,
     ) -> _wrappers.AsyncHumanLayerWrapper: ...
     def require_approval(
         self,
@@ -191,6 +194,8 @@ class AsyncHumanLayer(ClientBase):
         reject_options: list[ResponseOption] | None = None,
         *,
         editable: bool = False,
+        approvals: int | None = None,
+        approvers: Approvers | Mapping[str, Any] | None = None,
     ) -> Any:
         """Hold every call of the function until a human approves it.
 
@@ -199,26 +204,33 @@ class AsyncHumanLayer(ClientBase):
         sync client keeps a sync function sync; the asyncio client turns every function it
         wraps, sync or async, into a coroutine function. ``editable=True`` lets the reviewer
         edit the arguments: the function then runs with the edited ones, and returns a text
-        telling the LLM what changed and what the function returned.
+        telling the LLM what changed and what the function returned. ``approvals=N``: N distinct
+        people must approve (foureyes' ``required_approvals``, 1 to 20); ``approvers``: approvals
+        from members of groups (``foureyes.all_of("finance", "security")``, ``any_of``,
+        ``at_least``, or the wire shape ``{"all_of": [...]}``). Both are checked here, at once.
         """
         if callable(contact_channel):
             return self.require_approval()(contact_channel)
         _decorator.check_unique(reject_options, "reject_options")
-        return _wrappers.AsyncHumanLayerWrapper(self._decider(contact_channel, reject_options, editable))
+        ask = Ask.of(editable, approvals, approvers)
+        if self._in_terminal:
+            self._terminal_asks(ask)
+        return _wrappers.AsyncHumanLayerWrapper(self._decider(contact_channel, reject_options, ask))
 
     def _decider(
         self,
         channel: ContactChannel | None,
         reject_options: list[ResponseOption] | None,
-        editable: bool = False,
+        ask: Ask = NOTHING,
     ) -> _decorator.AsyncDecide:
         async def decide(name: str, shown: dict[str, Any]) -> _decorator.Verdict:
             if self._in_terminal:
+                self._terminal_asks(ask)
                 verdict = await asyncio.to_thread(_terminal.ask_approval, self.run_id, name, shown)
                 return _decorator.terminal_refusal(name, verdict)
             use = channel or self.contact_channel
             spec = FunctionCallSpec(fn=name, kwargs=shown, channel=use, reject_options=reject_options)
-            completed = await self.fetch_approval(spec, allow_edit=editable)
+            completed = await self._fetch_approval(spec, ask)
             return _decorator.backend_refusal(name, shown, completed, use, self.verbose)
 
         return decide
@@ -240,20 +252,30 @@ class AsyncHumanLayer(ClientBase):
     # -------------------------------------------------------------- function calls
 
     async def fetch_approval(
-        self, spec: FunctionCallSpec, *, allow_edit: bool = False
+        self,
+        spec: FunctionCallSpec,
+        *,
+        allow_edit: bool = False,
+        approvals: int | None = None,
+        approvers: Approvers | Mapping[str, Any] | None = None,
     ) -> FunctionCall.Completed:
         """Ask for approval and wait for the human's decision (long-poll, retried).
 
         An approval comes back only once its receipt proves it (``ReceiptError`` otherwise);
-        ``allow_edit``: the reviewer may approve edited arguments (``status.edited_kwargs``)."""
+        ``allow_edit``: the reviewer may approve edited arguments (``status.edited_kwargs``);
+        ``approvals``, ``approvers``: as for ``require_approval``."""
+        return await self._fetch_approval(spec, Ask.of(allow_edit, approvals, approvers))
+
+    async def _fetch_approval(self, spec: FunctionCallSpec, ask: Ask) -> FunctionCall.Completed:
         if self._in_terminal:
+            self._terminal_asks(ask)
             return await asyncio.to_thread(self._approval_in_terminal, spec)
         if self.verbose:
             _terminal.say(f"foureyes: waiting for approval for {spec.fn} at {self.api_base_url}")
-        call = await self._run(self._wait(self._function_call(spec, None), FUNCTION_CALLS, allow_edit))
-        self._approved_arguments(call, spec.kwargs, allow_edit)
+        call = await self._run(self._wait(self._function_call(spec, None), FUNCTION_CALLS, ask))
+        self._approved_arguments(call, spec.kwargs, ask.allow_edit)
         if self._needs_receipt(call):
-            await self._verify_receipt(call, spec.kwargs, allow_edit)
+            await self._verify_receipt(call, spec.kwargs, ask.allow_edit)
         return FunctionCall.Completed(call=call)
 
     async def _verify_receipt(self, call: FunctionCall, sent: dict[str, Any], allow_edit: bool) -> None:
@@ -281,11 +303,20 @@ class AsyncHumanLayer(ClientBase):
             return self._fetched_jwks
 
     async def create_function_call(
-        self, spec: FunctionCallSpec, call_id: str | None = None, *, allow_edit: bool = False
+        self,
+        spec: FunctionCallSpec,
+        call_id: str | None = None,
+        *,
+        allow_edit: bool = False,
+        approvals: int | None = None,
+        approvers: Approvers | Mapping[str, Any] | None = None,
     ) -> FunctionCall:
+        """Create the request and return at once; ``allow_edit``, ``approvals`` and
+        ``approvers`` are as for ``fetch_approval``."""
+        ask = Ask.of(allow_edit, approvals, approvers)
         self._server_only("create_function_call")
         item = self._function_call(spec, call_id)
-        request = _core.create_request(item, FUNCTION_CALLS, self.http_timeout, allow_edit=allow_edit)
+        request = _core.create_request(item, FUNCTION_CALLS, self.http_timeout, ask=ask)
         return await self._run(_core.single(request, FunctionCall))
 
     async def get_function_call(self, call_id: str, wait: float | None = None) -> FunctionCall:

@@ -75,7 +75,8 @@ def policies_add(
         typer.Option(
             "--then",
             help=(
-                "approve, reject, require:N, route:TARGET[,TARGET] (email:ADDR, slack:ID, defaults ...) "
+                "approve, reject, require:N, require:all_of(A,B) (any_of, M_of), require:N+all_of(A,B), "
+                "route:TARGET[,TARGET] (email:ADDR, slack:ID, defaults ...) "
                 "or escalate:DELAY>TARGET[,TARGET][;DELAY>TARGET...] (e.g. "
                 "'escalate:30m>email:boss@example.com;2h>slack:C123': after 30 minutes without a "
                 "decision email the boss, after 2 hours post in C123; instead of the project's chain)."

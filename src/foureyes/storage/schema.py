@@ -173,7 +173,8 @@ policies = Table(
     Column("position", Integer, nullable=False),
     # CEL, compiled when the rule is added
     Column("expression", Text, nullable=False),
-    # "approve", "reject", "require:N", "require:all_of(A,B)", "route:TARGET[,TARGET]" or
+    # "approve", "reject", "require:N", "require:all_of(A,B)", "require:N+all_of(A,B)",
+    # "route:TARGET[,TARGET]" or
     # "escalate:DELAY>TARGET[;...]" (server/domain/rules.py); 1000 since 0022, for escalate's steps
     Column("action", String(1000), nullable=False),
     Column("comment", Text, nullable=True),

@@ -334,7 +334,7 @@ class Policies:
         if action.kind == REQUIRE and action.approvers is not None:
             # the rule's groups take the place of any the request named; the count only rises
             wanted = action.approvers
-            required = max(item.quorum, wanted.needed)
+            required = max(item.quorum, wanted.needed, action.approvals or 1)
             groups = (wanted.groups, wanted.needed)
             return item_rows.set_quorum_and_routes(tx.conn, item, required, item.routes, groups)
         if action.kind == REQUIRE:

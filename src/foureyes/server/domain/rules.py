@@ -66,6 +66,8 @@ class Action:
         return self.kind in (APPROVE, REJECT)
 
     def __str__(self) -> str:
+        if self.kind == REQUIRE and self.approvers is not None and self.approvals is not None:
+            return f"require:{self.approvals}+{self.approvers}"
         if self.kind == REQUIRE:
             return f"require:{self.approvers or self.approvals}"
         if self.kind == ROUTE:
@@ -76,12 +78,17 @@ class Action:
 
 
 def parse_action(text: str) -> Action:
-    """``approve``, ``reject``, ``require:N``, ``require:all_of(A,B)`` (approvers.py),
-    ``route:TARGET[,TARGET...]`` or ``escalate:DELAY>TARGET[,TARGET][;...]``."""
+    """``approve``, ``reject``, ``require:N``, ``require:all_of(A,B)`` (approvers.py), both
+    (``require:3+all_of(A,B)``), ``route:TARGET[,TARGET...]`` or ``escalate:DELAY>TARGET[,TARGET][;...]``."""
     head, _, rest = text.strip().partition(":")
-    groups = parse_spelling(rest) if head == REQUIRE else None
-    if groups is not None:
-        return Action(REQUIRE, approvers=groups)
+    if head == REQUIRE:
+        count, plus, spelling = rest.partition("+")
+        groups = parse_spelling(spelling if plus else rest)
+        if groups is not None and plus:
+            approvals = _count_with(count.strip(), groups, text.strip())
+            return Action(REQUIRE, approvals=approvals, approvers=groups)
+        if groups is not None:
+            return Action(REQUIRE, approvers=groups)
     if head in (APPROVE, REJECT) and not rest:
         return Action(head)
     if head == REQUIRE and rest.isdigit() and 1 <= int(rest) <= MAX_REQUIRED_APPROVALS:
@@ -92,9 +99,24 @@ def parse_action(text: str) -> Action:
         return Action(ESCALATE, steps=parse_steps(rest))
     raise InvalidParameterError(
         f"invalid action {text!r}: use approve, reject, require:N (N from 1 to {MAX_REQUIRED_APPROVALS}), "
-        f"require:GROUPS ({SYNTAX}), route:TARGET[,TARGET] or "
+        f"require:GROUPS ({SYNTAX}), require:N+GROUPS, route:TARGET[,TARGET] or "
         "escalate:DELAY>TARGET[,TARGET][;DELAY>TARGET...] (docs/policies.md)"
     )
+
+
+def _count_with(count: str, groups: Requirement, text: str) -> int:
+    """The N of ``require:N+GROUPS``: 1 to 20, and no fewer than the approvals the groups need
+    (a smaller count would say less than the rule does)."""
+    if not count.isdigit() or not 1 <= int(count) <= MAX_REQUIRED_APPROVALS:
+        raise InvalidParameterError(
+            f"invalid action {text!r}: the count before '+' must be from 1 to {MAX_REQUIRED_APPROVALS}"
+        )
+    if int(count) < groups.needed:
+        raise InvalidParameterError(
+            f"invalid action {text!r}: {groups} already needs {groups.needed} approvals; "
+            f"write require:{groups}, or a count of at least {groups.needed}"
+        )
+    return int(count)
 
 
 def check_name(name: str) -> str:
