@@ -221,3 +221,19 @@ def test_framing_says_for_whom_and_why_before_the_request() -> None:
     assert blank[0]["type"] == "section"
     long = request_blocks(call, agent="a", project="p", link=BASE, framing=Framing(context="x" * 5000))
     assert len(long[0]["elements"][0]["text"]) < 500
+
+
+def test_the_progress_of_several_approvals_is_escaped_and_keeps_the_buttons() -> None:
+    pending = dataclasses.replace(item(fn="wire"), required_approvals=2)
+    approval = decided(pending, "approved", None, email=None, name="<!channel> ann", channel="email")
+    partial = dataclasses.replace(approval, state="pending", completed_at=None)
+    blocks = request_blocks(partial, agent=None, project="p", link=f"{BASE}/inbox/x")
+    [line] = [t for t in mrkdwn_texts(blocks) if "approvals" in t and "inbox" not in t]
+    assert (
+        line
+        == ":ballot_box_with_check: 1 of 2 approvals (&lt;!channel&gt; ann); 1 more needed from other people"
+    )
+    assert blocks[-1]["type"] == "actions"
+    # one that needs a single approval says nothing about approvals
+    plain = request_blocks(item(fn="wire"), agent=None, project="p", link=f"{BASE}/inbox/x")
+    assert not any("ballot_box" in t for t in mrkdwn_texts(plain))

@@ -218,8 +218,15 @@ def test_an_approval_that_leaves_a_group_to_go_says_what_is_still_needed(
         "Your approval is recorded: 1 of 2 approvals (boss@example.com); still needs security."
     )
     assert live.status("two-sides")["approved"] is None
+    # everyone in the channel sees the progress, and the buttons stay for the others
+    [progress] = slack.wait_for("chat.update")
+    assert (progress.args["channel"], progress.args["ts"]) == (CHANNEL, ts)
+    shown = texts(progress.args["blocks"])
+    assert "1 of 2 approvals (boss@example.com); still needs security" in shown
+    assert progress.args["blocks"][-1] == post.args["blocks"][-1]
     second = block_action(post.args["blocks"], "approve", user=STRANGER, channel=CHANNEL, ts=ts)
     assert live.interact(second).status_code == 200
     wait_until(lambda: live.status("two-sides")["approved"] is True)
-    [update] = slack.wait_for("chat.update")
+    [_, update] = slack.wait_for("chat.update", 2)
     assert "*Approved* by" in texts(update.args["blocks"])
+    assert all(block["type"] != "actions" for block in update.args["blocks"])

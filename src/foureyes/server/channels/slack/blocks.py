@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from foureyes._protocol import ItemKind, ItemState
+from foureyes.server.domain.quorum import progress
 from foureyes.server.renderable import json_text
 from foureyes.storage import ItemRecord
 
@@ -175,10 +176,21 @@ def fallback_text(item: ItemRecord) -> str:
     return escape(" ".join(text.split())[:FALLBACK_MAX])
 
 
+def progress_blocks(item: ItemRecord) -> list[dict[str, Any]]:
+    """For a request needing several approvals: how many it has, whose, and what it still needs
+    ("1 of 2 approvals (fin@example.com); still needs security"). Nothing once it was decided
+    without any approval (a veto at once, an expiry): there is nothing to tell."""
+    line = progress(item)
+    if line is None or (item.state != ItemState.PENDING and not item.approvals()):
+        return []
+    return [_context(f":ballot_box_with_check: {escape(line)}")]
+
+
 def request_blocks(
     item: ItemRecord, *, agent: str | None, project: str, link: str, framing: Framing | None = None
 ) -> list[dict[str, Any]]:
-    """The message of a pending request, with its buttons."""
+    """The message of a pending request, with its buttons (and, for one needing several
+    approvals, how far it has come: the buttons stay while others still need to approve)."""
     ref = Ref(item.project_id, item.kind, item.call_id)
     buttons: list[dict[str, Any]] = []
     if item.kind == ItemKind.FUNCTION_CALL:
@@ -196,6 +208,7 @@ def request_blocks(
     if item.kind == ItemKind.HUMAN_CONTACT:
         buttons.append(_button("Reply", REPLY, ref, "primary"))
     blocks = _body(item, agent=agent, project=project, link=link, framing=framing)
+    blocks += progress_blocks(item)
     return [*blocks, {"type": "actions", "block_id": "foureyes_decide", "elements": buttons}]
 
 
@@ -230,7 +243,7 @@ def decided_blocks(
 ) -> list[dict[str, Any]]:
     """The message once the request is decided or expired: the outcome, and no buttons."""
     body = _body(item, agent=agent, project=project, link=link, framing=framing)
-    return [*body, _section(outcome_line(item, link))]
+    return [*body, *progress_blocks(item), _section(outcome_line(item, link))]
 
 
 def modal(item: ItemRecord, ref: Ref, *, channel: str | None) -> dict[str, Any]:

@@ -10,6 +10,13 @@ them in order: the update goes out only after the post, and reads the message's 
 (recorded by the post) when it is sent. A request a policy decides as it is created asks no
 one: its one post shows the outcome, without buttons.
 
+An approval of a request that needs several (``ItemApproved``) queues a ``chat.update`` of each
+of its messages too, which keeps the buttons and shows how far the request has come. That one
+is rendered from the request as it is when it is sent (``_current``), not as it was when it was
+queued: sent late (retried after a rate limit, say), it shows the outcome if the request has
+been decided since, and never puts the buttons back. The outcome's update, queued after it to
+the same channel, is sent after it, so the outcome is what the message ends with.
+
 An escalation (a step of the project's chain, or one through the API) that names a Slack
 channel posts there too: a reply in the thread of the request's first message when it is that
 message's channel, else a new message; each has the same buttons, and is updated with the
@@ -30,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from foureyes._protocol import ItemState
 from foureyes.server.channels.slack import api
 from foureyes.server.channels.slack.blocks import (
     Framing,
@@ -39,7 +47,7 @@ from foureyes.server.channels.slack.blocks import (
     outcome_line,
     request_blocks,
 )
-from foureyes.server.domain.events import Event, ItemCreated, ItemDecided, ItemEscalated
+from foureyes.server.domain.events import Event, ItemApproved, ItemCreated, ItemDecided, ItemEscalated
 from foureyes.server.outbox import Attempt, FailureReport
 from foureyes.server.settings import Settings
 from foureyes.server.threads import run_blocking
@@ -51,6 +59,8 @@ from foureyes.storage import slack as slack_rows
 SINK = "slack"
 POST = "chat.postMessage"
 UPDATE = "chat.update"
+# an update rendered when it is sent, from the request as it is then (an approval's progress)
+CURRENT = "current"
 RETRY_MAX = timedelta(days=1)
 
 
@@ -93,6 +103,16 @@ def _decided(item: ItemRecord, shown: Mapping[str, Any], framing: Framing) -> di
     }
 
 
+def _current(item: ItemRecord, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A message's text and blocks as the request is now: still asking (with its progress and
+    the buttons), or decided (the outcome, without them)."""
+    shown, framing = payload["shown"], Framing(**payload["framing"])
+    if item.state != ItemState.PENDING:
+        return _decided(item, shown, framing)
+    text = fallback_text(item) if framing.escalation is None else f"Escalated: {fallback_text(item)}"
+    return {"text": text, "blocks": request_blocks(item, **shown, framing=framing)}
+
+
 @dataclass(frozen=True)
 class _Read:
     item: ItemRecord | None
@@ -126,6 +146,8 @@ class SlackSink:
     def fan_out(self, tx: Tx, event: Event) -> int:
         if isinstance(event, ItemEscalated):
             return self._fan_out_escalation(tx, event)
+        if isinstance(event, ItemApproved):
+            return self._fan_out_progress(tx, event)
         if isinstance(event, ItemCreated):
             slack = target_of(event.record.spec, event.routed_to)
             return 0 if slack is None else self._fan_out_first(tx, event, slack, event.settled)
@@ -258,6 +280,26 @@ class SlackSink:
             )
         return len(found)
 
+    def _fan_out_progress(self, tx: Tx, event: ItemApproved) -> int:
+        """One approval of several: every message of the request, its first and those of its
+        escalations, is updated to show it (rendered when sent: ``_current``)."""
+        item = event.record
+        created = event_rows.created_data(tx.conn, item.id)
+        first = target_of(item.spec, created.get("routed_to") or ())
+        shown = self._shown(tx, item)
+        queued = 0
+        if first is not None:
+            framing = {"context": _context_of(first), "escalation": None}
+            payload = {"method": UPDATE, CURRENT: True, "shown": shown, "framing": framing}
+            self._enqueue(tx, event, str(first["channel_or_user_id"]), payload)
+            queued += 1
+        for message in slack_rows.messages_of(tx.conn, item.id):
+            framing = {"context": message.context, "escalation": message.note}
+            payload = {"method": UPDATE, CURRENT: True, "message": message.id, "shown": shown}
+            self._enqueue(tx, event, message.target, payload | {"framing": framing})
+            queued += 1
+        return queued
+
     # ------------------------------------------------------------------ in the outbox worker
 
     def paused_targets(self, conn: Connection) -> Collection[str]:
@@ -293,7 +335,9 @@ class SlackSink:
         if not token:
             return Attempt(error=api.NOT_CONFIGURED, permanent=True)
         client = api.client(self._settings, token, timeout=self.attempt_timeout_seconds)
-        arguments = {"text": payload["text"], "blocks": payload["blocks"]}
+        # an approval's progress is shown as the request is now: decided since, it shows that
+        shown = _current(item, payload) if payload.get(CURRENT) else payload
+        arguments = {"text": shown["text"], "blocks": shown["blocks"]}
         # the message this delivery is about: the request's first, or one an escalation posted
         posted = found.first if message_id is None else found.escalation_message
         try:
