@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The server's bounds too (server/domain/quorum.py and approvers.py take them from here), so
+# the SDK's checks and the server's cannot drift apart.
 MAX_REQUIRED_APPROVALS = 20
 MAX_GROUPS = 20
-_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SHAPES = '{"all_of": [...]}, {"any_of": [...]} or {"at_least": M, "of": [...]}'
 
 
@@ -33,7 +35,7 @@ class Approvers:
         if not 1 <= len(groups) <= MAX_GROUPS:
             raise ValueError(f"approvers must name from 1 to {MAX_GROUPS} groups")
         for group in groups:
-            if not isinstance(group, str) or not _GROUP_NAME.match(group):
+            if not isinstance(group, str) or not GROUP_NAME.match(group):
                 raise ValueError(
                     f"invalid approver group name {group!r}: use letters, digits, '.', '_' or '-' "
                     "(at most 100, starting with a letter or digit)"
@@ -48,11 +50,17 @@ class Approvers:
 
     def as_json(self) -> dict[str, Any]:
         """The create body's ``required_approvers``."""
-        if self.needed == len(self.groups):
-            return {"all_of": list(self.groups)}
-        if self.needed == 1:
-            return {"any_of": list(self.groups)}
-        return {"at_least": self.needed, "of": list(self.groups)}
+        return wire_shape(self.groups, self.needed)
+
+
+def wire_shape(groups: tuple[str, ...], needed: int) -> dict[str, Any]:
+    """``required_approvers`` as the wire writes it (the server's ``status`` too): ``all_of``
+    when every group is needed, ``any_of`` when one is, else ``at_least``/``of``."""
+    if needed == len(groups):
+        return {"all_of": list(groups)}
+    if needed == 1:
+        return {"any_of": list(groups)}
+    return {"at_least": needed, "of": list(groups)}
 
 
 def all_of(*groups: str) -> Approvers:

@@ -24,13 +24,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from foureyes._approvers import GROUP_NAME, MAX_GROUPS, wire_shape
 from foureyes.server.domain.errors import InvalidParameterError, ValidationFailedError, field_error
 from foureyes.storage import ItemRecord
 from foureyes.storage import groups as group_rows
 
 REQUIRED_APPROVERS = "required_approvers"
-MAX_GROUPS = 20
-GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SPELLING = re.compile(r"^(all|any|\d+)_of\((.*)\)$")
 SYNTAX = "all_of(A,B), any_of(A,B) or M_of(A,B,C)"
 
@@ -43,11 +42,7 @@ class Requirement:
     needed: int
 
     def as_json(self) -> dict[str, Any]:
-        if self.needed == len(self.groups):
-            return {"all_of": list(self.groups)}
-        if self.needed == 1:
-            return {"any_of": list(self.groups)}
-        return {"at_least": self.needed, "of": list(self.groups)}
+        return wire_shape(self.groups, self.needed)
 
     def __str__(self) -> str:
         if self.needed == len(self.groups):

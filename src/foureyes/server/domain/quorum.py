@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from foureyes._approvers import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.approvers import counts, tally
 from foureyes.server.domain.errors import ConflictError, ForbiddenError, ValidationFailedError, field_error
 from foureyes.server.domain.events import Emitter, ItemApproved, ItemDecided
@@ -23,7 +24,6 @@ from foureyes.storage import groups as group_rows
 from foureyes.storage import items as item_rows
 
 REQUIRED_APPROVALS = "required_approvals"
-MAX_REQUIRED_APPROVALS = 20
 
 
 def requested_quorum(payload: Mapping[str, Any]) -> int | None:

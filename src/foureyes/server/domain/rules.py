@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from foureyes._approvers import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.approvers import SYNTAX, Requirement, parse_spelling
 from foureyes.server.domain.errors import InvalidParameterError
 from foureyes.server.domain.policy_steps import Steps, parse_steps, steps_text
-from foureyes.server.domain.quorum import MAX_REQUIRED_APPROVALS
 from foureyes.server.domain.routes import check_targets
 
 if TYPE_CHECKING:
